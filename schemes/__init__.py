@@ -1,0 +1,7 @@
+"""Straggler-mitigation schemes, registered by name."""
+
+from schemes import gradient_coding, lagrange, uncoded  # noqa: F401  (they register)
+from schemes.base import Scheme
+from schemes.registry import PAPER_SCHEMES, expand_names, make_scheme, register, scheme_names
+
+__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "make_scheme", "register", "scheme_names"]

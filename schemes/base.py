@@ -1,0 +1,74 @@
+"""What a scheme is: an assignment, a grouping and a decoding rule (DESIGN 1.3).
+
+Engines see a scheme only through ``group``, ``labels`` and ``threshold``:
+worker i sends its j-th message after computation (j+1)·group, that message carries the
+piece ``labels[i, j]``, and the master completes once it holds ``threshold`` distinct
+pieces. A count rule gives every message its own label; an uncoded scheme labels a
+message with the data partition it carries, so duplicates do not count.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from simulator.errors import ConfigError, integer
+
+
+class Scheme(ABC):
+    """A straggler-mitigation scheme at a given number of workers and load."""
+
+    #: Registry name; parametrised families add their parameter in ``label``.
+    name: ClassVar[str]
+    #: True when the master counts messages (every label distinct), which is what the
+    #: closed forms of the paper cover.
+    count_rule: ClassVar[bool] = True
+
+    def __init__(self, workers: int, load: int) -> None:
+        self.workers = integer("workers", workers, low=1)
+        self.load = integer("load", load, low=1)
+        if self.load > self.workers:
+            raise ConfigError("load", load, f"must be between 1 and workers={self.workers}")
+
+    @property
+    @abstractmethod
+    def group(self) -> int:
+        """Computations combined into one message."""
+
+    @property
+    @abstractmethod
+    def threshold(self) -> int:
+        """Distinct pieces the master needs to decode."""
+
+    @property
+    def messages_per_worker(self) -> int:
+        return self.load // self.group
+
+    @property
+    def label(self) -> str:
+        """Name shown in tables, including the family's parameter if any."""
+        return self.name
+
+    def labels(self) -> np.ndarray:
+        """Piece carried by each message, shape (workers, messages_per_worker)."""
+        m = self.messages_per_worker
+        return np.arange(self.workers * m).reshape(self.workers, m)
+
+    def parameters(self) -> dict[str, Any]:
+        """Columns describing the scheme in the summary."""
+        return {"scheme": self.label, "workers": self.workers, "load": self.load,
+                "group": self.group, "threshold": self.threshold}
+
+    def _require_threshold(self, how: str) -> None:
+        available = self.workers * self.messages_per_worker
+        if self.threshold > available:
+            raise ConfigError(
+                "load", self.load,
+                f"{self.label} needs {self.threshold} messages ({how}) but N={self.workers} "
+                f"workers at load {self.load} send at most {available}; raise the load or "
+                "the number of workers")
+
+    def __repr__(self) -> str:
+        return f"{self.label}(workers={self.workers}, load={self.load})"

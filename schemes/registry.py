@@ -1,0 +1,68 @@
+"""Schemes by name. A new scheme is one module with one ``@register`` class."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from typing import Any
+
+from schemes.base import Scheme
+from simulator.errors import ConfigError
+
+_REGISTRY: dict[str, type[Scheme]] = {}
+
+#: The paper's six schemes, the set that ``"all"`` selects.
+PAPER_SCHEMES = ("GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG")
+
+_FAMILY = re.compile(r"^LCC\((\d+)\)$")
+
+
+def register(cls: type[Scheme]) -> type[Scheme]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def scheme_names() -> list[str]:
+    """Registered names, in registration order."""
+    return list(_REGISTRY)
+
+
+def expand_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Split a comma-separated list; ``all`` stands for the paper's six schemes."""
+    items = names.split(",") if isinstance(names, str) else list(names)
+    out: list[str] = []
+    for item in (s.strip() for s in items):
+        for name in PAPER_SCHEMES if item.lower() == "all" else [item]:
+            if name and name not in out:
+                out.append(name)
+    if not out:
+        raise ConfigError("scheme", names, f"must name at least one of {', '.join(_REGISTRY)}")
+    return out
+
+
+def make_scheme(name: str, workers: int, load: int, **options: Any) -> Scheme:
+    """Build scheme ``name`` (or ``LCC(p)``) at N workers and load r.
+
+    Options a scheme does not take (``polynomials`` for UC-MMC, say) are ignored, so one
+    set of options can serve a list of schemes run together.
+    """
+    family = _FAMILY.match(name.strip())
+    if family:
+        name, options = "LCC", {**options, "polynomials": int(family.group(1))}
+    cls = _REGISTRY.get(name.strip()) or _by_case(name)
+    if cls is None:
+        close = difflib.get_close_matches(name.upper(), list(_REGISTRY), n=3, cutoff=0.4)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ConfigError("scheme", name,
+                          f"must be one of {', '.join(_REGISTRY)}, LCC(p) or all{hint}")
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
+    return cls(workers, load, **kwargs)
+
+
+def _by_case(name: str) -> type[Scheme] | None:
+    for key, cls in _REGISTRY.items():
+        if key.lower() == name.strip().lower():
+            return cls
+    return None

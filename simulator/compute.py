@@ -1,0 +1,178 @@
+"""Compute-time models: when each worker finishes each of its computations (DESIGN 1.2).
+
+A model turns (root seed, realizations, N, r) into an array of finish times of shape
+(realizations, N, r). Every engine takes its timing from here, so they agree bit for bit.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.errors import ConfigError, finite
+
+#: Realizations per random stream. Realization k always takes row k % BLOCK of stream
+#: k // BLOCK, so its draws never depend on how a run is chunked or parallelised.
+BLOCK = 1024
+
+
+class ComputeModel(ABC):
+    """When each computation of each worker finishes, per realization."""
+
+    name: str
+
+    @abstractmethod
+    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
+        """Finish times, shape (stop - start, workers, load), of realizations start..stop-1.
+
+        Row k depends only on (seed, k, the model and its parameters, workers): never on
+        the scheme, the network, the engine, or on start and stop.
+        """
+
+    @abstractmethod
+    def parameters(self) -> dict[str, Any]:
+        """The model's parameters, as columns of the summary."""
+
+    def check(self, workers: int, load: int, reps: int) -> None:  # noqa: B027
+        """Raise ConfigError if the model cannot serve this configuration."""
+
+
+def standard_exponentials(seed: int, start: int, stop: int, workers: int) -> np.ndarray:
+    """Exp(1) draws of shape (stop - start, workers), realization by realization."""
+    out = np.empty((stop - start, workers))
+    for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
+        draws = rng.standard_exponential((BLOCK, workers))
+        lo, hi = max(start, block * BLOCK), min(stop, (block + 1) * BLOCK)
+        out[lo - start : hi - start] = draws[lo - block * BLOCK : hi - block * BLOCK]
+    return out
+
+
+class ShiftedExponential(ComputeModel):
+    """The paper's eq. (12): each worker draws X = alpha + Exp(rate=mu) per iteration, and
+    its c-th computation finishes at c·X."""
+
+    name = "shifted_exponential"
+
+    def __init__(self, mu: float = 10.0, alpha: float = 0.01) -> None:
+        self.mu = finite("mu", mu, low=0.0, low_open=True)
+        self.alpha = finite("alpha", alpha, low=0.0)
+
+    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
+        x = self.alpha + standard_exponentials(seed, start, stop, workers) / self.mu
+        return x[:, :, None] * np.arange(1, load + 1, dtype=float)
+
+    def parameters(self) -> dict[str, Any]:
+        return {"model": self.name, "mu": self.mu, "alpha": self.alpha}
+
+    def __repr__(self) -> str:
+        return f"ShiftedExponential(mu={self.mu!r}, alpha={self.alpha!r})"
+
+
+class ExplicitDurations(ComputeModel):
+    """Durations from a table with columns ``worker``, ``duration`` and optionally
+    ``computation`` (1..r) and ``rep``.
+
+    Without ``computation`` a worker's duration applies to each of its computations, so
+    computation c finishes at c·duration; with it, at the sum of the durations of 1..c.
+    Without ``rep`` every realization uses the same durations; with it, realization k uses
+    the rows with rep == k.
+    """
+
+    name = "explicit"
+
+    def __init__(self, table: pd.DataFrame, *, source: str = "compute_times") -> None:
+        self.source = source
+        missing = [c for c in ("worker", "duration") if c not in table.columns]
+        if missing:
+            raise ConfigError(source, _describe(table),
+                              f"must have the columns worker and duration (missing: "
+                              f"{', '.join(missing)}); optional: computation, rep")
+        cols = ["worker", "duration"] + [c for c in ("computation", "rep") if c in table.columns]
+        t = table[cols]
+        for c in cols:
+            values = pd.to_numeric(t[c], errors="coerce").to_numpy(dtype=float)
+            if c == "duration":
+                bad = ~np.isfinite(values) | (values <= 0)
+                allowed = "durations must be finite numbers > 0"
+            else:
+                bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
+                allowed = f"{c} must be an integer >= 0"
+                if c == "computation":
+                    bad |= values < 1
+                    allowed = "computation must be an integer >= 1"
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ConfigError(f"{source} (row {i + 1}, column {c})", t[c].iloc[i], allowed)
+        self.table = t.astype({c: "int64" for c in cols if c != "duration"}).astype(
+            {"duration": "float64"})
+        has_rep = "rep" in cols
+        self.has_computation = "computation" in cols
+        keys = [c for c in ("rep", "worker", "computation") if c in cols]
+        dup = self.table.duplicated(keys)
+        if dup.any():
+            first = self.table[dup].iloc[0]
+            raise ConfigError(source, {k: int(first[k]) for k in keys},
+                              f"each ({', '.join(keys)}) must appear once")
+        # A dense (rep, worker, computation) array, NaN where the table says nothing, so
+        # that realizations are slices rather than table look-ups.
+        rep = self.table["rep"].to_numpy() if has_rep else np.zeros(len(t), dtype=np.int64)
+        worker = self.table["worker"].to_numpy()
+        comp = (self.table["computation"].to_numpy() - 1 if self.has_computation
+                else np.zeros(len(t), dtype=np.int64))
+        self.durations = np.full((rep.max() + 1, worker.max() + 1, comp.max() + 1), np.nan)
+        self.durations[rep, worker, comp] = self.table["duration"].to_numpy()
+        self.reps_available: int | None = self.durations.shape[0] if has_rep else None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ExplicitDurations:
+        """Read a CSV (or Parquet) file of durations."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("compute_times", str(path), "must be an existing file")
+        try:
+            table = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+        except Exception as exc:  # any reader failure means the same to a user
+            raise ConfigError("compute_times", str(path),
+                              f"must be a readable CSV or Parquet file ({exc})") from None
+        return cls(table, source=f"compute_times file {str(path)!r}")
+
+    def check(self, workers: int, load: int, reps: int) -> None:
+        if self.reps_available is not None and reps > self.reps_available:
+            raise ConfigError("reps", reps, f"must be <= {self.reps_available}, the number "
+                              f"of reps in {self.source}")
+        needed = self.durations[: reps if self.reps_available else 1, :workers,
+                                : load if self.has_computation else 1]
+        padded = np.full((needed.shape[0], workers, needed.shape[2]), np.nan)
+        padded[:, : needed.shape[1]] = needed
+        holes = np.argwhere(np.isnan(padded))
+        if len(holes):
+            rep, worker, comp = holes[0].tolist()
+            where = f" (rep {rep})" if self.reps_available else ""
+            what = f", computation {comp + 1}" if self.has_computation else ""
+            needs = f"computations 1..{load} of " if self.has_computation else "a duration for "
+            raise ConfigError(self.source, f"no duration for worker {worker}{what}{where}",
+                              f"must give {needs}every worker 0..{workers - 1}")
+
+    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
+        if self.reps_available is None:
+            d = np.broadcast_to(self.durations[0], (stop - start, *self.durations.shape[1:]))
+        else:
+            d = self.durations[start:stop]
+        if self.has_computation:
+            return np.cumsum(d[:, :workers, :load], axis=2)
+        return d[:, :workers, :1] * np.arange(1, load + 1, dtype=float)
+
+    def parameters(self) -> dict[str, Any]:
+        return {"model": self.name, "mu": float("nan"), "alpha": float("nan")}
+
+    def __repr__(self) -> str:
+        return f"ExplicitDurations({len(self.table)} rows from {self.source})"
+
+
+def _describe(table: pd.DataFrame) -> str:
+    return f"columns {list(map(str, table.columns))}"

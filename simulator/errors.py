@@ -1,0 +1,52 @@
+"""The one error type for bad input, so that every entry point reports it the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A parameter has a value that is not allowed.
+
+    The message always names the parameter, the value and what is allowed, so the CLI can
+    print it as it is and Python users see the same text.
+    """
+
+    def __init__(self, parameter: str, value: Any, allowed: str) -> None:
+        self.parameter = parameter
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"invalid {parameter}={value!r}: {allowed}")
+
+
+def finite(parameter: str, value: Any, *, low: float | None = None, low_open: bool = False,
+           allow_inf: bool = False) -> float:
+    """Return ``value`` as a float, rejecting NaN, infinities (unless allowed) and values
+    below ``low`` (or at ``low`` when ``low_open``)."""
+    what = "a number" if allow_inf else "a finite number"
+    if low is not None:
+        what += f" {'>' if low_open else '>='} {low:g}"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(parameter, value, f"must be {what}") from None
+    if x != x or (x in (float("inf"), float("-inf")) and not (allow_inf and x > 0)):
+        raise ConfigError(parameter, value, f"must be {what}")
+    if low is not None and (x < low or (low_open and x == low)):
+        raise ConfigError(parameter, value, f"must be {what}")
+    return x
+
+
+def integer(parameter: str, value: Any, *, low: int | None = None) -> int:
+    """Return ``value`` as an int, rejecting non-integral numbers and values below ``low``."""
+    what = "an integer" + (f" >= {low}" if low is not None else "")
+    if isinstance(value, bool):
+        raise ConfigError(parameter, value, f"must be {what}")
+    try:
+        x = int(value)
+        exact = float(value) == x
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(parameter, value, f"must be {what}") from None
+    if not exact or (low is not None and x < low):
+        raise ConfigError(parameter, value, f"must be {what}")
+    return x

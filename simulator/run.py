@@ -1,0 +1,140 @@
+"""Run a configuration over many realizations and collect the summary (DESIGN 3)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from schemes import Scheme, expand_names, make_scheme
+from simulator import des
+from simulator.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
+from simulator.errors import ConfigError, integer
+from simulator.network import Network
+
+ENGINES = ("auto", "des")
+
+SUMMARY_METRICS = ["rep", "completion_time", "messages", "messages_sent", "computations",
+                   "bytes"]
+
+
+def build_compute(mu: Any = 10.0, alpha: Any = 0.01,
+                  compute_times: str | Path | pd.DataFrame | ComputeModel | None = None
+                  ) -> ComputeModel:
+    """The compute model: explicit durations when given, else ShiftedExponential(mu, alpha)."""
+    if isinstance(compute_times, ComputeModel):
+        return compute_times
+    if isinstance(compute_times, pd.DataFrame):
+        return ExplicitDurations(compute_times)
+    if compute_times is not None:
+        return ExplicitDurations.from_file(compute_times)
+    return ShiftedExponential(mu, alpha)
+
+
+@dataclass(frozen=True)
+class Results:
+    """What a run produced: the summary and, when asked for, the event trace."""
+
+    summary: pd.DataFrame
+    trace: pd.DataFrame | None = None
+
+
+def run(scheme: str | list[str] = "all", workers: int = 40, load: int = 4,
+        **options: Any) -> pd.DataFrame:
+    """Simulate and return the summary only; see :func:`simulate` for the parameters."""
+    return simulate(scheme, workers, load, **options).summary
+
+
+def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *,
+        polynomials: int | None = None, pg_tolerance: float = 0.05,
+        mu: float = 10.0, alpha: float = 0.01,
+        compute_times: str | Path | pd.DataFrame | ComputeModel | None = None,
+        network: str = "none", uplink_bandwidth: float | str = math.inf,
+        master_bandwidth: float | str = math.inf, latency: float | str = 0.0,
+        message_size: float | str | None = None, reps: int = 1000, seed: int = 0,
+        engine: str = "auto", trace: bool = False, progress: bool = False,
+        ) -> Results:
+    """Simulate ``reps`` independent iterations of each scheme on common random numbers.
+
+    ``scheme`` is a name, a comma-separated list, a list, or ``"all"`` (the paper's six).
+    Sizes are bytes, bandwidths bytes/s and times seconds; strings with units are
+    accepted (``"10Gbps"``, ``"4MiB"``, ``"50us"``). The summary has one row per
+    (scheme, realization); the trace (``trace=True``) one row per event.
+    """
+    workers = integer("workers", workers, low=1)
+    load = integer("load", load, low=1)
+    if load > workers:
+        raise ConfigError("load", load, f"must be between 1 and workers={workers}")
+    reps = integer("reps", reps, low=1)
+    seed = integer("seed", seed, low=0)
+    if engine not in ENGINES:
+        raise ConfigError("engine", engine, f"must be one of {', '.join(ENGINES)}")
+    built = [make_scheme(n, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance)
+             for n in expand_names(scheme)]
+    net = Network.build(network, uplink_bandwidth=uplink_bandwidth,
+                        master_bandwidth=master_bandwidth, latency=latency,
+                        message_size=message_size)
+    model = build_compute(mu, alpha, compute_times)
+    model.check(workers, load, reps)
+
+    results = [np.empty((reps, 4)) for _ in built]
+    rows: list[des.TraceRow] | None = [] if trace else None
+    traces: list[pd.DataFrame] = []
+    with tqdm(total=reps * len(built), disable=not progress, unit="rep",
+              desc="simulating") as bar:
+        for start in range(0, reps, BLOCK):
+            stop = min(reps, start + BLOCK)
+            # One draw per chunk, shared by all schemes: common random numbers.
+            finish = model.finish_times(seed, start, stop, workers, load)
+            for s, out in zip(built, results, strict=True):
+                out[start:stop] = des.simulate(s, net, finish, start, rows)
+                if rows:
+                    traces.append(_trace_frame(rows, s.label))
+                    rows.clear()
+                bar.update(stop - start)
+    summary = pd.concat([_summary_frame(s, net, model, seed, out)
+                         for s, out in zip(built, results, strict=True)], ignore_index=True)
+    if not trace:
+        return Results(summary)
+    return Results(summary, pd.concat(traces, ignore_index=True))
+
+
+def _summary_frame(scheme: Scheme, network: Network, model: ComputeModel, seed: int,
+                   out: np.ndarray) -> pd.DataFrame:
+    n = out.shape[0]
+    params: dict[str, Any] = {"polynomials": pd.NA, "pg_tolerance": math.nan,
+                              **scheme.parameters(), **model.parameters(),
+                              **network.parameters(), "seed": seed}
+    order = ["scheme", "workers", "load", "group", "threshold", "polynomials", "pg_tolerance",
+             "model", "mu", "alpha", "network", "uplink_bandwidth", "master_bandwidth",
+             "latency", "message_size", "seed"]
+    frame = pd.DataFrame({k: [params[k]] * n for k in order})
+    frame["polynomials"] = frame["polynomials"].astype("Int64")
+    messages = out[:, 1].astype(np.int64)
+    frame["rep"] = np.arange(n, dtype=np.int64)
+    frame["completion_time"] = out[:, 0]
+    frame["messages"] = messages
+    frame["messages_sent"] = out[:, 2].astype(np.int64)
+    frame["computations"] = out[:, 3].astype(np.int64)
+    frame["bytes"] = messages * params["message_size"]
+    return frame
+
+
+def _trace_frame(rows: list[des.TraceRow], label: str) -> pd.DataFrame:
+    rep, time, worker, event, computation, message, size = map(list, zip(*rows, strict=True))
+    frame = pd.DataFrame({"scheme": label, "rep": np.array(rep, dtype=np.int64),
+                          "time": np.array(time)})
+    for name, values in (("worker", worker), ("event", None), ("computation", computation),
+                         ("message", message)):
+        if values is None:
+            frame["event"] = pd.Series(event, dtype="str")
+            continue
+        arr = np.array(values, dtype=np.int64)
+        frame[name] = pd.arrays.IntegerArray(arr, arr < 0)
+    frame["bytes"] = np.array(size)
+    return frame
