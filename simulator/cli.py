@@ -11,8 +11,8 @@ import pandas as pd
 import typer
 
 from analysis.summary import summarize
+from simulator.api import ENGINES, simulate
 from simulator.errors import ConfigError
-from simulator.run import ENGINES, simulate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate straggler-tolerant distributed gradient descent.")
@@ -28,6 +28,8 @@ def _fail(err: ConfigError) -> None:
 def _check_output(parameter: str, path: Path | None) -> None:
     if path is not None and path.suffix not in OUTPUT_SUFFIXES:
         raise ConfigError(parameter, str(path), "must end in .parquet or .csv")
+    if path is not None and path.is_dir():
+        raise ConfigError(parameter, str(path), "must be a file path, not a directory")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

@@ -92,6 +92,8 @@ class ExplicitDurations(ComputeModel):
             raise ConfigError(source, _describe(table),
                               f"must have the columns worker and duration (missing: "
                               f"{', '.join(missing)}); optional: computation, rep")
+        if table.empty:
+            raise ConfigError(source, "no rows", "must give at least one duration")
         cols = ["worker", "duration"] + [c for c in ("computation", "rep") if c in table.columns]
         t = table[cols]
         for c in cols:
@@ -107,7 +109,10 @@ class ExplicitDurations(ComputeModel):
                     allowed = "computation must be an integer >= 1"
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ConfigError(f"{source} (row {i + 1}, column {c})", t[c].iloc[i], allowed)
+                value = t[c].iloc[i]  # a plain Python value, not np.float64(nan), in the text
+                raise ConfigError(f"{source} (row {i + 1}, column {c})",
+                                  value.item() if isinstance(value, np.generic) else value,
+                                  allowed)
         self.table = t.astype({c: "int64" for c in cols if c != "duration"}).astype(
             {"duration": "float64"})
         has_rep = "rep" in cols
@@ -137,8 +142,9 @@ class ExplicitDurations(ComputeModel):
         try:
             table = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
         except Exception as exc:  # any reader failure means the same to a user
+            reason = " ".join(str(exc).split())  # one line: pandas' messages end in "\n"
             raise ConfigError("compute_times", str(path),
-                              f"must be a readable CSV or Parquet file ({exc})") from None
+                              f"must be a readable CSV or Parquet file ({reason})") from None
         return cls(table, source=f"compute_times file {str(path)!r}")
 
     def check(self, workers: int, load: int, reps: int) -> None:
