@@ -1,0 +1,96 @@
+"""The vectorized engine is the SimPy model, realization by realization (DESIGN 2)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemes import PAPER_SCHEMES, make_scheme
+from simulator import ConfigError, run, simulate
+
+EXACT = ["messages", "messages_sent", "computations"]
+SCHEMES = (*PAPER_SCHEMES, "LCC(1)", "LCC(2)", "LCC(3)")
+
+
+def feasible(scheme: str, n: int, r: int) -> bool:
+    try:
+        make_scheme(scheme, n, r)
+    except ConfigError:
+        return False
+    return True
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> dict:
+    n = draw(st.integers(2, 12))
+    r = draw(st.integers(1, n))
+    options = [s for s in SCHEMES if feasible(s, n, r)]
+    config: dict = {"scheme": draw(st.sampled_from(options)), "workers": n, "load": r,
+                    "seed": draw(st.integers(0, 2**32)),
+                    "pg_tolerance": draw(st.sampled_from([0.05, 0.2, 0.5]))}
+    if draw(st.booleans()):
+        # Durations on a coarse grid, so that finish times, arrivals and receptions tie.
+        grid = st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])
+        reps = draw(st.integers(1, 3))
+        per_computation = draw(st.booleans())
+        rows = [{"rep": k, "worker": w, "computation": c + 1, "duration": draw(grid)}
+                for k in range(reps) for w in range(n) for c in range(r if per_computation
+                                                                      else 1)]
+        table = pd.DataFrame(rows)
+        config.update(compute_times=table if per_computation
+                      else table.drop(columns="computation"), reps=reps)
+        sizes = st.sampled_from([0.5, 1.0, 2.0])
+        rates = st.sampled_from([0.5, 1.0, 2.0, 4.0, math.inf])
+        delays = st.sampled_from([0.0, 0.25, 0.5])
+    else:
+        config.update(mu=draw(st.floats(0.5, 50)), alpha=draw(st.floats(0, 0.1)),
+                      reps=draw(st.integers(1, 40)))
+        sizes = st.floats(1e3, 1e8)
+        rates = st.floats(1e6, 1e10) | st.just(math.inf)
+        delays = st.floats(0, 0.05)
+    if draw(st.booleans()):
+        config.update(network="fifo", message_size=draw(sizes), uplink_bandwidth=draw(rates),
+                      master_bandwidth=draw(rates), latency=draw(delays))
+    return config
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_vectorized_equals_des(config: dict) -> None:
+    a = run(**config, engine="des")
+    b = run(**config, engine="vectorized")
+    np.testing.assert_allclose(b["completion_time"], a["completion_time"], rtol=1e-9, atol=0)
+    pd.testing.assert_frame_equal(a[EXACT], b[EXACT])
+
+
+def test_auto_is_the_default_and_falls_back_to_des() -> None:
+    base = {"scheme": "LCC", "workers": 6, "load": 2, "reps": 30, "seed": 2}
+    pd.testing.assert_frame_equal(run(**base), run(**base, engine="des"))
+    fair = {**base, "network": "fair", "message_size": "1MB", "master_bandwidth": "100MB/s"}
+    pd.testing.assert_frame_equal(run(**fair), run(**fair, engine="des"))
+    with_trace = simulate(**base, trace=True)
+    assert with_trace.trace is not None and len(with_trace.trace) > 0
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    ({"network": "fair", "message_size": 1}, "fair"),
+    ({"trace": True}, "trace"),
+])
+def test_vectorized_refuses_what_it_cannot_do(options: dict, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        simulate("LCC", 4, 2, reps=2, engine="vectorized", **options)
+
+
+@pytest.mark.parametrize("engine", ["des", "vectorized"])
+def test_chunking_never_changes_results(engine: str) -> None:
+    base = {"scheme": "all", "workers": 8, "load": 4, "reps": 300, "seed": 11,
+            "network": "fifo", "message_size": "1MB", "master_bandwidth": "1Gbps",
+            "engine": engine}
+    whole = run(**base)
+    for chunk in (1, 7, 128):
+        pd.testing.assert_frame_equal(run(**base, chunk_size=chunk), whole)
