@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from schemes import Scheme, expand_names, make_scheme
 from simulator import des, vectorized
 from simulator.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
-from simulator.errors import ConfigError, integer
+from simulator.errors import ConfigError, finite, integer
 from simulator.network import Network
 
 ENGINES = ("auto", "des", "vectorized")
@@ -81,6 +81,11 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
     reps = integer("reps", reps, low=1)
     seed = integer("seed", seed, low=0)
     chunk_size = integer("chunk_size", chunk_size, low=1)
+    # Checked even when no scheme in the list takes them, so a typo never passes silently.
+    if polynomials is not None:
+        polynomials = integer("polynomials", polynomials, low=1)
+    if not 0 <= finite("pg_tolerance", pg_tolerance, low=0.0) < 1:
+        raise ConfigError("pg_tolerance", pg_tolerance, "must be in [0, 1)")
     built = [make_scheme(n, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance)
              for n in expand_names(scheme)]
     net = Network.build(network, uplink_bandwidth=uplink_bandwidth,
