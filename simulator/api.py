@@ -111,8 +111,7 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
                     traces.append(_trace_frame(rows, s.label))
                     rows.clear()
                 bar.update(stop - start)
-    summary = pd.concat([_summary_frame(s, net, model, seed, out)
-                         for s, out in zip(built, results, strict=True)], ignore_index=True)
+    summary = _summary(built, net, model, seed, results)
     if not trace:
         return Results(summary)
     return Results(summary, pd.concat(traces, ignore_index=True))
@@ -131,25 +130,38 @@ def _use_vectorized(engine: str, network: Network, trace: bool) -> bool:
     return possible and engine != "des"
 
 
-def _summary_frame(scheme: Scheme, network: Network, model: ComputeModel, seed: int,
-                   out: np.ndarray) -> pd.DataFrame:
-    n = out.shape[0]
-    params: dict[str, Any] = {"polynomials": pd.NA, "pg_tolerance": math.nan,
-                              **scheme.parameters(), **model.parameters(),
-                              **network.parameters(), "seed": seed}
-    order = ["scheme", "workers", "load", "group", "threshold", "polynomials", "pg_tolerance",
-             "model", "mu", "alpha", "network", "uplink_bandwidth", "master_bandwidth",
-             "latency", "message_size", "seed"]
-    frame = pd.DataFrame({k: params[k] for k in order}, index=pd.RangeIndex(n))
-    frame["polynomials"] = frame["polynomials"].astype("Int64")
+PARAMETER_COLUMNS = ["scheme", "workers", "load", "group", "threshold", "polynomials",
+                     "pg_tolerance", "model", "mu", "alpha", "network", "uplink_bandwidth",
+                     "master_bandwidth", "latency", "message_size", "seed"]
+
+
+def _summary(built: list[Scheme], network: Network, model: ComputeModel, seed: int,
+             results: list[np.ndarray]) -> pd.DataFrame:
+    """One row per (scheme, realization), built column by column so that a million
+    realizations never hold more than one copy of the table."""
+    reps = results[0].shape[0]
+    params = [{"polynomials": None, "pg_tolerance": math.nan, **s.parameters(),
+               **model.parameters(), **network.parameters(), "seed": seed} for s in built]
+    columns: dict[str, Any] = {}
+    for key in PARAMETER_COLUMNS:
+        values = [p[key] for p in params]
+        if key == "polynomials":
+            ints = np.repeat([-1 if v is None else v for v in values], reps)
+            columns[key] = pd.arrays.IntegerArray(ints, ints < 0)
+        elif isinstance(values[0], str):
+            columns[key] = pd.Series(np.repeat(np.array(values, dtype=object), reps),
+                                     dtype="str")
+        else:
+            columns[key] = np.repeat(values, reps)
+    out = np.concatenate(results)
     messages = out[:, 1].astype(np.int64)
-    frame["rep"] = np.arange(n, dtype=np.int64)
-    frame["completion_time"] = out[:, 0]
-    frame["messages"] = messages
-    frame["messages_sent"] = out[:, 2].astype(np.int64)
-    frame["computations"] = out[:, 3].astype(np.int64)
-    frame["bytes"] = messages * params["message_size"]
-    return frame
+    columns["rep"] = np.tile(np.arange(reps, dtype=np.int64), len(built))
+    columns["completion_time"] = out[:, 0]
+    columns["messages"] = messages
+    columns["messages_sent"] = out[:, 2].astype(np.int64)
+    columns["computations"] = out[:, 3].astype(np.int64)
+    columns["bytes"] = messages * columns["message_size"]
+    return pd.DataFrame(columns, copy=False)
 
 
 def _trace_frame(rows: list[des.TraceRow], label: str) -> pd.DataFrame:
