@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from analysis import closed_forms
 from schemes import Scheme, expand_names, make_scheme
 from simulator import des, vectorized
 from simulator.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
 from simulator.errors import ConfigError, finite, integer
 from simulator.network import Network
 
-ENGINES = ("auto", "des", "vectorized")
+ENGINES = ("auto", "des", "vectorized", "analytic")
 
 #: Realizations simulated per step: bounds the memory of the vectorized engine
 #: (about 60 MB of finish times at N = 40, r = 10) and never changes results.
@@ -74,20 +75,11 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
     fifo, no trace) or ``auto`` (vectorized where it applies). Engines and chunk sizes give
     identical results.
     """
-    workers = integer("workers", workers, low=1)
-    load = integer("load", load, low=1)
-    if load > workers:
-        raise ConfigError("load", load, f"must be between 1 and workers={workers}")
+    built = build_schemes(scheme, workers, load, polynomials, pg_tolerance)
+    workers, load = built[0].workers, built[0].load
     reps = integer("reps", reps, low=1)
     seed = integer("seed", seed, low=0)
     chunk_size = integer("chunk_size", chunk_size, low=1)
-    # Checked even when no scheme in the list takes them, so a typo never passes silently.
-    if polynomials is not None:
-        polynomials = integer("polynomials", polynomials, low=1)
-    if not 0 <= finite("pg_tolerance", pg_tolerance, low=0.0) < 1:
-        raise ConfigError("pg_tolerance", pg_tolerance, "must be in [0, 1)")
-    built = [make_scheme(n, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance)
-             for n in expand_names(scheme)]
     net = Network.build(network, uplink_bandwidth=uplink_bandwidth,
                         master_bandwidth=master_bandwidth, latency=latency,
                         message_size=message_size)
@@ -117,9 +109,61 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
     return Results(summary, pd.concat(traces, ignore_index=True))
 
 
+def build_schemes(names: str | list[str], workers: int, load: int, polynomials: int | None,
+                  pg_tolerance: float) -> list[Scheme]:
+    """The schemes of a run, all at the same N and r."""
+    workers = integer("workers", workers, low=1)
+    load = integer("load", load, low=1)
+    if load > workers:
+        raise ConfigError("load", load, f"must be between 1 and workers={workers}")
+    # Checked even when no scheme in the list takes them, so a typo never passes silently.
+    if polynomials is not None:
+        polynomials = integer("polynomials", polynomials, low=1)
+    if not 0 <= finite("pg_tolerance", pg_tolerance, low=0.0) < 1:
+        raise ConfigError("pg_tolerance", pg_tolerance, "must be in [0, 1)")
+    return [make_scheme(n, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance)
+            for n in expand_names(names)]
+
+
+def analyze(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *,
+            polynomials: int | None = None, pg_tolerance: float = 0.05, mu: float = 10.0,
+            alpha: float = 0.01, quantiles: tuple[float, ...] = (0.5, 0.9, 0.99),
+            points: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analytic engine: the paper's eqs. (12)–(18) for count-rule schemes under
+    ShiftedExponential and network none.
+
+    Returns a table with one row per scheme (mean and quantiles of T, seconds) and the
+    CDF of T on ``points`` times per scheme, from 0 to its 99.99% quantile.
+    """
+    built = build_schemes(scheme, workers, load, polynomials, pg_tolerance)
+    model = ShiftedExponential(mu, alpha)
+    points = integer("points", points, low=2)
+    for s in built:
+        if not s.count_rule:
+            raise ConfigError("engine", "analytic",
+                              f"closed forms cover count-rule schemes only, not {s.label} "
+                              "(its master needs distinct partitions); use des or vectorized")
+    rows, curves = [], []
+    for s in built:
+        params: dict[str, Any] = {"workers": s.workers, "load": s.load, "group": s.group,
+                  "threshold": s.threshold, "mu": model.mu, "alpha": model.alpha}
+        q = closed_forms.count_rule_quantile(list(quantiles), **params)
+        rows.append({**s.parameters(), **model.parameters(),
+                     "mean_completion_time": closed_forms.count_rule_mean(**params),
+                     **{f"q{p:g}_completion_time": v for p, v in zip(quantiles, q,
+                                                                    strict=True)}})
+        t = np.linspace(0.0, float(closed_forms.count_rule_quantile(0.9999, **params)), points)
+        curves.append(pd.DataFrame({"scheme": s.label, "time": t,
+                                    "cdf": closed_forms.count_rule_cdf(t, **params)}))
+    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+
+
 def _use_vectorized(engine: str, network: Network, trace: bool) -> bool:
     if engine not in ENGINES:
         raise ConfigError("engine", engine, f"must be one of {', '.join(ENGINES)}")
+    if engine == "analytic":
+        raise ConfigError("engine", engine, "gives distributions, not realizations: call "
+                          "analyze() (on the command line, pssim run --engine analytic)")
     possible = network.kind in vectorized.NETWORKS and not trace
     if engine == "vectorized" and not possible:
         why = "an event trace" if trace else f"network {network.kind!r}"

@@ -11,7 +11,7 @@ import pandas as pd
 import typer
 
 from analysis.summary import summarize
-from simulator.api import ENGINES, simulate
+from simulator.api import analyze, simulate
 from simulator.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -75,7 +75,11 @@ def run(
              "and fair.")] = None,
     reps: Annotated[int, typer.Option(help="Realizations (independent iterations).")] = 1000,
     seed: Annotated[int, typer.Option(help="Root seed (integer >= 0).")] = 0,
-    engine: Annotated[str, typer.Option(help=f"One of {', '.join(ENGINES)}.")] = "auto",
+    engine: Annotated[str, typer.Option(
+        help="auto (default: vectorized where it applies, else des), des (SimPy: every "
+             "network, traces), vectorized (numpy: networks none and fifo), or analytic "
+             "(closed forms: count-rule schemes, ShiftedExponential, network none; prints "
+             "mean and quantiles, --out writes the CDF).")] = "auto",
     trace: Annotated[Path | None, typer.Option(
         help="Write the event trace here (.parquet or .csv).")] = None,
     out: Annotated[Path | None, typer.Option(
@@ -88,6 +92,10 @@ def run(
     try:
         _check_output("out", out)
         _check_output("trace", trace)
+        if engine == "analytic":
+            _analytic(scheme, workers, load, polynomials, pg_tolerance, mu, alpha,
+                      compute_times, network, trace, out)
+            return
         result = simulate(
             scheme, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance, mu=mu,
             alpha=alpha, compute_times=compute_times, network=network,
@@ -103,6 +111,28 @@ def run(
     if trace is not None and result.trace is not None:
         write_table(result.trace, trace)
     typer.echo(format_table(result.summary))
+
+
+def _analytic(scheme: str, workers: int, load: int, polynomials: int | None,
+              pg_tolerance: float, mu: float, alpha: float, compute_times: Path | None,
+              network: str, trace: Path | None, out: Path | None) -> None:
+    for given, what in ((compute_times is not None, "explicit compute times"),
+                        (network != "none", f"network {network!r}"),
+                        (trace is not None, "a trace")):
+        if given:
+            raise ConfigError("engine", "analytic",
+                              f"closed forms cover ShiftedExponential with network none and "
+                              f"no trace, not {what}; use des or vectorized")
+    table, cdf = analyze(scheme, workers, load, polynomials=polynomials,
+                         pg_tolerance=pg_tolerance, mu=mu, alpha=alpha)
+    if out is not None:
+        write_table(cdf, out)
+    quantiles = [c for c in table.columns if c.startswith("q")]
+    typer.echo(f"{'scheme':<12} {'mean T (s)':>11} " + " ".join(
+        f"{c.split('_')[0][1:] + ' q (s)':>11}" for c in quantiles))
+    for _, row in table.iterrows():
+        typer.echo(f"{row['scheme']:<12} {row['mean_completion_time']:>11.6f} "
+                   + " ".join(f"{row[c]:>11.6f}" for c in quantiles))
 
 
 def format_table(summary: pd.DataFrame) -> str:

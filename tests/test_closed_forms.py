@@ -171,6 +171,8 @@ GOOD = params(10, 4, 2, 9)
         ("workers", 2.5),
         ("load", 0),
         ("load", True),
+        ("load", "4"),
+        ("threshold", math.nan),
         ("group", 3),
         ("group", 0),
         ("threshold", 0),

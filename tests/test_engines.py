@@ -94,3 +94,35 @@ def test_chunking_never_changes_results(engine: str) -> None:
     whole = run(**base)
     for chunk in (1, 7, 128):
         pd.testing.assert_frame_equal(run(**base, chunk_size=chunk), whole)
+
+
+def test_analytic_engine_reports_closed_forms() -> None:
+    from analysis.closed_forms import count_rule_cdf, count_rule_mean
+    from simulator.api import analyze
+
+    table, cdf = analyze(["GC", "LCC(5)", "LCC-MMC"], 10, 5, quantiles=(0.5,), points=50)
+    assert table["scheme"].tolist() == ["GC", "LCC", "LCC-MMC"]
+    lcc_mmc = {"workers": 10, "load": 5, "group": 1, "threshold": 19, "mu": 10.0,
+               "alpha": 0.01}
+    assert table["mean_completion_time"].iloc[2] == count_rule_mean(**lcc_mmc)
+    curve = cdf[cdf["scheme"] == "LCC-MMC"]
+    assert len(curve) == 50 and curve["cdf"].is_monotonic_increasing
+    np.testing.assert_array_equal(curve["cdf"], count_rule_cdf(curve["time"], **lcc_mmc))
+    half = table["q0.5_completion_time"].iloc[2]
+    assert count_rule_cdf([half], **lcc_mmc)[0] == pytest.approx(0.5, abs=1e-9)
+
+
+def test_analytic_engine_on_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    out = tmp_path / "cdf.csv"
+    res = CliRunner().invoke(app, ["run", "--engine", "analytic", "--scheme", "GC,LCC",
+                                   "--workers", "10", "--load", "5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert [line.split()[0] for line in res.output.splitlines()] == ["scheme", "GC", "LCC"]
+    assert list(pd.read_csv(out).columns) == ["scheme", "time", "cdf"]
+    for bad in (["--scheme", "UC-MMC"], ["--network", "fifo", "--message-size", "1"]):
+        res = CliRunner().invoke(app, ["run", "--engine", "analytic", *bad])
+        assert res.exit_code == 2 and "analytic" in res.output
