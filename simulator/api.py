@@ -20,9 +20,9 @@ from simulator.network import Network
 
 ENGINES = ("auto", "des", "vectorized", "analytic")
 
-#: Realizations simulated per step: bounds the memory of the vectorized engine
-#: (about 60 MB of finish times at N = 40, r = 10) and never changes results.
-CHUNK_SIZE = 8 * BLOCK
+#: Realizations simulated per step. It bounds the memory of the vectorized engine (a few MB
+#: of finish times at N = 40, r = 10, which stay in cache) and never changes results.
+CHUNK_SIZE = 2 * BLOCK
 
 SUMMARY_METRICS = ["rep", "completion_time", "messages", "messages_sent", "computations",
                    "bytes"]

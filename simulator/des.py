@@ -33,11 +33,17 @@ TraceRow = tuple[int, float, int, str, int, int, float]
 _FLUID_EPS = 1e-9
 
 
+_new_event = object.__new__
+
+
 class _Env(simpy.Environment):
     def at(self, time: float, priority: int = NORMAL) -> Event:
         """An event at the absolute ``time``, not at now + delay: now + (t − now) can miss
         t by an ulp, which would break ties differently from the other engines."""
-        ev = Event(self)
+        # Initialised inline, as simpy.Timeout does, since this runs once per event.
+        ev = _new_event(Event)
+        ev.env = self
+        ev.callbacks = []
         ev._ok = True
         ev._value = None
         heappush(self._queue, (time, priority, next(self._eid), ev))  # type: ignore[misc]
@@ -47,16 +53,16 @@ class _Env(simpy.Environment):
 class _Iteration:
     """One iteration of the cluster, from time 0 until the master decodes."""
 
-    def __init__(self, scheme: Scheme, network: Network, rep: int,
+    def __init__(self, scheme: Scheme, network: Network, labels: list[list[int]], rep: int,
                  trace: list[TraceRow] | None) -> None:
         self.env = _Env()
         self.scheme = scheme
         self.network = network
         self.rep = rep
         self.trace = trace
-        self.labels = scheme.labels().tolist()
+        self.labels = labels
         self.needed = scheme.threshold
-        self.seen = [False] * (max(map(max, self.labels)) + 1)
+        self.seen = [False] * (max(map(max, labels)) + 1)
         self.size = math.nan if network.message_size is None else network.message_size
         self.completion = math.nan
         self.done = self.env.event()
@@ -139,12 +145,18 @@ class _Iteration:
         arrivals: list[tuple[float, int, int]] = []
         idle = [env.event()]
 
-        def arrive(ev: Event, worker: int, message: int) -> None:
+        def arrive(ev: Event | None, worker: int, message: int) -> None:
             heappush(arrivals, (env.now, worker, message))
             if not idle[0].triggered:
                 idle[0].succeed()
 
-        def forward(worker: int, message: int) -> Generator[Event, Any, None]:
+        def forward(worker: int, message: int) -> Generator[Event, Any, None] | None:
+            if up == 0.0 and lat == 0.0:  # arrives at once: no events to schedule
+                arrive(None, worker, message)
+                return None
+            return transmit(worker, message)
+
+        def transmit(worker: int, message: int) -> Generator[Event, Any, None]:
             end = env.now + up
             yield env.at(end)
             env.at(end + lat).callbacks.append(
@@ -155,7 +167,9 @@ class _Iteration:
                 if not arrivals:
                     idle[0] = env.event()
                     yield idle[0]
-                yield env.at(env.now, _AFTER_INSTANT)
+                if arrivals[0][0] == env.now:
+                    # Others may still arrive at this instant and go first by the tie rule.
+                    yield env.at(env.now, _AFTER_INSTANT)
                 _, worker, message = heappop(arrivals)
                 yield env.at(env.now + down)
                 self.receive(worker, message)
@@ -236,6 +250,7 @@ def simulate(scheme: Scheme, network: Network, finish: np.ndarray, first_rep: in
     computations. Trace rows are appended to ``trace`` when it is given.
     """
     out = np.empty((finish.shape[0], 4))
+    labels = scheme.labels().tolist()
     for k in range(finish.shape[0]):
-        out[k] = _Iteration(scheme, network, first_rep + k, trace).run(finish[k])
+        out[k] = _Iteration(scheme, network, labels, first_rep + k, trace).run(finish[k])
     return out

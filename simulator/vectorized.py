@@ -25,7 +25,8 @@ def simulate(scheme: Scheme, network: Network, finish: np.ndarray) -> np.ndarray
         raise ValueError(f"the vectorized engine covers networks {NETWORKS}, "
                          f"not {network.kind!r}")
     g = scheme.group
-    ready = finish[:, :, g - 1 :: g]  # message j is ready when computation (j+1)·g ends
+    # Message j is ready when computation (j+1)·g ends.
+    ready = finish if g == 1 else finish[:, :, g - 1 :: g]
     if network.kind == "none":
         sent = received = ready
     else:
@@ -33,11 +34,14 @@ def simulate(scheme: Scheme, network: Network, finish: np.ndarray) -> np.ndarray
     reps = finish.shape[0]
     t = _completion(scheme, received.reshape(reps, -1))
     bound = t[:, None]
+    counts: dict[int, np.ndarray] = {}
     out = np.empty((reps, 4))
     out[:, 0] = t
-    out[:, 1] = (received.reshape(reps, -1) <= bound).sum(axis=1)
-    out[:, 2] = (sent.reshape(reps, -1) <= bound).sum(axis=1)
-    out[:, 3] = (finish.reshape(reps, -1) <= bound).sum(axis=1)
+    # Without a network the three arrays are often one and the same: count each once.
+    for column, times in ((1, received), (2, sent), (3, finish)):
+        if id(times) not in counts:
+            counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound, axis=1)
+        out[:, column] = counts[id(times)]
     return out
 
 
@@ -85,13 +89,24 @@ def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:
     """The instant the master holds ``threshold`` distinct pieces; ``flat`` holds the
     reception times of each realization, per message in (worker, message) order unless
     the scheme is a count rule."""
-    labels = scheme.labels().ravel()
     if scheme.count_rule:
         first = flat
     else:
-        # Earliest reception of each piece: group the messages by label, then reduce.
-        order = np.argsort(labels, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(labels[order]) != 0])
-        first = np.minimum.reduceat(flat[:, order], starts, axis=1)
+        # Earliest reception of each piece, gathering one copy of every piece at a time
+        # (pieces with fewer copies repeat their first one, which leaves the minimum alone).
+        copies = _copies(scheme.labels().ravel())
+        first = flat[:, copies[0]]
+        for column in copies[1:]:
+            np.minimum(first, flat[:, column], out=first)
     k = scheme.threshold - 1
     return np.partition(first, k, axis=1)[:, k]
+
+
+def _copies(labels: np.ndarray) -> np.ndarray:
+    """Message indices by copy: row c holds, for each piece, the index of its c-th message
+    (or of its first when it has fewer)."""
+    counts = np.unique(labels, return_counts=True)[1]
+    order = np.argsort(labels, kind="stable")
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    rank = np.minimum(np.arange(counts.max())[:, None], counts[None, :] - 1)
+    return order[starts[None, :] + rank]
