@@ -66,8 +66,15 @@ def _fifo(ready: np.ndarray, network: Network, identify: bool
     # flattening breaks equal arrivals by lower worker, then earlier message.
     flat = arrival.reshape(reps, n * m)
     if identify:
-        order = np.argsort(flat, axis=1, kind="stable")
-        queue = np.take_along_axis(flat, order, axis=1).T
+        # A stable sort is four times slower, and only realizations with equal arrivals
+        # need it: sort those again.
+        order = np.argsort(flat, axis=1)
+        queue = np.take_along_axis(flat, order, axis=1)
+        tied = (np.diff(queue, axis=1) == 0).any(axis=1)
+        if tied.any():
+            order[tied] = np.argsort(flat[tied], axis=1, kind="stable")
+            queue[tied] = np.take_along_axis(flat[tied], order[tied], axis=1)
+        queue = queue.T
     else:
         queue = np.sort(flat, axis=1).T
     # Position-major so that each step of the recursion reads one contiguous row.
@@ -79,7 +86,7 @@ def _fifo(ready: np.ndarray, network: Network, identify: bool
         last += down
         leave[k] = last
     if not identify:
-        return sent, leave.T
+        return sent, np.ascontiguousarray(leave.T)
     received = np.empty_like(flat)
     np.put_along_axis(received, order, leave.T, axis=1)
     return sent, received.reshape(reps, n, m)
