@@ -151,5 +151,35 @@ def format_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+@app.command()
+def scenario(
+    name: Annotated[str | None, typer.Argument(help="Scenario to run (see --list).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Describe the scenarios.")] = False,
+    reps: Annotated[int | None, typer.Option(
+        help="Realizations per point (default: the scenario's full size).")] = None,
+    seed: Annotated[int, typer.Option(help="Root seed (integer >= 0).")] = 0,
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder (default results/NAME).")] = None,
+    svg: Annotated[bool, typer.Option(help="Also write SVG figures.")] = False,
+    progress: Annotated[bool | None, typer.Option(
+        help="Show a progress bar (default: when stderr is a terminal).")] = None,
+) -> None:
+    """Run a scenario script: data (Parquet), figures (PNG), the numbers behind each figure
+    (CSV) and the resolved configuration (JSON) in one folder."""
+    from scenarios import common
+
+    if list_ or name is None:
+        for key in common.NAMES:
+            module = common.load(key)
+            typer.echo(f"{key:<22} {module.DESCRIPTION} (default {module.DEFAULT_REPS} reps)")
+        return
+    try:
+        output = common.execute(name, reps, seed, out, svg, progress)
+    except ConfigError as err:
+        _fail(err)
+        return
+    typer.echo(f"{name}: wrote {len(output.written)} files to {output.folder}")
+
+
 def main() -> None:
     app()

@@ -1,0 +1,181 @@
+"""The paper's Fig. 2: mean completion time (a) and communication load (b) against the
+load r at N = 40 (mu = 10, alpha = 0.01) for every scheme, and the claims of its Section V
+set beside the measured values."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from analysis.summary import summarize
+from scenarios.common import Output, standalone
+from schemes import PAPER_SCHEMES, make_scheme
+from simulator.api import run as run_config
+from simulator.errors import ConfigError
+
+DESCRIPTION = "Mean T and communication load vs r at N = 40 for the six schemes, and a " \
+              "table of the paper's Section V claims against the measured values"
+DEFAULT_REPS = 100_000
+CONFIG: dict[str, Any] = {"workers": 40, "loads": list(range(2, 11)), "mu": 10.0, "alpha": 0.01,
+          "schemes": list(PAPER_SCHEMES), "pg_tolerance": 0.05, "network": "none"}
+KEEP = ["scheme", "load", "rep", "completion_time", "messages", "messages_sent",
+        "computations"]
+
+
+def feasible(scheme: str, workers: int, load: int) -> bool:
+    try:
+        make_scheme(scheme, workers, load)
+    except ConfigError:
+        return False
+    return True
+
+
+def simulate_grid(reps: int, seed: int, workers: int = 40,
+                  loads: list[int] | None = None, progress: bool = False) -> pd.DataFrame:
+    """Realizations of every feasible (scheme, r), on common random numbers per r."""
+    c = CONFIG
+    frames = []
+    for r in tqdm(loads or c["loads"], disable=not progress, desc="loads", unit="r"):
+        names = [s for s in c["schemes"] if feasible(s, workers, r)]
+        s = run_config(names, workers, r, mu=c["mu"], alpha=c["alpha"], reps=reps, seed=seed,
+                       pg_tolerance=c["pg_tolerance"])
+        frames.append(s[KEEP])
+    return pd.concat(frames, ignore_index=True)
+
+
+def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.DataFrame:
+    """Write the realizations, fig2_summary.csv, both figures and the claims table."""
+    output.config({**CONFIG, "reps": reps, "seed": seed, "engine": "auto"})
+    data = simulate_grid(reps, seed, CONFIG["workers"], progress=progress)
+    output.data(data, "realizations")
+    table = summarize(data, by=["scheme", "load"])
+    output.table(table, "fig2_summary")
+    output.figure(_plot(table, "mean_completion_time", "mean completion time T (s)",
+                        ci=True, title="Fig. 2(a): mean completion time, N = 40"),
+                  "fig2a_completion_time", table)
+    output.figure(_plot(table, "mean_messages", "communication load (messages received)",
+                        ci=False, title="Fig. 2(b): communication load, N = 40"),
+                  "fig2b_communication_load", table)
+    result = claims(data, CONFIG["workers"])
+    output.table(result, "claims")
+    return result
+
+
+def _plot(table: pd.DataFrame, y: str, label: str, ci: bool, title: str) -> object:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sns.lineplot(data=table, x="load", y=y, hue="scheme", style="scheme", markers=True,
+                 dashes=False, ax=ax)
+    if ci:
+        # The 95% intervals come from the table (Student t), as in fig2_summary.csv:
+        # bootstrapping 100000 realizations per point would add nothing but time.
+        for line, (_, part) in zip(ax.get_lines(), table.groupby("scheme", sort=False),
+                                   strict=False):
+            ax.fill_between(part["load"], part["ci_low"], part["ci_high"], alpha=0.25,
+                            color=line.get_color(), linewidth=0)
+    ax.set_xlabel("computation load r (computations per worker)")
+    ax.set_ylabel(label)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """mean(a)/mean(b) and its delta-method standard error for paired samples."""
+    n = len(a)
+    ma, mb = a.mean(), b.mean()
+    cov = np.cov(a, b)
+    var = (cov[0, 0] / mb**2 + ma**2 * cov[1, 1] / mb**4 - 2 * ma * cov[0, 1] / mb**3) / n
+    return float(ma / mb), float(np.sqrt(max(var, 0.0)))
+
+
+def claims(data: pd.DataFrame, workers: int = 40) -> pd.DataFrame:
+    """Each quantitative claim of the paper's Section V beside the measured value, with its
+    standard error where it is a random quantity (0 where it is exact)."""
+    t = {(s, r): g["completion_time"].to_numpy() for (s, r), g in
+         data.groupby(["scheme", "load"], sort=False)}
+    msg = data.groupby(["scheme", "load"], sort=False)["messages"].mean()
+    loads = sorted(data["load"].unique().tolist())
+    even = [r for r in loads if ("LCC-MMC-2", r) in t]
+    rows: list[dict[str, object]] = []
+
+    def add(claim: str, paper: str, measured: float, se: float, holds: bool) -> None:
+        rows.append({"claim": claim, "paper": paper, "measured": measured, "se": se,
+                     "holds": bool(holds)})
+
+    def reduction(a: str, b: str, r: int) -> tuple[float, float]:
+        q, se = _ratio(t[(a, r)], t[(b, r)])
+        return 1 - q, se
+
+    r0 = loads[0]
+    red = {r: reduction("UC-MMC-PG", "LCC", r) for r in loads}
+    best = max(red, key=lambda r: red[r][0])
+    add(f"UC-MMC-PG vs LCC: largest reduction of mean T (at r = {best})", "up to 70%",
+        red[best][0], red[best][1], red[best][0] > 0.5)
+    red_uc = {r: reduction("UC-MMC-PG", "UC-MMC", r) for r in loads}
+    best_uc = max(red_uc, key=lambda r: red_uc[r][0])
+    add(f"UC-MMC-PG vs UC-MMC: largest reduction of mean T (at r = {best_uc})", "up to 33%",
+        red_uc[best_uc][0], red_uc[best_uc][1], red_uc[best_uc][0] > 0.2)
+    missing = workers - make_scheme("UC-MMC-PG", workers, r0,
+                                    pg_tolerance=CONFIG["pg_tolerance"]).threshold
+    add("UC-MMC-PG: gradient values missing per iteration", "2", missing, 0.0, missing == 2)
+    lower = all(msg[("UC-MMC-PG", r)] < msg[("UC-MMC", r)] for r in loads)
+    add("UC-MMC-PG: fewer messages than UC-MMC at every r (count of r where it holds)",
+        "also reduces the load", sum(msg[("UC-MMC-PG", r)] < msg[("UC-MMC", r)]
+                                     for r in loads), 0.0, lower)
+    wins = sum(t[("UC-MMC", r)].mean() < t[("LCC", r)].mean() for r in loads)
+    add("UC-MMC faster than LCC (count of r where it holds)", f"all {len(loads)} values of r",
+        wins, 0.0, wins == len(loads))
+    q, se = _ratio(t[("UC-MMC", r0)], t[("LCC-MMC", r0)])
+    add(f"UC-MMC / LCC-MMC mean T at r = {r0}", "below 1: UC-MMC outperforms at r = 2",
+        q, se, q < 1)
+    ratios = {r: _ratio(t[("UC-MMC", r)], t[("LCC-MMC", r)]) for r in loads[1:]}
+    far = max(ratios, key=lambda r: ratios[r][0])
+    add(f"UC-MMC / LCC-MMC mean T, largest over r > {r0} (at r = {far})",
+        "very close to LCC-MMC", ratios[far][0], ratios[far][1], ratios[far][0] < 1.4)
+    flat = [float(msg[("LCC-MMC", r)]) for r in loads]
+    add("LCC-MMC messages: max − min over r", "constant with r (2N − 1 = 79)",
+        max(flat) - min(flat), 0.0, max(flat) == min(flat))
+    lcc = [float(msg[("LCC", r)]) for r in loads]
+    uc = [float(msg[("UC-MMC", r)]) for r in loads]
+    add("LCC messages decrease with r (steps that do not)", "monotonically decreasing",
+        sum(b > a for a, b in pairwise(lcc)), 0.0,
+        all(b <= a for a, b in pairwise(lcc)))
+    add("UC-MMC messages increase with r (steps that do not)", "monotonically increasing",
+        sum(b < a for a, b in pairwise(uc)), 0.0,
+        all(b >= a for a, b in pairwise(uc)))
+    gap = {r: abs(msg[("UC-MMC", r)] - msg[("LCC", r)]) for r in loads}
+    closest = min(gap, key=lambda r: gap[r])
+    add("r where LCC and UC-MMC loads are closest", "r = 2", closest, 0.0, closest == 2)
+    least = sum(msg[("LCC", r)] <= msg.xs(r, level="load").min() for r in loads)
+    most = sum(msg[("UC-MMC", r)] >= msg.xs(r, level="load").max() for r in loads)
+    add("LCC has the lowest load (count of r)", "LCC best in load", least, 0.0,
+        least == len(loads))
+    add("UC-MMC has the highest load (count of r)", "UC-MMC highest", most, 0.0,
+        most == len(loads))
+    if even:
+        halves = [msg[("LCC-MMC-2", r)] / msg[("LCC-MMC", r)] for r in even]
+        add("LCC-MMC-2 / LCC-MMC messages (mean over even r)", "about half",
+            float(np.mean(halves)), 0.0, 0.4 < np.mean(halves) < 0.6)
+        costs = [_ratio(t[("LCC-MMC-2", r)], t[("LCC-MMC", r)]) for r in even]
+        add("LCC-MMC-2 / LCC-MMC mean T − 1 (largest over even r)",
+            "relatively small increase", max(q for q, _ in costs) - 1,
+            max(costs)[1], max(q for q, _ in costs) - 1 < 0.35)
+    mmc = sum(t[("LCC-MMC", r)].mean() < min(t[("LCC", r)].mean(), t[("GC", r)].mean())
+              for r in loads)
+    add("LCC-MMC faster than LCC and GC (count of r)", "outperforms both (Fig. 1)", mmc, 0.0,
+        mmc == len(loads))
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    standalone("paper_fig2")
