@@ -47,6 +47,17 @@ def make_scheme(name: str, workers: int, load: int, **options: Any) -> Scheme:
     Options a scheme does not take (``polynomials`` for UC-MMC, say) are ignored, so one
     set of options can serve a list of schemes run together.
     """
+    cls, options = resolve(name, options)
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
+    return cls(workers, load, **kwargs)
+
+
+def resolve(name: str, options: dict[str, Any] | None = None
+            ) -> tuple[type[Scheme], dict[str, Any]]:
+    """The class registered as ``name`` and its options (``LCC(p)`` sets polynomials), or a
+    ConfigError that suggests the closest names."""
+    options = dict(options or {})
     family = _FAMILY.match(name.strip())
     if family:
         name, options = "LCC", {**options, "polynomials": int(family.group(1))}
@@ -56,9 +67,7 @@ def make_scheme(name: str, workers: int, load: int, **options: Any) -> Scheme:
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise ConfigError("scheme", name,
                           f"must be one of {', '.join(_REGISTRY)}, LCC(p) or all{hint}")
-    accepted = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
-    return cls(workers, load, **kwargs)
+    return cls, options
 
 
 def _by_case(name: str) -> type[Scheme] | None:

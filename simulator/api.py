@@ -63,7 +63,7 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
         master_bandwidth: float | str = math.inf, latency: float | str = 0.0,
         message_size: float | str | None = None, reps: int = 1000, seed: int = 0,
         engine: str = "auto", trace: bool = False, progress: bool = False,
-        chunk_size: int = CHUNK_SIZE) -> Results:
+        chunk_size: int = CHUNK_SIZE, first_rep: int = 0) -> Results:
     """Simulate ``reps`` independent iterations of each scheme on common random numbers.
 
     ``scheme`` is a name, a comma-separated list, a list, or ``"all"`` (the paper's six).
@@ -73,18 +73,20 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
 
     ``engine`` is ``des`` (SimPy, everything), ``vectorized`` (numpy; networks none and
     fifo, no trace) or ``auto`` (vectorized where it applies). Engines and chunk sizes give
-    identical results.
+    identical results. ``first_rep`` starts at realization k > 0, so that a long run can
+    be split into pieces whose union equals the whole.
     """
     built = build_schemes(scheme, workers, load, polynomials, pg_tolerance)
     workers, load = built[0].workers, built[0].load
     reps = integer("reps", reps, low=1)
+    first_rep = integer("first_rep", first_rep, low=0)
     seed = integer("seed", seed, low=0)
     chunk_size = integer("chunk_size", chunk_size, low=1)
     net = Network.build(network, uplink_bandwidth=uplink_bandwidth,
                         master_bandwidth=master_bandwidth, latency=latency,
                         message_size=message_size)
     model = build_compute(mu, alpha, compute_times)
-    model.check(workers, load, reps)
+    model.check(workers, load, first_rep + reps)
     vector = _use_vectorized(engine, net, trace)
 
     results = [np.empty((reps, 4)) for _ in built]
@@ -95,15 +97,16 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
         for start in range(0, reps, chunk_size):
             stop = min(reps, start + chunk_size)
             # One draw per chunk, shared by all schemes: common random numbers.
-            finish = model.finish_times(seed, start, stop, workers, load)
+            finish = model.finish_times(seed, first_rep + start, first_rep + stop, workers,
+                                        load)
             for s, out in zip(built, results, strict=True):
                 out[start:stop] = (vectorized.simulate(s, net, finish) if vector
-                                   else des.simulate(s, net, finish, start, rows))
+                                   else des.simulate(s, net, finish, first_rep + start, rows))
                 if rows:
                     traces.append(_trace_frame(rows, s.label))
                     rows.clear()
                 bar.update(stop - start)
-    summary = _summary(built, net, model, seed, results)
+    summary = _summary(built, net, model, seed, results, first_rep)
     if not trace:
         return Results(summary)
     return Results(summary, pd.concat(traces, ignore_index=True))
@@ -180,7 +183,7 @@ PARAMETER_COLUMNS = ["scheme", "workers", "load", "group", "threshold", "polynom
 
 
 def _summary(built: list[Scheme], network: Network, model: ComputeModel, seed: int,
-             results: list[np.ndarray]) -> pd.DataFrame:
+             results: list[np.ndarray], first_rep: int = 0) -> pd.DataFrame:
     """One row per (scheme, realization), built column by column so that a million
     realizations never hold more than one copy of the table."""
     reps = results[0].shape[0]
@@ -199,7 +202,8 @@ def _summary(built: list[Scheme], network: Network, model: ComputeModel, seed: i
             columns[key] = np.repeat(values, reps)
     out = np.concatenate(results)
     messages = out[:, 1].astype(np.int64)
-    columns["rep"] = np.tile(np.arange(reps, dtype=np.int64), len(built))
+    columns["rep"] = np.tile(np.arange(first_rep, first_rep + reps, dtype=np.int64),
+                             len(built))
     columns["completion_time"] = out[:, 0]
     columns["messages"] = messages
     columns["messages_sent"] = out[:, 2].astype(np.int64)

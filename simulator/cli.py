@@ -181,5 +181,45 @@ def scenario(
     typer.echo(f"{name}: wrote {len(output.written)} files to {output.folder}")
 
 
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML): [sweep], [grid], [fixed].")],
+    out: Annotated[Path, typer.Option(help="Output folder (data/*.parquet, sweep.json, "
+                                           "failures.json).")],
+    executor: Annotated[str, typer.Option(help="serial, processes (default) or dask.")
+                        ] = "processes",
+    workers_per_host: Annotated[int | None, typer.Option(
+        help="Processes (or Dask workers of a local cluster); default: all cores.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of a running Dask scheduler (tcp://HOST:PORT), with --executor "
+             "dask.")] = None,
+    chunk_size: Annotated[int | None, typer.Option(
+        help="Realizations per chunk (default: [sweep] chunk_size, else 5000).")] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Continue the sweep already in --out (re-running into it does the same).")
+    ] = False,
+    progress: Annotated[bool | None, typer.Option(
+        help="Show a progress bar (default: when stderr is a terminal).")] = None,
+) -> None:
+    """Run a parameter sweep; finished chunks are kept, so a killed sweep resumes."""
+    from simulator.sweep import load_file, run_sweep
+
+    if scheduler is not None and executor != "dask":
+        _fail(ConfigError("scheduler", scheduler, "needs --executor dask"))
+    try:
+        report = run_sweep(load_file(file), out, executor=executor,
+                           workers_per_host=workers_per_host, scheduler=scheduler,
+                           chunk_size=chunk_size, resume=resume,
+                           progress=sys.stderr.isatty() if progress is None else progress)
+    except ConfigError as err:
+        _fail(err)
+        return
+    typer.echo(report.describe())
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 
@@ -44,7 +45,8 @@ def integer(parameter: str, value: Any, *, low: int | None = None) -> int:
         raise ConfigError(parameter, value, f"must be {what}")
     try:
         x = int(value)
-        exact = float(value) == x
+        # Integers are exact as they are; floats (and strings) must hold an integer.
+        exact = isinstance(value, numbers.Integral) or float(value) == x
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(parameter, value, f"must be {what}") from None
     if not exact or (low is not None and x < low):

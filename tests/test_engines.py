@@ -126,3 +126,13 @@ def test_analytic_engine_on_the_command_line(tmp_path) -> None:  # type: ignore[
     for bad in (["--scheme", "UC-MMC"], ["--network", "fifo", "--message-size", "1"]):
         res = CliRunner().invoke(app, ["run", "--engine", "analytic", *bad])
         assert res.exit_code == 2 and "analytic" in res.output
+
+
+def test_pieces_of_a_run_add_up_to_the_whole() -> None:
+    base = {"scheme": "LCC,UC-MMC", "workers": 6, "load": 3, "seed": 4}
+    whole = run(**base, reps=2500)
+    parts = pd.concat([run(**base, reps=1000, first_rep=0), run(**base, reps=1500,
+                                                                   first_rep=1000)])
+    key = ["scheme", "rep"]
+    pd.testing.assert_frame_equal(parts.sort_values(key).reset_index(drop=True),
+                                  whole.sort_values(key).reset_index(drop=True))

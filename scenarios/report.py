@@ -1,0 +1,96 @@
+"""The main job: run the paper's figures and the bottleneck studies at full size into one
+folder and write REPORT.md, which shows every figure and the claims table.
+
+    python -m scenarios.report [--out results] [--reps R] [--seed S] [--gallery docs/gallery]
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from scenarios.common import execute, load
+
+#: The scenarios of the report, in its order.
+MAIN = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map")
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-flavoured Markdown table of ``frame``."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.{digits}g}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path:
+    parts = ["# pssim report", "",
+             "Produced by `make run` (`python -m scenarios.report`). Each section's folder "
+             "holds its data (Parquet), the numbers behind each figure (CSV) and its resolved "
+             "configuration (config.json).", ""]
+    for name in MAIN:
+        folder = out / name
+        module = load(name)
+        size = module.DEFAULT_REPS if reps is None else reps
+        parts += [f"## {name}", "", module.DESCRIPTION + ".", "",
+                  f"Realizations per point: {size}; run time {seconds[name]:.1f} s.", ""]
+        finding = folder / "finding.txt"
+        if finding.exists():
+            parts += ["**Finding.** " + finding.read_text().strip(), ""]
+        parts += [f"![{png.stem}]({name}/{png.name})" for png in sorted(folder.glob("*.png"))]
+        parts.append("")
+        claims = folder / "claims.csv"
+        if claims.exists():
+            parts += ["### The paper's Section V claims against the measured values", "",
+                      markdown_table(pd.read_csv(claims)), ""]
+    path = out / "REPORT.md"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def gallery(out: Path, folder: Path) -> None:
+    """Small copies of the report's figures, for the README."""
+    from matplotlib.image import thumbnail
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in MAIN:
+        for png in sorted((out / name).glob("*.png")):
+            thumbnail(str(png), str(folder / png.name), scale=0.5)
+
+
+def main(
+    out: Annotated[Path, typer.Option(help="Folder of the report.")] = Path("results"),
+    reps: Annotated[int | None, typer.Option(
+        help="Realizations per point for every scenario (default: each one's full size).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
+    gallery_dir: Annotated[Path | None, typer.Option(
+        "--gallery", help="Also write half-size copies of the figures here.")] = None,
+    progress: Annotated[bool | None, typer.Option(help="Progress bars.")] = None,
+) -> None:
+    """Run the report's scenarios and write REPORT.md."""
+    seconds = {}
+    for name in MAIN:
+        start = time.perf_counter()
+        execute(name, reps, seed, out / name, svg=False, progress=progress)
+        seconds[name] = time.perf_counter() - start
+        typer.echo(f"{name}: {seconds[name]:.1f} s")
+    path = write_report(out, seconds, reps)
+    if gallery_dir is not None:
+        gallery(out, gallery_dir)
+    typer.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    typer.run(main)

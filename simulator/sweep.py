@@ -1,0 +1,363 @@
+"""Parameter sweeps: a grid of configurations, split into chunks of realizations, run on a
+serial, local-process or Dask executor, written chunk by chunk so that a sweep can resume.
+
+The draws of a point come from a seed derived from (sweep seed, the point's compute model
+and N), and realization k of a point is the same whatever chunk it falls in, so the output
+is bit-identical whatever the executor, the number of processes or the chunk size, and all
+points that share a compute model and N share their stragglers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import time
+import tomllib
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import numpy as np
+import pandas as pd
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from tqdm.auto import tqdm
+
+from schemes.registry import expand_names, resolve
+from simulator.api import ENGINES, build_compute, build_schemes, simulate
+from simulator.errors import ConfigError
+from simulator.network import NETWORK_KINDS, Network
+from simulator.units import parse_bandwidth, parse_duration, parse_size
+
+EXECUTORS = ("serial", "processes", "dask")
+DEFAULT_CHUNK_SIZE = 5000
+
+
+def _positive(parse: Any, what: str) -> Any:
+    def check(value: float | str) -> float | str:
+        x = parse("value", value)
+        if not (x > 0 and (what == "bandwidth" or math.isfinite(x))):
+            raise ValueError(f"must be a {what} > 0")
+        return value
+
+    return check
+
+
+def _latency(value: float | str) -> float | str:
+    x = parse_duration("latency", value)
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError("must be a finite time >= 0 seconds")
+    return value
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    def check(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return check
+
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Bandwidth = Annotated[float | str, AfterValidator(_positive(parse_bandwidth, "bandwidth"))]
+
+#: Every parameter of ``pssim run`` that a sweep can fix or vary, with its type.
+PARAMETERS: dict[str, Any] = {
+    "workers": Annotated[int, Field(ge=1)],
+    "load": Annotated[int, Field(ge=1)],
+    "polynomials": Annotated[int, Field(ge=1)],
+    "pg_tolerance": Annotated[Finite, Field(ge=0, lt=1)],
+    "mu": Annotated[Finite, Field(gt=0)],
+    "alpha": Annotated[Finite, Field(ge=0)],
+    "compute_times": str,
+    "network": Annotated[str, AfterValidator(_choice(NETWORK_KINDS))],
+    "uplink_bandwidth": Bandwidth,
+    "master_bandwidth": Bandwidth,
+    "latency": Annotated[float | str, AfterValidator(_latency)],
+    "message_size": Annotated[float | str, AfterValidator(_positive(parse_size, "size"))],
+    "engine": Annotated[str, AfterValidator(_choice(tuple(e for e in ENGINES
+                                                          if e != "analytic")))],
+}
+
+_STRICT = ConfigDict(extra="forbid")
+_FIXED: dict[str, Any] = {k: (t | None, None) for k, t in PARAMETERS.items()}
+_GRID: dict[str, Any] = {k: (Annotated[list[t], Field(min_length=1)] | None, None)  # type: ignore[valid-type]
+                         for k, t in PARAMETERS.items()}
+Fixed: type[BaseModel] = create_model("Fixed", __config__=_STRICT, **_FIXED)
+Grid: type[BaseModel] = create_model("Grid", __config__=_STRICT, **_GRID)
+
+def _schemes(names: list[str]) -> list[str]:
+    for name in expand_names(names):
+        resolve(name)
+    return names
+
+
+class SweepSection(BaseModel):
+    model_config = _STRICT
+    seed: int = Field(0, ge=0)
+    reps: int = Field(ge=1)
+    schemes: Annotated[list[str], Field(min_length=1), AfterValidator(_schemes)]
+    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, ge=1)
+
+
+class SweepFile(BaseModel):
+    """A sweep: [sweep] (seed, reps, schemes, chunk_size), [grid] (lists) and [fixed]."""
+
+    model_config = _STRICT
+    sweep: SweepSection
+    grid: Grid = Field(default_factory=Grid)  # type: ignore[valid-type]
+    fixed: Fixed = Field(default_factory=Fixed)  # type: ignore[valid-type]
+
+    def varied(self) -> dict[str, list[Any]]:
+        return cast(BaseModel, self.grid).model_dump(exclude_none=True)
+
+    def constant(self) -> dict[str, Any]:
+        return cast(BaseModel, self.fixed).model_dump(exclude_none=True)
+
+
+def validate(config: dict[str, Any], source: str = "<dict>") -> SweepFile:
+    """The validated sweep, or one ConfigError listing every problem with its key."""
+    try:
+        sweep = SweepFile.model_validate(config)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+            given = "" if e["type"] == "missing" else f" (got {e['input']!r})"
+            cause = e.get("ctx", {}).get("error")
+            message = (cause.allowed if isinstance(cause, ConfigError)
+                       else e["msg"].removeprefix("Value error, "))
+            problems.append(f"  {key.lstrip('.')}: {message}{given}")
+        raise ConfigError("sweep", source, f"has {len(problems)} problem(s):\n"
+                          + "\n".join(problems)) from None
+    both = sorted(set(sweep.varied()) & set(sweep.constant()))
+    if both:
+        raise ConfigError("sweep", source, f"sets {both[0]} in both [grid] and [fixed]; a "
+                          "parameter is either varied or fixed")
+    return sweep
+
+
+def load_file(path: str | Path) -> SweepFile:
+    """Read and validate a TOML sweep file."""
+    p = Path(path)
+    try:
+        config = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError("sweep file", str(path), "must be an existing TOML file") from None
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:
+        raise ConfigError("sweep file", str(path), f"must be valid TOML ({err})") from None
+    return validate(config, str(path))
+
+
+def points(sweep: SweepFile) -> list[dict[str, Any]]:
+    """Each point's parameters: the product of the grid, in file order, plus the fixed."""
+    grid, fixed = sweep.varied(), sweep.constant()
+    return [{**fixed, **dict(zip(grid, values, strict=True))}
+            for values in itertools.product(*grid.values())]
+
+
+def point_seed(seed: int, params: dict[str, Any]) -> int:
+    """The seed of a point's draws: (sweep seed, compute model, N) only, through a stable
+    digest (never Python's salted ``hash``)."""
+    key = {k: params.get(k) for k in ("mu", "alpha", "compute_times", "workers")}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).digest()
+    words = np.frombuffer(digest[:16], dtype=np.uint32).tolist()
+    state = np.random.SeedSequence([seed, *words]).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))  # fits the summary's int64 seed column
+
+
+def check_point(schemes: list[str], params: dict[str, Any], reps: int) -> None:
+    """Raise ConfigError if the point cannot run (an infeasible scheme, say)."""
+    built = build_schemes(schemes, params.get("workers", 40), params.get("load", 4),
+                          params.get("polynomials"), params.get("pg_tolerance", 0.05))
+    Network.build(params.get("network", "none"),
+                  **{k: params[k] for k in ("uplink_bandwidth", "master_bandwidth", "latency",
+                                            "message_size") if k in params})
+    model = build_compute(params.get("mu", 10.0), params.get("alpha", 0.01),
+                          params.get("compute_times"))
+    model.check(built[0].workers, built[0].load, reps)
+
+
+def run_chunk(schemes: list[str], params: dict[str, Any], seed: int, point: int, start: int,
+              stop: int) -> pd.DataFrame:
+    """Realizations start..stop-1 of one point (runs in a worker process)."""
+    summary = simulate(schemes, **params, reps=stop - start, first_rep=start, seed=seed).summary
+    summary.insert(0, "point", np.int64(point))
+    return summary
+
+
+@dataclass
+class Report:
+    """What a sweep did."""
+
+    folder: Path
+    points: int
+    chunks_run: int = 0
+    chunks_skipped: int = 0
+    realizations: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [f"{self.points} points; {self.chunks_run} chunks run, {self.chunks_skipped} "
+                 f"already done; {self.realizations} realizations in {self.seconds:.1f} s; "
+                 f"data in {self.folder / 'data'}"]
+        if self.failures:
+            lines.append(f"{len(self.failures)} failure(s):")
+            lines += [f"  point {f['point']} {f['parameters']}: {f['error']}"
+                      for f in self.failures]
+        return "\n".join(lines)
+
+
+def _chunk_path(folder: Path, point: int, start: int, stop: int) -> Path:
+    return folder / "data" / f"p{point:05d}_r{start:010d}-{stop:010d}.parquet"
+
+
+def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
+    # A reader (or a resumed sweep) sees the whole chunk or nothing.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+class _Serial(cf.Executor):
+    """Runs each task when it is submitted: the reference executor."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # reported per chunk, like the other executors do
+            future.set_exception(err)
+        return future
+
+
+@dataclass
+class _Executor:
+    kind: str
+    workers_per_host: int | None
+    scheduler: str | None
+    _client: Any = None
+
+    def __enter__(self) -> cf.Executor:
+        if self.kind == "serial":
+            return _Serial()
+        if self.kind == "processes":
+            # spawn: no inherited threads or locks from the parent (tqdm's monitor, say).
+            return cf.ProcessPoolExecutor(self.workers_per_host or os.cpu_count(),
+                                          mp_context=multiprocessing.get_context("spawn"))
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("executor", "dask", "needs the dask extra: pip install "
+                              "'pssim[dask]'") from None
+        if self.scheduler:
+            self._client = Client(self.scheduler)
+        else:
+            self._client = Client(LocalCluster(n_workers=self.workers_per_host or os.cpu_count(),
+                                               threads_per_worker=1, dashboard_address=None))
+        executor: cf.Executor = self._client.get_executor()
+        return executor
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            cluster = self._client.cluster
+            self._client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def run_sweep(sweep: SweepFile | dict[str, Any], out: str | Path, *, executor: str = "processes",
+              workers_per_host: int | None = None, scheduler: str | None = None,
+              chunk_size: int | None = None, resume: bool = False,
+              progress: bool = False) -> Report:
+    """Run a sweep into ``out``: ``out/data/*.parquet`` (one file per finished chunk),
+    ``out/sweep.json`` (the resolved sweep) and ``out/failures.json``.
+
+    Re-running into the same folder skips finished chunks; ``resume=True`` also requires
+    that the folder holds this sweep already.
+    """
+    if not isinstance(sweep, SweepFile):
+        sweep = validate(sweep)
+    if executor not in EXECUTORS:
+        raise ConfigError("executor", executor, f"must be one of {', '.join(EXECUTORS)}")
+    if workers_per_host is not None and workers_per_host < 1:
+        raise ConfigError("workers_per_host", workers_per_host, "must be an integer >= 1")
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ConfigError("chunk_size", chunk_size, "must be an integer >= 1")
+        sweep.sweep.chunk_size = chunk_size
+    folder = Path(out)
+    resolved = _resolve(sweep, folder, resume)
+    report = Report(folder, len(resolved["points"]))
+    start_time = time.perf_counter()
+    s = sweep.sweep
+    tasks, failed = [], {}
+    for i, params in enumerate(resolved["points"]):
+        try:
+            check_point(s.schemes, params, s.reps)
+        except ConfigError as err:
+            failed[i] = str(err)
+            continue
+        seed = point_seed(s.seed, params)
+        for start in range(0, s.reps, s.chunk_size):
+            stop = min(s.reps, start + s.chunk_size)
+            if _chunk_path(folder, i, start, stop).exists():
+                report.chunks_skipped += 1
+            else:
+                tasks.append((i, params, seed, start, stop))
+    if len(failed) == len(resolved["points"]):
+        first = next(iter(failed.values()))
+        raise ConfigError("sweep", f"all {len(failed)} points", f"are infeasible: {first}")
+    with _Executor(executor, workers_per_host, scheduler) as pool, tqdm(
+            total=sum(t[4] - t[3] for t in tasks), unit="rep", disable=not progress,
+            desc="sweep", smoothing=0.1) as bar:
+        futures = {pool.submit(run_chunk, s.schemes, params, seed, i, start, stop):
+                   (i, start, stop) for i, params, seed, start, stop in tasks}
+        for future in cf.as_completed(futures):
+            i, start, stop = futures[future]
+            try:
+                _write_atomically(future.result(), _chunk_path(folder, i, start, stop))
+            except Exception as err:  # one failing chunk must not stop the sweep
+                failed.setdefault(i, f"{type(err).__name__}: {err}")
+                continue
+            report.chunks_run += 1
+            report.realizations += stop - start
+            bar.update(stop - start)
+    report.failures = [{"point": i, "parameters": resolved["points"][i], "error": e}
+                       for i, e in sorted(failed.items())]
+    (folder / "failures.json").write_text(json.dumps(report.failures, indent=2))
+    report.seconds = time.perf_counter() - start_time
+    return report
+
+
+def _resolve(sweep: SweepFile, folder: Path, resume: bool) -> dict[str, Any]:
+    resolved = {**sweep.model_dump(mode="json"), "points": points(sweep)}
+    saved = folder / "sweep.json"
+    if saved.exists():
+        if json.loads(saved.read_text()) != json.loads(json.dumps(resolved)):
+            raise ConfigError("out", str(folder), "holds a different sweep (see its "
+                              "sweep.json); choose another folder or the same sweep settings")
+    elif resume:
+        raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    for stale in (folder / "data").glob(".*.tmp"):
+        stale.unlink()  # left by a sweep killed while writing
+    saved.write_text(json.dumps(resolved, indent=2))
+    return resolved
+
+
+def load_sweep(folder: str | Path) -> pd.DataFrame:
+    """All finished chunks of a sweep as one DataFrame, sorted by point, scheme and rep."""
+    files = sorted((Path(folder) / "data").glob("*.parquet"))
+    if not files:
+        raise ConfigError("folder", str(folder), "must hold a sweep's data/*.parquet files")
+    frame = pd.concat((pd.read_parquet(f) for f in files), ignore_index=True)
+    return frame.sort_values(["point", "scheme", "rep"], kind="stable").reset_index(drop=True)
+

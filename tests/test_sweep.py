@@ -1,0 +1,155 @@
+"""Sweeps: the same output whatever the executor, chunking or hash seed; resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulator import ConfigError
+from simulator.sweep import load_file, load_sweep, run_sweep, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "sweep.toml"
+
+
+def example(**sweep: object) -> dict:
+    config = tomllib.loads(EXAMPLE.read_text())
+    config["sweep"].update(sweep)
+    return config
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("serial")
+    report = run_sweep(load_file(EXAMPLE), out, executor="serial")
+    assert report.failures == [] and report.chunks_run == 8
+    return load_sweep(out)
+
+
+def test_example_sweep_has_every_point_scheme_and_realization(serial: pd.DataFrame) -> None:
+    assert len(serial) == 8 * 3 * 2000
+    assert not serial.duplicated(["point", "scheme", "rep"]).any()
+    points = serial.groupby("point")[["workers", "load", "master_bandwidth"]].first()
+    assert sorted(map(tuple, points.values.tolist())) == sorted(
+        (w, r, b) for w in (20, 40) for r in (2, 4) for b in (1e8, 1e9))
+
+
+@pytest.mark.parametrize("how", [{"executor": "processes", "workers_per_host": 2},
+                                 {"executor": "dask", "workers_per_host": 2},
+                                 {"executor": "serial", "chunk_size": 300},
+                                 {"executor": "processes", "workers_per_host": 2,
+                                  "chunk_size": 777}])
+def test_same_output_whatever_the_executor_and_chunking(serial: pd.DataFrame, tmp_path: Path,
+                                                        how: dict) -> None:
+    report = run_sweep(load_file(EXAMPLE), tmp_path, **how)
+    assert report.failures == []
+    pd.testing.assert_frame_equal(load_sweep(tmp_path), serial)
+
+
+def test_points_with_the_same_compute_model_share_their_draws(serial: pd.DataFrame) -> None:
+    # Two bandwidths at the same (N, r): the same stragglers, so LCC's computations by T
+    # differ only through the network, and without a network they would be equal; here
+    # the seed column says both points drew from the same stream.
+    seeds = serial.groupby(["workers"])["seed"].nunique()
+    assert (seeds == 1).all()
+    assert serial.groupby("workers")["seed"].first().nunique() == 2
+
+
+def test_resume_after_a_kill_equals_an_uninterrupted_sweep(tmp_path: Path) -> None:
+    config = example(reps=600, chunk_size=40)
+    config["fixed"]["engine"] = "des"  # slow enough to be killed mid-run
+    sweep_file = tmp_path / "slow.toml"
+    sweep_file.write_text(_toml(config))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "simulator.cli", "sweep", str(sweep_file), "--out", str(out),
+           "--executor", "serial", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list((out / "data").glob("*.parquet"))) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list((out / "data").glob("*.parquet")))
+    assert 10 <= done < 8 * 15, "the sweep was not interrupted mid-run"
+    report = run_sweep(load_file(sweep_file), out, executor="serial", resume=True)
+    assert report.chunks_skipped >= done and report.chunks_run == 8 * 15 - report.chunks_skipped
+    whole = tmp_path / "whole"
+    run_sweep(load_file(sweep_file), whole, executor="processes", workers_per_host=2)
+    resumed = load_sweep(out)
+    assert not resumed.duplicated(["point", "scheme", "rep"]).any()
+    pd.testing.assert_frame_equal(resumed, load_sweep(whole))
+
+
+def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    frames = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-m", "simulator.cli", "sweep", str(EXAMPLE),
+                        "--out", str(out), "--executor", "serial", "--chunk-size", "700"],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+        frames.append(load_sweep(out))
+    pd.testing.assert_frame_equal(*frames)
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    (lambda c: c["grid"].update(wrokers=[1]), "grid.wrokers"),
+    (lambda c: c["fixed"].update(mu="fast"), "fixed.mu"),
+    (lambda c: c["grid"].update(load=[]), "grid.load"),
+    (lambda c: c["sweep"].update(reps=0), "sweep.reps"),
+    (lambda c: c["sweep"].update(schemes=["LCC-MC"]), "sweep.schemes"),
+    (lambda c: c["grid"].update(master_bandwidth=["1GB/s", "fast"]), "grid.master_bandwidth[1]"),
+    (lambda c: c.update(extra={"x": 1}), "extra"),
+    (lambda c: c["fixed"].update(workers=20), "workers"),
+])
+def test_bad_sweep_files_name_the_key(change, key: str) -> None:  # type: ignore[no-untyped-def]
+    config = example()
+    change(config)
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        validate(config)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    config = example(reps=-1)
+    config["fixed"].update(mu=0, network="fiber")
+    with pytest.raises(ConfigError) as err:
+        validate(config)
+    assert all(k in str(err.value) for k in ("sweep.reps", "fixed.mu", "fixed.network"))
+
+
+def test_infeasible_points_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    config = example(reps=100, schemes=["LCC"])
+    config["grid"] = {"workers": [2, 40], "load": [3]}  # a load of 3 needs N >= 3
+    report = run_sweep(config, tmp_path, executor="serial")
+    assert [f["point"] for f in report.failures] == [0]
+    assert "load" in report.failures[0]["error"]
+    assert json.loads((tmp_path / "failures.json").read_text())[0]["point"] == 0
+    assert set(load_sweep(tmp_path)["point"]) == {1}
+    config["grid"]["workers"] = [2]
+    with pytest.raises(ConfigError, match="infeasible"):
+        run_sweep(config, tmp_path / "none", executor="serial")
+
+
+def test_a_folder_holding_another_sweep_is_refused(tmp_path: Path) -> None:
+    run_sweep(example(reps=50), tmp_path, executor="serial")
+    with pytest.raises(ConfigError, match="different sweep"):
+        run_sweep(example(reps=60), tmp_path, executor="serial")
+    with pytest.raises(ConfigError, match="no sweep to resume"):
+        run_sweep(example(reps=50), tmp_path / "empty", executor="serial", resume=True)
+
+
+def _toml(config: dict) -> str:
+    lines = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
