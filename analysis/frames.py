@@ -1,0 +1,298 @@
+"""Tables derived from simulation results: loading, empirical CDFs, Pareto frontiers,
+best-scheme tables, and per-worker views of the event trace.
+
+Every function takes and returns plain DataFrames and never modifies its input. Times are
+seconds, sizes bytes, bandwidths bytes per second. The trace functions expect the columns
+of ``simulate(..., trace=True).trace`` (``scheme``, ``rep``, ``time``, ``worker``,
+``event``, ``computation``, ``message``, ``bytes``) and work per (scheme, rep).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: One iteration of the trace is identified by these columns.
+TRACE_KEYS = ["scheme", "rep"]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _keys(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """A results table from a Parquet (``.parquet``, ``.pq``) or CSV file, or from a
+    directory of Parquet files (concatenated in file-name order).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     pd.DataFrame({"rep": [0, 1]}).to_csv(f"{d}/run.csv", index=False)
+    ...     load_results(f"{d}/run.csv")["rep"].tolist()
+    [0, 1]
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted((f for f in p.iterdir()
+                        if f.is_file() and f.suffix.lower() in PARQUET_SUFFIXES),
+                       key=lambda f: f.name)
+        if not files:
+            raise ValueError(f"{p}: the directory holds no Parquet files (*.parquet, *.pq)")
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    if not p.exists():
+        raise ValueError(f"{p}: no such file or directory")
+    suffix = p.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return pd.read_parquet(p)
+    if suffix == ".csv":
+        return pd.read_csv(p)
+    raise ValueError(f"{p}: unknown suffix {p.suffix!r}; expected .parquet, .pq or .csv, "
+                     "or a directory of Parquet files")
+
+
+def ecdf(df: pd.DataFrame, value: str = "completion_time",
+         by: str | Sequence[str] | None = "scheme") -> pd.DataFrame:
+    """The empirical CDF of ``value`` per group of ``by``: one row per observation, sorted,
+    with ``cdf`` the fraction of the group's observations ≤ it (right-continuous, so tied
+    observations share the higher value). Missing values are left out.
+
+    >>> ecdf(pd.DataFrame({"scheme": "A", "completion_time": [3.0, 1.0, 2.0]}))
+      scheme  completion_time       cdf
+    0      A              1.0  0.333333
+    1      A              2.0  0.666667
+    2      A              3.0  1.000000
+    """
+    keys = _keys(by)
+    data = df.loc[df[value].notna(), [*keys, value]]
+    data = data.sort_values([*keys, value], kind="mergesort")
+    if keys:
+        groups = data.groupby(keys, sort=False, dropna=False)[value]
+        cdf = groups.rank(method="max") / groups.transform("size")
+    else:
+        cdf = data[value].rank(method="max") / len(data)
+    return data.assign(cdf=cdf.astype(float)).reset_index(drop=True)
+
+
+def _non_dominated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True where no other point is ≤ in both coordinates and < in one; NaN points are
+    neither optimal nor dominating."""
+    flags = np.zeros(len(x), dtype=bool)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    xv, yv = x[ok], y[ok]
+    if not len(xv):
+        return flags
+    # Point i is dominated iff some point with a smaller x has y ≤ y_i, or some point with
+    # the same x has y < y_i: a running minimum over the distinct x values decides both.
+    distinct, inv = np.unique(xv, return_inverse=True)
+    group_min = np.full(len(distinct), np.inf)
+    np.minimum.at(group_min, inv, yv)
+    before = np.empty_like(group_min)
+    before[0] = np.inf
+    before[1:] = np.minimum.accumulate(group_min)[:-1]
+    dominated = ((inv > 0) & (before[inv] <= yv)) | (group_min[inv] < yv)
+    flags[ok] = ~dominated
+    return flags
+
+
+def pareto_frontier(table: pd.DataFrame, x: str = "mean_messages",
+                    y: str = "mean_completion_time",
+                    by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """A copy of ``table`` with a bool column ``pareto``: True for rows that no other row
+    dominates (≤ in both ``x`` and ``y``, < in one; both are minimized). Identical rows do
+    not dominate each other. With ``by``, the frontier is taken within each group.
+
+    >>> t = pd.DataFrame({"scheme": ["A", "B", "C", "D"], "mean_messages": [1, 2, 2, 1],
+    ...                   "mean_completion_time": [3.0, 2.0, 4.0, 3.0]})
+    >>> pareto_frontier(t)["pareto"].tolist()
+    [True, True, False, True]
+    """
+    out = table.copy()
+    xs = out[x].to_numpy(dtype=float, na_value=np.nan)
+    ys = out[y].to_numpy(dtype=float, na_value=np.nan)
+    flags = np.zeros(len(out), dtype=bool)
+    keys = _keys(by)
+    if keys:
+        groups = list(out.groupby(keys, sort=False, dropna=False).indices.values())
+    else:
+        groups = [np.arange(len(out))]
+    for rows in groups:
+        flags[rows] = _non_dominated(xs[rows], ys[rows])
+    out["pareto"] = flags
+    return out
+
+
+def best_by_group(table: pd.DataFrame, by: str | Sequence[str],
+                  metric: str = "mean_completion_time", label: str = "scheme") -> pd.DataFrame:
+    """The row with the smallest ``metric`` per group of ``by``, and the runner-up.
+
+    Columns: ``by``…, ``best``, ``best_value``, ``runner_up``, ``runner_up_value``,
+    ``margin`` (runner_up_value − best_value) and ``relative_margin`` (margin /
+    runner_up_value). The runner-up columns are missing (NaN) for a one-row group. Rows
+    with a missing ``metric`` are left out; ties keep the table's order.
+
+    >>> t = pd.DataFrame({"load": [2, 2, 4], "scheme": ["GC", "LCC", "GC"],
+    ...                   "mean_completion_time": [0.5, 0.4, 0.3]})
+    >>> best_by_group(t, "load")[["load", "best", "runner_up", "margin"]]
+       load best runner_up  margin
+    0     2  LCC        GC     0.1
+    1     4   GC       NaN     NaN
+    """
+    keys = _keys(by)
+    if not keys:
+        raise ValueError("by: give at least one column to group by")
+    ranked = table.loc[table[metric].notna(), [*keys, label, metric]]
+    ranked = ranked.sort_values(metric, kind="mergesort")
+    place = ranked.groupby(keys, sort=False, dropna=False).cumcount()
+    best = ranked[place == 0].rename(columns={label: "best", metric: "best_value"})
+    runner = ranked[place == 1].rename(columns={label: "runner_up", metric: "runner_up_value"})
+    out = best.merge(runner, on=keys, how="left")
+    out = out.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    out["margin"] = out["runner_up_value"] - out["best_value"]
+    out["relative_margin"] = out["margin"] / out["runner_up_value"]
+    return out
+
+
+def _completion_times(trace: pd.DataFrame) -> pd.DataFrame:
+    """T per (scheme, rep): the time of the ``complete`` event, or, for a trace cut short
+    of it, the time of its last event."""
+    last = trace.groupby(TRACE_KEYS, sort=False)["time"].max()
+    done = trace[trace["event"] == "complete"].groupby(TRACE_KEYS, sort=False)["time"].max()
+    horizon = done.reindex(last.index).fillna(last)
+    return horizon.rename("completion_time").reset_index()
+
+
+def busy_time(trace: pd.DataFrame, workers: int | None = None) -> pd.DataFrame:
+    """Per (scheme, rep, worker): ``busy_time``, the time the worker spent on computations
+    it finished by T (the time of its last ``compute_done`` at or before T, since a worker
+    computes back to back from time 0), ``completion_time`` T and ``utilization`` =
+    busy_time / T.
+
+    Workers without any finished computation do not appear in the trace; give
+    ``workers`` (N) to list workers 0..N−1 all the same, with busy time 0.
+
+    >>> trace = pd.DataFrame({"scheme": "A", "rep": 0, "time": [1.0, 2.0, 2.5],
+    ...                       "worker": [0, 0, None],
+    ...                       "event": ["compute_done", "compute_done", "complete"]})
+    >>> busy_time(trace, workers=2)
+      scheme  rep  worker  busy_time  completion_time  utilization
+    0      A    0       0        2.0              2.5          0.8
+    1      A    0       1        0.0              2.5          0.0
+    """
+    horizon = _completion_times(trace)
+    done = trace.loc[trace["event"] == "compute_done", [*TRACE_KEYS, "worker", "time"]]
+    done = done.merge(horizon, on=TRACE_KEYS)
+    done = done[done["time"] <= done["completion_time"]]
+    done = done.astype({"worker": "int64"})
+    busy = done.groupby([*TRACE_KEYS, "worker"], sort=False)["time"].max().rename("busy_time")
+    if workers is not None:
+        # Every worker of every iteration, even those that finished nothing by T.
+        grid = horizon[TRACE_KEYS].merge(pd.DataFrame({"worker": np.arange(workers)}),
+                                         how="cross")
+        busy = busy.reindex(pd.MultiIndex.from_frame(grid), fill_value=0.0)
+    # Iterations in the trace's order (schemes as simulated), workers in ascending order.
+    order = horizon.assign(order=np.arange(len(horizon)))
+    out = order.merge(busy.reset_index(), on=TRACE_KEYS)
+    out = out.sort_values(["order", "worker"], kind="mergesort").reset_index(drop=True)
+    out = out[[*TRACE_KEYS, "worker", "busy_time", "completion_time"]]
+    out["utilization"] = out["busy_time"] / out["completion_time"]
+    return out
+
+
+def link_utilization(trace: pd.DataFrame, message_size: float | None,
+                     master_bandwidth: float) -> pd.DataFrame:
+    """Per (scheme, rep): the time the master's link was busy within [0, T] and the
+    ``utilization`` busy_time / T, for the fifo network, where each message occupies the
+    link for message_size / master_bandwidth just before its ``received`` event.
+    ``message_size`` None takes each message's size from the trace's ``bytes`` column.
+
+    Overlapping occupancies (other networks) count once.
+
+    >>> trace = pd.DataFrame({"scheme": "A", "rep": 0, "time": [1.0, 2.0, 4.0],
+    ...                       "event": ["received", "received", "complete"]})
+    >>> link_utilization(trace, message_size=1.5, master_bandwidth=1.0)
+      scheme  rep  busy_time  completion_time  utilization
+    0      A    0        2.0              4.0          0.5
+    """
+    if not master_bandwidth > 0:
+        raise ValueError(f"master_bandwidth: {master_bandwidth!r}; must be > 0 bytes/s")
+    horizon = _completion_times(trace)
+    recv = trace.loc[trace["event"] == "received", [*TRACE_KEYS, "time", "bytes"]
+                     if message_size is None else [*TRACE_KEYS, "time"]]
+    size = recv["bytes"] if message_size is None else float(message_size)
+    recv = recv.assign(start=recv["time"] - size / master_bandwidth)
+    recv = recv.merge(horizon, on=TRACE_KEYS)
+    recv["start"] = recv["start"].clip(lower=0.0)
+    recv["end"] = np.minimum(recv["time"], recv["completion_time"])
+    recv = recv.sort_values([*TRACE_KEYS, "start"], kind="mergesort")
+    # Sorted by start, an interval adds only what lies beyond the furthest end so far:
+    # the length of the union, whatever the overlaps.
+    reach = recv.groupby(TRACE_KEYS, sort=False)["end"].cummax()
+    previous = reach.groupby([recv[k] for k in TRACE_KEYS], sort=False).shift()
+    previous = previous.fillna(-np.inf)
+    recv["covered"] = (recv["end"] - np.maximum(recv["start"], previous)).clip(lower=0.0)
+    busy = recv.groupby(TRACE_KEYS, sort=False)["covered"].sum().rename("busy_time")
+    out = horizon.merge(busy.reset_index(), on=TRACE_KEYS, how="left")
+    out["busy_time"] = out["busy_time"].fillna(0.0)
+    out["utilization"] = out["busy_time"] / out["completion_time"]
+    return out[[*TRACE_KEYS, "busy_time", "completion_time", "utilization"]]
+
+
+def messages_in_flight(summary: pd.DataFrame) -> pd.Series:
+    """Messages whose transmission began by T but that the master had not received by T
+    (``messages_sent`` − ``messages``), one value per summary row.
+
+    >>> messages_in_flight(pd.DataFrame({"messages_sent": [5, 4], "messages": [3, 4]})).tolist()
+    [2, 0]
+    """
+    return (summary["messages_sent"] - summary["messages"]).rename("messages_in_flight")
+
+
+def transmissions(trace: pd.DataFrame) -> pd.DataFrame:
+    """One row per message sent by T: ``start`` (its ``send_start``) and ``end`` (its
+    ``received``, NaN if the master had not received it by T), in the trace's order.
+
+    >>> trace = pd.DataFrame({"scheme": "A", "rep": 0, "time": [1.0, 2.0, 3.0],
+    ...                       "worker": [0, 0, 1], "message": [1, 1, 1],
+    ...                       "event": ["send_start", "received", "send_start"]})
+    >>> transmissions(trace)
+      scheme  rep  worker  message  start  end
+    0      A    0       0        1    1.0  2.0
+    1      A    0       1        1    3.0  NaN
+    """
+    cols = [*TRACE_KEYS, "worker", "message"]
+    sent = trace.loc[trace["event"] == "send_start", [*cols, "time"]]
+    recv = trace.loc[trace["event"] == "received", [*cols, "time"]]
+    sent = sent.astype({"worker": "int64", "message": "int64"}).rename(columns={"time": "start"})
+    recv = recv.astype({"worker": "int64", "message": "int64"}).rename(columns={"time": "end"})
+    out = sent.merge(recv, on=cols, how="left", validate="one_to_one")
+    return out.reset_index(drop=True)
+
+
+def computations(trace: pd.DataFrame) -> pd.DataFrame:
+    """One row per computation finished by T: ``start`` (the worker's previous
+    ``compute_done``, or 0) and ``end`` (its own ``compute_done``), in the trace's order.
+
+    >>> trace = pd.DataFrame({"scheme": "A", "rep": 0, "time": [1.0, 1.5, 2.0],
+    ...                       "worker": [0, 1, 0], "computation": [1, 1, 2],
+    ...                       "event": "compute_done"})
+    >>> computations(trace)
+      scheme  rep  worker  computation  start  end
+    0      A    0       0            1    0.0  1.0
+    1      A    0       1            1    0.0  1.5
+    2      A    0       0            2    1.0  2.0
+    """
+    cols = [*TRACE_KEYS, "worker", "computation"]
+    done = trace.loc[trace["event"] == "compute_done", [*cols, "time"]]
+    done = done.astype({"worker": "int64", "computation": "int64"})
+    done = done.rename(columns={"time": "end"})
+    ordered = done.sort_values(["worker", "computation"], kind="mergesort")
+    # Assigned back by index, so the result keeps the trace's (chronological) order.
+    previous = ordered.groupby([*TRACE_KEYS, "worker"], sort=False)["end"].shift()
+    done.insert(len(cols), "start", previous.fillna(0.0))
+    return done.reset_index(drop=True)

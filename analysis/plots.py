@@ -1,0 +1,302 @@
+"""Figures of simulation results: seaborn 0.13 on matplotlib, drawn without a display.
+
+Every function returns the matplotlib Figure; :func:`save` writes it and closes it. Axis
+labels carry units: times in seconds, sizes in bytes, bandwidths in bytes per second.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+# Figures go to files, also on machines without a display. A session that already chose
+# its backend (a notebook has imported pyplot by now) keeps it.
+if "matplotlib.pyplot" not in sys.modules:
+    matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import seaborn as sns
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from analysis.frames import computations, pareto_frontier, transmissions
+
+#: Axis labels, with units, of the columns of the summary and of the derived tables.
+LABELS = {
+    "time": "time (s)",
+    "completion_time": "completion time T (s)",
+    "mean_completion_time": "mean completion time E[T] (s)",
+    "messages": "messages received by T",
+    "mean_messages": "mean messages received by T",
+    "messages_sent": "messages sent by T",
+    "computations": "computations finished by T",
+    "bytes": "bytes received by T (bytes)",
+    "mean_bytes": "mean bytes received by T (bytes)",
+    "workers": "workers N",
+    "load": "load r (computations per worker)",
+    "group": "group g (computations per message)",
+    "threshold": "threshold K",
+    "polynomials": "polynomials p",
+    "pg_tolerance": "tolerance τ",
+    "mu": "straggling rate μ (1/s)",
+    "alpha": "minimum compute time α (s)",
+    "uplink_bandwidth": "uplink bandwidth b (bytes/s)",
+    "master_bandwidth": "master bandwidth B (bytes/s)",
+    "latency": "latency (s)",
+    "message_size": "message size (bytes)",
+    "cdf": "CDF  P(T ≤ t)",
+    "busy_time": "busy time (s)",
+    "utilization": "utilization (busy time / T)",
+    "messages_in_flight": "messages in flight at T",
+}
+
+DPI = 120
+
+
+def label(column: str) -> str:
+    """The axis label of a column: with its unit when known, else the name spelled out.
+
+    >>> label("master_bandwidth")
+    'master bandwidth B (bytes/s)'
+    """
+    return LABELS.get(column, column.replace("_", " "))
+
+
+def _tick(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float | np.number) else str(value)
+
+
+def plot_cdf(curves: pd.DataFrame, x: str = "time", y: str = "cdf", hue: str = "scheme",
+             style: str | None = None, title: str | None = None) -> Figure:
+    """CDFs of T drawn as lines, one per ``hue`` (and ``style``, e.g. a column telling
+    "closed form" from "Monte Carlo"), from a long table such as the curves of
+    ``simulator.api.analyze`` or :func:`analysis.frames.ecdf`.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    sns.lineplot(data=curves, x=x, y=y, hue=hue, style=style, estimator=None,
+                 errorbar=None, sort=True, ax=ax)
+    ax.set_xlabel(LABELS["completion_time"] if x in ("time", "completion_time") else label(x))
+    ax.set_ylabel(label(y))
+    ax.set_ylim(-0.02, 1.02)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_ecdf(summary: pd.DataFrame, hue: str = "scheme", x: str = "completion_time",
+              title: str | None = None) -> Figure:
+    """The empirical CDF of the completion time (or of ``x``) per ``hue``."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    sns.ecdfplot(data=summary, x=x, hue=hue, ax=ax)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(LABELS["cdf"] if x == "completion_time" else f"CDF of {label(x)}")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_metric_vs(summary: pd.DataFrame, x: str, y: str, hue: str = "scheme",
+                   log_x: bool = False, ylabel: str | None = None,
+                   xlabel: str | None = None, title: str | None = None) -> Figure:
+    """Mean of ``y`` against ``x`` per ``hue``, with bootstrap 95% confidence bands
+    (seeded, so a figure is reproducible): e.g. mean completion time against the load r or
+    the master bandwidth (``log_x=True``), or messages against r.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    sns.lineplot(data=summary, x=x, y=y, hue=hue, errorbar=("ci", 95), seed=0, marker="o",
+                 ax=ax)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel or label(x))
+    ax.set_ylabel(ylabel or (f"mean {label(y)}" if y in ("completion_time", "messages",
+                                                        "messages_sent", "computations",
+                                                        "bytes") else label(y)))
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _annotation(value: Any, column: str | None) -> str:
+    if column is None or pd.isna(value):
+        return ""
+    if value == 0:
+        return "tie"
+    if column == "relative_margin":
+        # Whole percents read best; below 10% one decimal keeps small wins visible.
+        return f"{value:+.0%}" if abs(value) >= 0.095 else f"{value:+.1%}"
+    return f"{value:+.3g}"
+
+
+def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
+                      annotate: str | None = "relative_margin", name: str = "best",
+                      title: str | None = None) -> Figure:
+    """Which scheme is best in each cell of an ``x`` × ``y`` grid, from
+    :func:`analysis.frames.best_by_group` (grouped by ``[x, y]``): one colour per scheme,
+    named on the colour bar, and each cell annotated "SCHEME\\n+12%" with ``annotate``
+    (its margin over the runner-up; None for the name only).
+    """
+    cells = best[best[name].notna()]
+    if cells.empty:
+        raise ValueError(f"best: no rows with a {name!r} value to draw")
+    if cells.duplicated([x, y]).any():
+        raise ValueError(f"best: several rows for one ({x}, {y}) cell; group by both")
+    xs, ys = sorted(cells[x].unique()), sorted(cells[y].unique())
+    names = sorted(cells[name].unique())
+    col = {v: i for i, v in enumerate(xs)}
+    row = {v: i for i, v in enumerate(ys)}
+    code = {v: i for i, v in enumerate(names)}
+    grid = np.full((len(ys), len(xs)), np.nan)
+    text = np.full((len(ys), len(xs)), "", dtype=object)
+    extra = cells[annotate] if annotate is not None else pd.Series(np.nan, index=cells.index)
+    for xv, yv, scheme, value in zip(cells[x], cells[y], cells[name], extra, strict=True):
+        grid[row[yv], col[xv]] = code[scheme]
+        note = _annotation(value, annotate)
+        text[row[yv], col[xv]] = f"{scheme}\n{note}" if note else str(scheme)
+
+    palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
+    fig, ax = plt.subplots(figsize=(1.0 + 1.1 * len(xs), 1.2 + 0.7 * len(ys)))
+    frame = pd.DataFrame(grid, index=[_tick(v) for v in ys], columns=[_tick(v) for v in xs])
+    sns.heatmap(frame, cmap=ListedColormap(palette), vmin=-0.5, vmax=len(names) - 0.5,
+                annot=text, fmt="", annot_kws={"fontsize": 8}, linewidths=0.5,
+                linecolor="white", cbar_kws={"ticks": list(range(len(names)))}, ax=ax)
+    colorbar = ax.collections[0].colorbar
+    if colorbar is not None:
+        colorbar.set_ticklabels(names)
+        colorbar.set_label("best scheme")
+    # The smallest y at the bottom, as on any other plot.
+    ax.invert_yaxis()
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_frontier(table: pd.DataFrame, x: str = "mean_messages",
+                  y: str = "mean_completion_time", hue: str = "scheme",
+                  annotate: str | None = None, title: str | None = None) -> Figure:
+    """Every row of ``table`` as a point, the Pareto-optimal ones (both coordinates
+    minimized; the ``pareto`` column, computed when absent) starred and joined by the
+    frontier's staircase. ``annotate`` names a column written next to each point (e.g.
+    ``load``).
+    """
+    data = table if "pareto" in table.columns else pareto_frontier(table, x, y)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    sns.scatterplot(data=data, x=x, y=y, hue=hue, s=50, zorder=2, ax=ax)
+    front = data[data["pareto"].astype(bool)].sort_values([x, y])
+    ax.step(front[x], front[y], where="post", color="black", linewidth=1, linestyle="--",
+            zorder=1)
+    ax.scatter(front[x], front[y], marker="*", s=260, facecolors="none",
+               edgecolors="black", linewidths=1, zorder=3)
+    if annotate is not None:
+        for xv, yv, note in zip(data[x], data[y], data[annotate], strict=True):
+            ax.annotate(_tick(note), (xv, yv), xytext=(4, 4), textcoords="offset points",
+                        fontsize=7)
+    legend = ax.get_legend()
+    handles = list(legend.legend_handles) if legend is not None else []
+    names = [t.get_text() for t in legend.get_texts()] if legend is not None else []
+    handles.append(Line2D([], [], marker="*", markersize=12, markerfacecolor="none",
+                          markeredgecolor="black", color="black", linestyle="--"))
+    names.append("Pareto optimal")
+    ax.legend([h for h in handles if h is not None], names, title=hue, fontsize=8)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
+                  message_size: float | None = None, master_bandwidth: float | None = None,
+                  workers: int | None = None) -> Figure:
+    """A Gantt chart of one iteration (one ``scheme`` and realization ``rep`` of the
+    trace): per worker its computations (upper lane) and its transmissions, send_start to
+    received (lower lane, hatched when still under way at T); a "master link" row with its
+    occupancy (size / master_bandwidth before each reception, when ``master_bandwidth`` is
+    given; sizes from ``message_size`` or the trace's ``bytes``); a marker on every message
+    the master used (received by T), and a vertical line at T.
+
+    ``workers`` (N) adds rows for workers that finished nothing by T.
+    """
+    sub = trace[(trace["scheme"] == scheme) & (trace["rep"] == rep)]
+    if sub.empty:
+        raise ValueError(f"trace: no events for scheme {scheme!r}, rep {rep!r}")
+    complete = sub.loc[sub["event"] == "complete", "time"]
+    horizon = float(complete.max() if len(complete) else sub["time"].max())
+    comps, sends = computations(sub), transmissions(sub)
+    ids = sorted({int(w) for w in sub["worker"].dropna()}
+                 | set(range(workers if workers is not None else 0)))
+    lane = {w: i for i, w in enumerate(ids)}
+    master_row = len(ids)
+    colors = sns.color_palette("tab10")
+
+    fig, ax = plt.subplots(figsize=(8.0, 1.6 + 0.4 * (len(ids) + 1)))
+    for _, group in comps.groupby("worker", sort=False):
+        y = lane[int(group["worker"].iloc[0])]
+        spans = list(zip(group["start"], group["end"] - group["start"], strict=True))
+        # Alternating shades keep back-to-back computations distinguishable.
+        shades = [colors[0] if c % 2 else (0.55, 0.7, 0.85) for c in group["computation"]]
+        ax.broken_barh(spans, (y + 0.05, 0.4), facecolors=shades)
+    for _, group in sends.groupby("worker", sort=False):
+        y = lane[int(group["worker"].iloc[0])]
+        ended = group[group["end"].notna()]
+        pending = group[group["end"].isna()]
+        ax.broken_barh(list(zip(ended["start"], ended["end"] - ended["start"], strict=True)),
+                       (y - 0.45, 0.4), facecolors=colors[1], edgecolor="white")
+        ax.broken_barh(list(zip(pending["start"], horizon - pending["start"], strict=True)),
+                       (y - 0.45, 0.4), facecolors="none",
+                       edgecolor=colors[1], hatch="///")
+    used = sends[sends["end"].notna() & (sends["end"] <= horizon)]
+    ax.plot(used["end"], [lane[int(w)] - 0.25 for w in used["worker"]], linestyle="none",
+            marker="v", color="black", markersize=5)
+    ax.plot(used["end"], np.full(len(used), master_row - 0.3), linestyle="none", marker="v",
+            color="black", markersize=5)
+
+    handles: list[Any] = [Patch(color=colors[0], label="computation"),
+                          Patch(color=colors[1], label="transmission")]
+    if master_bandwidth is not None:
+        recv = sub[sub["event"] == "received"]
+        size = recv["bytes"] if message_size is None else float(message_size)
+        start = (recv["time"] - size / master_bandwidth).clip(lower=0.0)
+        ax.broken_barh(list(zip(start, recv["time"] - start, strict=True)),
+                       (master_row - 0.2, 0.6), facecolors=colors[2], edgecolor="white")
+        handles.append(Patch(color=colors[2], label="master link busy"))
+    ax.axvline(horizon, color="red", linestyle="--", linewidth=1.2)
+    handles += [Line2D([], [], marker="v", color="black", linestyle="none",
+                       label="received by T (used)"),
+                Line2D([], [], color="red", linestyle="--", label=f"T = {horizon:.4g} s")]
+
+    ax.set_yticks(range(len(ids) + 1), [f"worker {w}" for w in ids] + ["master link"])
+    ax.set_ylim(-0.6, master_row + 0.6)
+    ax.set_xlim(left=0.0)
+    ax.set_xlabel(LABELS["time"])
+    ax.set_title(f"{scheme}: realization {rep}, completion time T = {horizon:.4g} s")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig
+
+
+def save(fig: Figure, path_without_suffix: str | Path,
+         formats: Sequence[str] = ("png",)) -> list[Path]:
+    """Write ``fig`` once per format (``path.png``, ``path.pdf``…) at 120 dpi, creating
+    the folder, then close it. Returns the files written."""
+    base = Path(path_without_suffix)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        for fmt in formats:
+            # Appending, not with_suffix: names like "cdf_r0.5" keep their dot.
+            out = base.with_name(f"{base.name}.{fmt.lstrip('.')}")
+            fig.savefig(out, dpi=DPI, bbox_inches="tight")
+            written.append(out)
+    finally:
+        plt.close(fig)
+    return written
+
