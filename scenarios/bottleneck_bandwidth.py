@@ -1,0 +1,239 @@
+"""The master's link as the bottleneck: the Fig. 2 cluster (N = 40, r = 4, mu = 10,
+alpha = 0.01) with a realistic gradient (10^6 float32 parameters, 4 MB per message),
+10 Gbps uplinks and 50 µs latency, while the master's bandwidth sweeps four decades, under
+the fifo and the fair network. Which scheme is fastest changes with the bandwidth: schemes
+that send many messages (UC-MMC-PG, LCC-MMC) win when the link is fast and lose to those
+that send few (LCC) when it is slow."""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from analysis.frames import best_by_group
+from analysis.summary import summarize
+from scenarios.common import Output, standalone
+from schemes import PAPER_SCHEMES
+from simulator import vectorized
+from simulator.api import run as run_config
+
+DESCRIPTION = "Mean T and communication load vs the master's bandwidth (1e7–1e11 B/s) at " \
+              "N = 40, r = 4, 4 MB messages, fifo and fair networks: where the fastest " \
+              "scheme changes"
+DEFAULT_REPS = 20_000
+CONFIG: dict[str, Any] = {
+    "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01, "schemes": list(PAPER_SCHEMES),
+    "pg_tolerance": 0.05, "networks": ["fifo", "fair"],
+    # 10^6 float32 parameters.
+    "message_size": 4e6,
+    # Half-decade steps, rounded so that axis ticks and file contents read cleanly.
+    "master_bandwidths": [float(f"{b:.3g}") for b in np.logspace(7, 11, 9)],
+    "uplink_bandwidth": 1.25e9, "latency": 50e-6,
+    # The B → ∞ limit, drawn beside the sweep as a reference.
+    "reference_network": "none",
+}
+#: The fair network runs on SimPy, about 2 ms per realization and scheme at N = 40 against
+#: a few µs for fifo on the vectorized engine, so it gets a fraction of the realizations.
+FAIR_FRACTION = 20
+FAIR_MIN_REPS = 200
+KEEP = ["scheme", "network", "master_bandwidth", "rep", "completion_time", "messages",
+        "messages_sent", "computations", "bytes"]
+SUMMARY_KEYS = ["network", "master_bandwidth", "scheme"]
+
+
+def reps_per_network(reps: int) -> dict[str, int]:
+    fair = min(reps, max(FAIR_MIN_REPS, reps // FAIR_FRACTION))
+    return {"fifo": reps, "fair": fair, CONFIG["reference_network"]: reps}
+
+
+def simulate_point(network: str, master_bandwidth: float, reps: int,
+                   seed: int) -> pd.DataFrame:
+    """Realizations of every scheme at one (network, bandwidth)."""
+    c = CONFIG
+    s = run_config(c["schemes"], c["workers"], c["load"], mu=c["mu"], alpha=c["alpha"],
+                   pg_tolerance=c["pg_tolerance"], network=network,
+                   message_size=c["message_size"], master_bandwidth=master_bandwidth,
+                   uplink_bandwidth=c["uplink_bandwidth"], latency=c["latency"], reps=reps,
+                   seed=seed)
+    return s[KEEP]
+
+
+def simulate_grid(reps: int, seed: int, progress: bool = False) -> pd.DataFrame:
+    """Realizations of every scheme at every (network, bandwidth), and under the reference
+    network; common random numbers throughout, since draws depend only on seed and rep."""
+    c = CONFIG
+    counts = reps_per_network(reps)
+    points = [(net, b) for net in c["networks"] for b in c["master_bandwidths"]]
+    points.append((c["reference_network"], math.inf))
+    slow = [i for i, (net, _) in enumerate(points) if net not in vectorized.NETWORKS]
+    fast = [i for i in range(len(points)) if i not in slow]
+    frames: list[pd.DataFrame | None] = [None] * len(points)
+    processes = min(len(slow), os.cpu_count() or 1)
+    with tqdm(total=len(points), disable=not progress, desc="bandwidths", unit="point") as bar:
+        if processes < 2:
+            for i in range(len(points)):
+                frames[i] = simulate_point(*points[i], counts[points[i][0]], seed)
+                bar.update()
+        else:
+            # SimPy points take seconds each while the vectorized ones take a fraction of
+            # one, so the former go to other processes and the latter run here meanwhile.
+            # Results do not depend on where a point runs.
+            with ProcessPoolExecutor(processes) as pool:
+                futures = {i: pool.submit(simulate_point, *points[i], counts[points[i][0]],
+                                          seed) for i in slow}
+                for i in fast:
+                    frames[i] = simulate_point(*points[i], counts[points[i][0]], seed)
+                    bar.update()
+                for i, future in futures.items():
+                    frames[i] = future.result()
+                    bar.update()
+    return pd.concat(frames, ignore_index=True)
+
+
+def ranking(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per (network, bandwidth) the schemes from fastest to slowest mean T, rank 1 first."""
+    cols = [*SUMMARY_KEYS, "n", "mean_completion_time", "ci_low", "ci_high", "mean_messages",
+            "mean_bytes"]
+    out = summary[cols].sort_values(["network", "master_bandwidth", "mean_completion_time"],
+                                    kind="mergesort")
+    out.insert(2, "rank", out.groupby(["network", "master_bandwidth"]).cumcount() + 1)
+    return out.reset_index(drop=True)
+
+
+def ranking_changes(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each pair of consecutive bandwidths of a network between which the fastest scheme
+    changes, with both winners, their mean messages, and each winner's margin over its
+    runner-up (relative to the runner-up's mean T) as a gauge of how settled it is."""
+    swept = summary[np.isfinite(summary["master_bandwidth"])]
+    best = best_by_group(swept, ["network", "master_bandwidth"])
+    messages = swept.set_index(["network", "master_bandwidth", "scheme"])["mean_messages"]
+    rows = []
+    for net in swept["network"].unique():
+        part = best[best["network"] == net].sort_values("master_bandwidth")
+        for (_, a), (_, b) in zip(part.iterrows(), part.iloc[1:].iterrows(), strict=False):
+            if a["best"] == b["best"]:
+                continue
+            rows.append({
+                "network": net, "from_bandwidth": a["master_bandwidth"],
+                "to_bandwidth": b["master_bandwidth"], "fastest_before": a["best"],
+                "fastest_after": b["best"],
+                "messages_before": messages[(net, a["master_bandwidth"], a["best"])],
+                "messages_after": messages[(net, b["master_bandwidth"], b["best"])],
+                "relative_margin_before": a["relative_margin"],
+                "relative_margin_after": b["relative_margin"]})
+    columns = ["network", "from_bandwidth", "to_bandwidth", "fastest_before", "fastest_after",
+               "messages_before", "messages_after", "relative_margin_before",
+               "relative_margin_after"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _bandwidth(b: float) -> str:
+    """1e7 → "1e7", 3.16e8 → "3.16e8": short enough for a sentence."""
+    exponent = math.floor(math.log10(b))
+    return f"{b / 10**exponent:.3g}e{exponent}"
+
+
+def finding(summary: pd.DataFrame) -> str:
+    """One or two sentences per network: the fastest scheme at the slowest bandwidth, and
+    between which bandwidths (bytes/s) it gives way to which scheme."""
+    swept = summary[np.isfinite(summary["master_bandwidth"])]
+    best = best_by_group(swept, ["network", "master_bandwidth"])
+    messages = swept.set_index(["network", "master_bandwidth", "scheme"])["mean_messages"]
+    changes = ranking_changes(summary)
+    sentences = []
+    for net in swept["network"].unique():
+        part = best[best["network"] == net].sort_values("master_bandwidth")
+        first = part.iloc[0]
+        lowest = float(first["master_bandwidth"])
+        highest = float(part["master_bandwidth"].iloc[-1])
+        start = (f"Under {net}, {first['best']} "
+                 f"({messages[(net, lowest, first['best'])]:.3g} messages) is fastest at "
+                 f"B = {_bandwidth(lowest)} B/s")
+        steps = changes[changes["network"] == net]
+        if steps.empty:
+            sentences.append(f"{start} and stays fastest up to {_bandwidth(highest)} B/s.")
+            continue
+        moves = [f"to {s['fastest_after']} ({s['messages_after']:.3g} messages) between "
+                 f"{_bandwidth(float(s['from_bandwidth']))} and "
+                 f"{_bandwidth(float(s['to_bandwidth']))} B/s"
+                 for _, s in steps.iterrows()]
+        sentences.append(f"{start}; the lead passes " + ", then ".join(moves) + ".")
+    return " ".join(sentences)
+
+
+def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.DataFrame:
+    """Write the realizations, summary.csv, ranking.csv, ranking_changes.csv, finding.txt
+    and, per network, the mean T and the communication load against the bandwidth."""
+    c = CONFIG
+    counts = reps_per_network(reps)
+    output.config({**c, "reps": reps, "seed": seed, "reps_per_network": counts,
+                   "engine": "auto", "engines": {"fifo": "vectorized", "fair": "des",
+                                                 c["reference_network"]: "vectorized"}})
+    data = simulate_grid(reps, seed, progress)
+    output.data(data, "realizations")
+    summary = summarize(data, by=SUMMARY_KEYS)
+    output.table(summary, "summary")
+    output.table(ranking(summary), "ranking")
+    output.table(ranking_changes(summary), "ranking_changes")
+    text = finding(summary)
+    path = output.folder / "finding.txt"
+    path.write_text(text + "\n")
+    output.written.append(path)
+
+    reference = summary[summary["network"] == c["reference_network"]]
+    for net in c["networks"]:
+        part = summary[summary["network"] == net]
+        setting = (f"N = {c['workers']}, r = {c['load']}, {c['message_size'] / 1e6:g} MB, "
+                   f"{counts[net]} realizations per point")
+        numbers = pd.concat([part, reference], ignore_index=True)
+        output.figure(_plot(part, reference, "mean_completion_time",
+                            "mean completion time E[T] (s)", log_y=True,
+                            title=f"Mean completion time, {net} network\n({setting})"),
+                      f"completion_time_{net}", numbers)
+        output.figure(_plot(part, reference, "mean_messages",
+                            "mean messages received by T "
+                            f"({c['message_size'] / 1e6:g} MB each)",
+                            log_y=False,
+                            title=f"Communication load, {net} network\n({setting})"),
+                      f"communication_load_{net}", numbers)
+    return summary
+
+
+def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log_y: bool,
+          title: str) -> Any:
+    from matplotlib.lines import Line2D
+
+    from analysis.plots import plot_metric_vs
+
+    # One row per point, so seaborn has nothing to bootstrap; the intervals come from the
+    # table (Student t), as in summary.csv.
+    fig = plot_metric_vs(table, x="master_bandwidth", y=y, log_x=True, ylabel=ylabel,
+                         title=title)
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    colors = {t.get_text(): h.get_color() for h, t in
+              zip(legend.legend_handles, legend.get_texts(), strict=True)
+              if isinstance(h, Line2D)} if legend else {}
+    for scheme, part in table.groupby("scheme", sort=False):
+        color = colors.get(str(scheme))
+        if y == "mean_completion_time":
+            ax.fill_between(part["master_bandwidth"], part["ci_low"], part["ci_high"],
+                            alpha=0.25, color=color, linewidth=0)
+        ref = reference.loc[reference["scheme"] == scheme, y]
+        if len(ref):
+            ax.axhline(float(ref.iloc[0]), color=color, linestyle=":", linewidth=1)
+    if log_y:
+        ax.set_yscale("log")
+    ax.text(0.99, 0.01, "dotted: network none (B → ∞)", transform=ax.transAxes,
+            ha="right", va="bottom", fontsize=7)
+    return fig
+
+
+if __name__ == "__main__":
+    standalone("bottleneck_bandwidth")

@@ -1,0 +1,184 @@
+"""The network scenarios end to end at small size: their files, their tables, and one
+checkable property of each result."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scenarios import best_scheme_map, bottleneck_bandwidth
+from scenarios.common import execute
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY_COLUMNS = ["n", "mean_completion_time", "ci_low", "ci_high", "mean_messages",
+                   "mean_bytes"]
+
+
+def check_files(folder: Path, names: list[str]) -> None:
+    for name in names:
+        path = folder / name
+        assert path.is_file(), name
+        assert path.stat().st_size > 0, name
+
+
+def check_config(folder: Path, reps: int, seed: int) -> dict:
+    config = json.loads((folder / "config.json").read_text())
+    assert config["reps"] == reps
+    assert config["seed"] == seed
+    return config
+
+
+def figures(*stems: str) -> list[str]:
+    return [f"{s}.{ext}" for s in stems for ext in ("png", "csv")]
+
+
+@pytest.fixture(scope="module")
+def bottleneck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bottleneck_bandwidth")
+    # SimPy's fair network costs ~2 ms per realization and scheme; 20 keep the test short.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bottleneck_bandwidth, "FAIR_MIN_REPS", 20)
+        execute("bottleneck_bandwidth", 300, 3, out, svg=False, progress=False)
+    return out
+
+
+def test_bottleneck_files_and_tables(bottleneck: Path) -> None:
+    check_files(bottleneck, ["realizations.parquet", "summary.csv", "ranking.csv",
+                             "ranking_changes.csv", "finding.txt",
+                             *figures("completion_time_fifo", "completion_time_fair",
+                                      "communication_load_fifo", "communication_load_fair")])
+    config = check_config(bottleneck, 300, 3)
+    assert config["reps_per_network"] == {"fifo": 300, "fair": 20, "none": 300}
+    data = pd.read_parquet(bottleneck / "realizations.parquet")
+    assert {"scheme", "network", "master_bandwidth", "rep", "completion_time", "messages",
+            "bytes"} <= set(data.columns)
+    counts = data.groupby("network").size()
+    bandwidths = len(bottleneck_bandwidth.CONFIG["master_bandwidths"])
+    assert counts["fifo"] == bandwidths * 6 * 300
+    assert counts["fair"] == bandwidths * 6 * 20
+    assert counts["none"] == 6 * 300
+    summary = pd.read_csv(bottleneck / "summary.csv")
+    assert list(summary.columns) == [*bottleneck_bandwidth.SUMMARY_KEYS, *SUMMARY_COLUMNS]
+    ranking = pd.read_csv(bottleneck / "ranking.csv")
+    assert list(ranking.columns[:4]) == ["network", "master_bandwidth", "rank", "scheme"]
+    assert (ranking.groupby(["network", "master_bandwidth"])["rank"].max() == 6).all()
+    changes = pd.read_csv(bottleneck / "ranking_changes.csv")
+    assert list(changes.columns[:5]) == ["network", "from_bandwidth", "to_bandwidth",
+                                         "fastest_before", "fastest_after"]
+
+
+def test_bottleneck_ranking_follows_the_bandwidth(bottleneck: Path) -> None:
+    summary = pd.read_csv(bottleneck / "summary.csv")
+    mean = summary.set_index(["network", "master_bandwidth", "scheme"])["mean_completion_time"]
+    bandwidths = bottleneck_bandwidth.CONFIG["master_bandwidths"]
+    fast, slow = max(bandwidths), min(bandwidths)
+    # A fast link leaves the compute-only order of network none: LCC-MMC < LCC < GC.
+    for net, b in (("fifo", fast), ("fair", fast), ("none", np.inf)):
+        assert mean[(net, b, "LCC-MMC")] < mean[(net, b, "LCC")] < mean[(net, b, "GC")]
+    # A slow link is all that counts: LCC-MMC's 79 messages of 4 MB need 31.6 s at 1e7
+    # bytes/s, LCC's 19 only 7.6 s.
+    size = bottleneck_bandwidth.CONFIG["message_size"]
+    assert mean[("fifo", slow, "LCC-MMC")] >= 79 * size / slow
+    assert mean[("fifo", slow, "LCC")] >= 19 * size / slow
+    assert mean[("fifo", slow, "LCC")] < mean[("fifo", slow, "LCC-MMC")]
+
+
+def test_bottleneck_changes_and_finding_agree_with_ranking(bottleneck: Path) -> None:
+    ranking = pd.read_csv(bottleneck / "ranking.csv")
+    first = ranking[ranking["rank"] == 1].set_index(["network", "master_bandwidth"])["scheme"]
+    changes = pd.read_csv(bottleneck / "ranking_changes.csv")
+    for net in ("fifo", "fair"):
+        winners = first[net].sort_index()
+        expected = [(a, b, x, y) for (a, x), (b, y) in
+                    zip(winners.items(), list(winners.items())[1:], strict=False) if x != y]
+        rows = changes[changes["network"] == net]
+        assert list(rows[["from_bandwidth", "to_bandwidth", "fastest_before",
+                          "fastest_after"]].itertuples(index=False, name=None)) == expected
+    assert len(changes[changes["network"] == "fifo"]) >= 1
+    text = (bottleneck / "finding.txt").read_text()
+    assert "Under fifo" in text and "Under fair" in text
+    for row in changes.itertuples():
+        assert str(row.fastest_after) in text
+
+
+def test_finding_when_the_fastest_never_changes() -> None:
+    summary = pd.DataFrame({"network": "fifo", "master_bandwidth": [1e7, 1e7, 1e9, 1e9],
+                            "scheme": ["LCC", "GC"] * 2,
+                            "mean_completion_time": [1.0, 2.0, 0.5, 0.6],
+                            "mean_messages": [19.0, 37.0, 19.0, 37.0]})
+    assert bottleneck_bandwidth.ranking_changes(summary).empty
+    assert bottleneck_bandwidth.finding(summary) == (
+        "Under fifo, LCC (19 messages) is fastest at B = 1e7 B/s and stays fastest up to "
+        "1e9 B/s.")
+
+
+def test_best_scheme_map(tmp_path: Path) -> None:
+    execute("best_scheme_map", 200, 5, tmp_path, svg=False, progress=False)
+    check_files(tmp_path, ["realizations.parquet", "summary.csv", "frontier.csv",
+                           *figures("best", "best_lcc_family", "frontier_r8")])
+    check_config(tmp_path, 200, 5)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary.columns) == [*best_scheme_map.SUMMARY_KEYS, "paper_scheme",
+                                     *SUMMARY_COLUMNS]
+    config = best_scheme_map.CONFIG
+    cells = len(config["loads"]) * len(config["master_bandwidths"])
+    by = ["master_bandwidth", "load"]
+    for name, rows in (("best", summary[summary["paper_scheme"]]),
+                       ("best_lcc_family", summary)):
+        best = pd.read_csv(tmp_path / f"{name}.csv")
+        assert list(best.columns) == [*by, "best", "best_value", "runner_up",
+                                      "runner_up_value", "margin", "relative_margin"]
+        assert len(best) == cells
+        merged = best.merge(rows, left_on=[*by, "best"], right_on=[*by, "scheme"])
+        lowest = rows.groupby(by)["mean_completion_time"].min()
+        # Compared by value: at r = 2, GC, LCC and LCC-MMC-2 are one scheme and tie.
+        assert len(merged) == cells
+        assert np.allclose(merged.set_index(by)["mean_completion_time"].sort_index(),
+                           lowest.sort_index())
+        assert (best["relative_margin"] >= 0).all()
+    # LCC(p) appears where p divides r and is a new scheme.
+    assert set(summary.loc[summary["load"] == 8, "scheme"]) == {
+        "GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG", "LCC(4)"}
+    frontier = pd.read_csv(tmp_path / "frontier.csv")
+    assert "pareto" in frontier.columns
+    for _, cell in frontier.groupby(["load", "master_bandwidth"]):
+        optimal = cell[cell["pareto"]]
+        # Whatever else, the fastest and the lightest scheme are on the frontier.
+        assert cell["mean_completion_time"].min() in optimal["mean_completion_time"].values
+        assert cell["mean_messages"].min() in optimal["mean_messages"].values
+    point = pd.read_csv(tmp_path / "frontier_r8.csv")
+    assert (point["load"] == 8).all() and (point["master_bandwidth"] == 1e9).all()
+
+
+def test_timeline(tmp_path: Path) -> None:
+    execute("timeline", 3, 2, tmp_path, svg=False, progress=False)
+    check_files(tmp_path, ["trace.parquet", "summary.csv", "link_utilization.csv",
+                           *figures("timeline_UC-MMC", "timeline_LCC")])
+    check_config(tmp_path, 3, 2)
+    trace = pd.read_parquet(tmp_path / "trace.parquet")
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    done = trace[trace["event"] == "complete"].set_index(["scheme", "rep"])["time"]
+    t = summary.set_index(["scheme", "rep"])["completion_time"]
+    assert len(done) == len(t) == 2 * 3
+    assert (done.sort_index() == t.sort_index()).all()
+    bars = pd.read_csv(tmp_path / "timeline_LCC.csv")
+    assert list(bars.columns) == ["scheme", "rep", "kind", "worker", "index", "start", "end"]
+    assert set(bars["kind"]) == {"computation", "transmission", "master_link"}
+    assert (bars["rep"] == 0).all()
+    # Nothing drawn starts after T.
+    assert (bars["start"] <= t[("LCC", 0)]).all()
+
+
+def test_timeline_runs_as_a_module(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "scenarios.timeline", "--reps", "1",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    check_files(tmp_path, ["trace.parquet", "config.json",
+                           *figures("timeline_UC-MMC", "timeline_LCC")])
