@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
 	touch $(STAMP)
 
-## The main job: the paper's six schemes at its Fig. 2 setting (N = 40, r = 4).
+## The main job: the six schemes at the paper's Fig. 2 setting (N = 40, r = 4), then the
+## paper's figures and the bottleneck studies at full size into results/ (REPORT.md).
 run: $(STAMP)
-	$(BIN)/pssim run --scheme all --workers 40 --load 4 --mu 10 --alpha 0.01 --reps 2000 --seed 1
+	$(BIN)/pssim run --scheme all --workers 40 --load 4 --mu 10 --alpha 0.01 --reps 10000 --seed 1
+	$(BIN)/python -m scenarios.report --out results
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

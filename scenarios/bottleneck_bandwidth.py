@@ -2,8 +2,8 @@
 alpha = 0.01) with a realistic gradient (10^6 float32 parameters, 4 MB per message),
 10 Gbps uplinks and 50 µs latency, while the master's bandwidth sweeps four decades, under
 the fifo and the fair network. Which scheme is fastest changes with the bandwidth: schemes
-that send many messages (UC-MMC-PG, LCC-MMC) win when the link is fast and lose to those
-that send few (LCC) when it is slow."""
+that send many messages (UC-MMC-PG) win when the link is fast and lose to those that send
+fewer (LCC-MMC-2, then LCC) as it slows."""
 
 from __future__ import annotations
 
