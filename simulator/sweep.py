@@ -249,9 +249,13 @@ class _Executor:
         if self.kind == "serial":
             return _Serial()
         if self.kind == "processes":
-            # spawn: no inherited threads or locks from the parent (tqdm's monitor, say).
+            # forkserver: workers fork from a clean server that has imported pssim once,
+            # so they inherit no threads or locks from this process (tqdm's monitor, say)
+            # and start without importing numpy and pandas again.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["simulator.sweep"])
             return cf.ProcessPoolExecutor(self.workers_per_host or os.cpu_count(),
-                                          mp_context=multiprocessing.get_context("spawn"))
+                                          mp_context=context)
         try:
             from distributed import Client, LocalCluster
         except ImportError:
