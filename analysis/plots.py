@@ -216,7 +216,7 @@ def plot_frontier(table: pd.DataFrame, x: str = "mean_messages",
 
 def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
                   message_size: float | None = None, master_bandwidth: float | None = None,
-                  workers: int | None = None) -> Figure:
+                  workers: int | None = None, load: int | None = None) -> Figure:
     """A Gantt chart of one iteration (one ``scheme`` and realization ``rep`` of the
     trace): per worker its computations (upper lane) and its transmissions, send_start to
     received (lower lane, hatched when still under way at T); a "master link" row with its
@@ -224,7 +224,9 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
     given; sizes from ``message_size`` or the trace's ``bytes``); a marker on every message
     the master used (received by T), and a vertical line at T.
 
-    ``workers`` (N) adds rows for workers that finished nothing by T.
+    ``workers`` (N) adds rows for workers that finished nothing by T; with ``load`` (r) the
+    computation still under way at T is drawn hatched, from the worker's last finished
+    computation (or 0) to T.
     """
     sub = trace[(trace["scheme"] == scheme) & (trace["rep"] == rep)]
     if sub.empty:
@@ -245,6 +247,13 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
         # Alternating shades keep back-to-back computations distinguishable.
         shades = [colors[0] if c % 2 else (0.55, 0.7, 0.85) for c in group["computation"]]
         ax.broken_barh(spans, (y + 0.05, 0.4), facecolors=shades)
+    if load is not None:
+        finished = comps.groupby("worker")["end"].agg(["size", "max"])
+        for w in ids:
+            if w not in finished.index or finished.loc[w, "size"] < load:
+                start = float(finished.loc[w, "max"]) if w in finished.index else 0.0
+                ax.broken_barh([(start, horizon - start)], (lane[w] + 0.05, 0.4),
+                               facecolors="none", edgecolor=colors[0], hatch="///")
     for _, group in sends.groupby("worker", sort=False):
         y = lane[int(group["worker"].iloc[0])]
         ended = group[group["end"].notna()]
@@ -261,6 +270,8 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
             color="black", markersize=5)
 
     handles: list[Any] = [Patch(color=colors[0], label="computation"),
+                          Patch(facecolor="none", edgecolor=colors[0], hatch="///",
+                                label="under way at T"),
                           Patch(color=colors[1], label="transmission")]
     if master_bandwidth is not None:
         recv = sub[sub["event"] == "received"]

@@ -64,7 +64,8 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
     for scheme in c["schemes"]:
         one = trace[(trace["scheme"] == scheme) & (trace["rep"] == c["rep"])]
         fig = plot_timeline(trace, scheme, c["rep"], message_size=c["message_size"],
-                            master_bandwidth=c["master_bandwidth"], workers=c["workers"])
+                            master_bandwidth=c["master_bandwidth"], workers=c["workers"],
+                            load=c["load"])
         output.figure(fig, f"timeline_{scheme}",
                       intervals(one, c["message_size"], c["master_bandwidth"]))
     return trace
