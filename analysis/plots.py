@@ -248,11 +248,13 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
         shades = [colors[0] if c % 2 else (0.55, 0.7, 0.85) for c in group["computation"]]
         ax.broken_barh(spans, (y + 0.05, 0.4), facecolors=shades)
     if load is not None:
-        finished = comps.groupby("worker")["end"].agg(["size", "max"])
+        ends = comps.groupby("worker")["end"]
+        done = dict(zip(ends.size().index.tolist(), ends.size().tolist(), strict=True))
+        last = dict(zip(ends.max().index.tolist(), ends.max().tolist(), strict=True))
         for w in ids:
-            if w not in finished.index or finished.loc[w, "size"] < load:
-                start = float(finished.loc[w, "max"]) if w in finished.index else 0.0
-                ax.broken_barh([(start, horizon - start)], (lane[w] + 0.05, 0.4),
+            if done.get(w, 0) < load:
+                begin = float(last.get(w, 0.0))
+                ax.broken_barh([(begin, horizon - begin)], (lane[w] + 0.05, 0.4),
                                facecolors="none", edgecolor=colors[0], hatch="///")
     for _, group in sends.groupby("worker", sort=False):
         y = lane[int(group["worker"].iloc[0])]
