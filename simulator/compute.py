@@ -52,6 +52,17 @@ def standard_exponentials(seed: int, start: int, stop: int, workers: int) -> np.
     return out
 
 
+def multiples(x: np.ndarray, load: int) -> np.ndarray:
+    """c·x for c = 1..load along a new last axis: when computation c of a worker whose
+    computations all take x finishes."""
+    out = np.empty((*x.shape, load))
+    for c in range(load):
+        # One multiplication per c writes a whole slice; broadcasting over a last axis of
+        # a few elements is four times slower.
+        np.multiply(x, float(c + 1), out=out[..., c])
+    return out
+
+
 class ShiftedExponential(ComputeModel):
     """The paper's eq. (12): each worker draws X = alpha + Exp(rate=mu) per iteration, and
     its c-th computation finishes at c·X."""
@@ -64,7 +75,7 @@ class ShiftedExponential(ComputeModel):
 
     def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
         x = self.alpha + standard_exponentials(seed, start, stop, workers) / self.mu
-        return x[:, :, None] * np.arange(1, load + 1, dtype=float)
+        return multiples(x, load)
 
     def parameters(self) -> dict[str, Any]:
         return {"model": self.name, "mu": self.mu, "alpha": self.alpha}
@@ -171,7 +182,7 @@ class ExplicitDurations(ComputeModel):
             d = self.durations[start:stop]
         if self.has_computation:
             return np.cumsum(d[:, :workers, :load], axis=2)
-        return d[:, :workers, :1] * np.arange(1, load + 1, dtype=float)
+        return multiples(d[:, :workers, 0], load)
 
     def parameters(self) -> dict[str, Any]:
         return {"model": self.name, "mu": float("nan"), "alpha": float("nan")}
