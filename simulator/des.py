@@ -210,12 +210,22 @@ class _Iteration:
                 if math.isinf(rate):
                     finished = list(flows)
                 else:
-                    first = min(f[2] for f in flows) / rate
-                    yield wake[0] | env.at(start + first)
+                    least = min(f[2] for f in flows)
+                    end = start + least / rate
+                    yield wake[0] | env.at(end)
+                    # The flows due at ``end`` finish when it comes, decided by what they
+                    # had left rather than by what rounding leaves them: at large times
+                    # ``end`` can even round back to ``start``.
+                    due = least * (1 + _FLUID_EPS) if env.now >= end else -1.0
                     elapsed = env.now - start
+                    finished = []
                     for f in flows:
-                        f[2] -= rate * elapsed
-                    finished = [f for f in flows if f[2] <= _FLUID_EPS * size]
+                        if f[2] <= due:
+                            f[2] = 0.0
+                        else:
+                            f[2] -= rate * elapsed
+                        if f[2] <= _FLUID_EPS * size:
+                            finished.append(f)
                 finished.sort(key=lambda f: (f[0], f[1]))
                 for f in finished:
                     flows.remove(f)

@@ -137,3 +137,27 @@ def test_trace_has_every_event_up_to_t() -> None:
         [1.0, 0, "compute_done"], [2.0, 0, "compute_done"], [2.0, 1, "compute_done"],
         [3.0, 2, "compute_done"], [4.0, 1, "compute_done"]]
     assert math.isclose(res.summary["completion_time"].iloc[0], 4.0)
+
+
+@pytest.mark.parametrize("t0", [1.0, 1e6])
+@pytest.mark.parametrize(("uplink", "per_flow"), [(math.inf, 1.0 / 7), (0.1, 0.1)])
+def test_fair_share_among_many_flows(t0: float, uplink: float, per_flow: float) -> None:
+    # Seven workers ready together, one message of 1 B each, a 1 B/s master link: each flow
+    # gets min(b, B/7) and all end together, also far from time 0.
+    got = one("UC-MMC", durations([t0] * 7), workers=7, load=1, network="fair",
+              message_size=1, master_bandwidth=1, uplink_bandwidth=uplink)
+    assert got["completion_time"] == pytest.approx(t0 + 1 / per_flow, rel=1e-12)
+    assert got["messages"] == 7
+
+
+def test_fair_terminates_at_large_times_with_short_transfers() -> None:
+    # Minutes of compute against microseconds of transfer: the link's timers land on
+    # instants that round to the current one, which must still end the flows due.
+    summary = run("LCC-MMC", 10, 2, mu=0.001, network="fair", message_size="4MB",
+                  master_bandwidth=1e11, reps=20, seed=1)
+    none = run("LCC-MMC", 10, 2, mu=0.001, reps=20, seed=1)
+    assert (summary["completion_time"] >= none["completion_time"]).all()
+    # A work-conserving link delivers the messages ready by the compute-only T within the
+    # time it takes to move all N·r = 20 messages.
+    bound = none["completion_time"] + 20 * 4e6 / 1e11 * (1 + 1e-9)
+    assert (summary["completion_time"] <= bound).all()
