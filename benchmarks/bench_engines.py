@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 
-from schemes import make_scheme
-from simulator import ConfigError, run
+from schemes import feasible
+from simulator import run
 
 N = 40
 FIFO = {"network": "fifo", "message_size": 4e6, "master_bandwidth": 1e9}  # link busy
@@ -36,18 +36,10 @@ def fig2_grid(reps: int) -> tuple[float, int]:
     points = 0
     for r in range(2, 11):
         names = [s for s in ("GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG")
-                 if _feasible(s, r)]
+                 if feasible(s, N, r)]
         run(names, N, r, reps=reps, seed=1)
         points += len(names)
     return time.perf_counter() - start, points
-
-
-def _feasible(name: str, r: int) -> bool:
-    try:
-        make_scheme(name, N, r)
-    except ConfigError:
-        return False
-    return True
 
 
 def peak_memory_mib(reps: int) -> float:

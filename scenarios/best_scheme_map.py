@@ -15,9 +15,8 @@ from tqdm.auto import tqdm
 from analysis.frames import best_by_group, pareto_frontier
 from analysis.summary import summarize
 from scenarios.common import Output, standalone
-from schemes import PAPER_SCHEMES, make_scheme
+from schemes import PAPER_SCHEMES, feasible
 from simulator.api import run as run_config
-from simulator.errors import ConfigError
 
 DESCRIPTION = "Fastest scheme per (load r, master bandwidth) under fifo with 4 MB messages, " \
               "and the completion time / communication load frontier with LCC(p)"
@@ -41,13 +40,7 @@ def schemes_at(workers: int, load: int) -> list[str]:
     LCC-MMC, LCC-MMC-2 and LCC under other names, so they are not repeated."""
     candidates = [*CONFIG["schemes"], *(f"LCC({p})" for p in range(3, load)
                                          if load % p == 0)]
-    names = []
-    for name in candidates:
-        try:
-            make_scheme(name, workers, load)
-        except ConfigError:
-            continue
-        names.append(name)
+    names = [name for name in candidates if feasible(name, workers, load)]
     return names
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from simulator.errors import ConfigError, integer
+from simulator.errors import ConfigError, integer, writable_folder
 
 #: Scenario modules, in the order ``--list`` shows them and ``make run`` runs them.
 NAMES = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map", "timeline")
@@ -30,7 +30,7 @@ class Output:
     written: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        writable_folder("out", self.folder)
 
     def data(self, frame: pd.DataFrame, name: str) -> Path:
         return self._keep(self.folder / f"{name}.parquet", frame.to_parquet, index=False)

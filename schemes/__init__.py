@@ -2,6 +2,14 @@
 
 from schemes import gradient_coding, lagrange, uncoded  # noqa: F401  (they register)
 from schemes.base import Scheme
-from schemes.registry import PAPER_SCHEMES, expand_names, make_scheme, register, scheme_names
+from schemes.registry import (
+    PAPER_SCHEMES,
+    expand_names,
+    feasible,
+    make_scheme,
+    register,
+    scheme_names,
+)
 
-__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "make_scheme", "register", "scheme_names"]
+__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "feasible", "make_scheme", "register",
+           "scheme_names"]

@@ -15,7 +15,7 @@ _REGISTRY: dict[str, type[Scheme]] = {}
 #: The paper's six schemes, the set that ``"all"`` selects.
 PAPER_SCHEMES = ("GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG")
 
-_FAMILY = re.compile(r"^LCC\((\d+)\)$")
+_FAMILY = re.compile(r"^LCC\((\d+)\)$", re.IGNORECASE)
 
 
 def register(cls: type[Scheme]) -> type[Scheme]:
@@ -51,6 +51,16 @@ def make_scheme(name: str, workers: int, load: int, **options: Any) -> Scheme:
     accepted = inspect.signature(cls.__init__).parameters
     kwargs = {k: v for k, v in options.items() if k in accepted and v is not None}
     return cls(workers, load, **kwargs)
+
+
+def feasible(name: str, workers: int, load: int, **options: Any) -> bool:
+    """Whether ``name`` can run at N workers and load r (an unknown name is an error)."""
+    resolve(name)
+    try:
+        make_scheme(name, workers, load, **options)
+    except ConfigError:
+        return False
+    return True
 
 
 def resolve(name: str, options: dict[str, Any] | None = None

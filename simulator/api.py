@@ -20,6 +20,9 @@ from simulator.network import Network
 
 ENGINES = ("auto", "des", "vectorized", "analytic")
 
+#: The largest seed: the summary's seed column is int64.
+MAX_SEED = 2**63 - 1
+
 #: Realizations simulated per step. It bounds the memory of the vectorized engine (a few MB
 #: of finish times at N = 40, r = 10, which stay in cache) and never changes results.
 CHUNK_SIZE = 2 * BLOCK
@@ -76,17 +79,14 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
     identical results. ``first_rep`` starts at realization k > 0, so that a long run can
     be split into pieces whose union equals the whole.
     """
-    built = build_schemes(scheme, workers, load, polynomials, pg_tolerance)
+    built, net, model = prepare(
+        scheme, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance, mu=mu,
+        alpha=alpha, compute_times=compute_times, network=network,
+        uplink_bandwidth=uplink_bandwidth, master_bandwidth=master_bandwidth,
+        latency=latency, message_size=message_size, reps=reps, first_rep=first_rep)
     workers, load = built[0].workers, built[0].load
-    reps = integer("reps", reps, low=1)
-    first_rep = integer("first_rep", first_rep, low=0)
-    seed = integer("seed", seed, low=0)
+    seed = integer("seed", seed, low=0, high=MAX_SEED)
     chunk_size = integer("chunk_size", chunk_size, low=1)
-    net = Network.build(network, uplink_bandwidth=uplink_bandwidth,
-                        master_bandwidth=master_bandwidth, latency=latency,
-                        message_size=message_size)
-    model = build_compute(mu, alpha, compute_times)
-    model.check(workers, load, first_rep + reps)
     vector = _use_vectorized(engine, net, trace)
 
     results = [np.empty((reps, 4)) for _ in built]
@@ -112,6 +112,28 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
     return Results(summary, pd.concat(traces, ignore_index=True))
 
 
+def prepare(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *,
+            polynomials: int | None = None, pg_tolerance: float = 0.05, mu: float = 10.0,
+            alpha: float = 0.01,
+            compute_times: str | Path | pd.DataFrame | ComputeModel | None = None,
+            network: str = "none", uplink_bandwidth: float | str = math.inf,
+            master_bandwidth: float | str = math.inf, latency: float | str = 0.0,
+            message_size: float | str | None = None, reps: int = 1, first_rep: int = 0
+            ) -> tuple[list[Scheme], Network, ComputeModel]:
+    """Validate a configuration and build its schemes, network and compute model: every
+    check that can fail before a realization is simulated (the defaults are those of
+    :func:`simulate`)."""
+    built = build_schemes(scheme, workers, load, polynomials, pg_tolerance)
+    reps = integer("reps", reps, low=1)
+    first_rep = integer("first_rep", first_rep, low=0)
+    net = Network.build(network, uplink_bandwidth=uplink_bandwidth,
+                        master_bandwidth=master_bandwidth, latency=latency,
+                        message_size=message_size)
+    model = build_compute(mu, alpha, compute_times)
+    model.check(built[0].workers, built[0].load, first_rep + reps)
+    return built, net, model
+
+
 def build_schemes(names: str | list[str], workers: int, load: int, polynomials: int | None,
                   pg_tolerance: float) -> list[Scheme]:
     """The schemes of a run, all at the same N and r."""
@@ -124,8 +146,14 @@ def build_schemes(names: str | list[str], workers: int, load: int, polynomials: 
         polynomials = integer("polynomials", polynomials, low=1)
     if not 0 <= finite("pg_tolerance", pg_tolerance, low=0.0) < 1:
         raise ConfigError("pg_tolerance", pg_tolerance, "must be in [0, 1)")
-    return [make_scheme(n, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance)
-            for n in expand_names(names)]
+    built = [make_scheme(n, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance)
+             for n in expand_names(names)]
+    labels = [s.label for s in built]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise ConfigError("scheme", names, f"names {twice[0]} twice at load {load} (LCC is "
+                          f"LCC(r), LCC-MMC LCC(1), LCC-MMC-2 LCC(2)); list each scheme once")
+    return built
 
 
 def analyze(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *,

@@ -11,8 +11,9 @@ import pandas as pd
 import typer
 
 from analysis.summary import summarize
-from simulator.api import analyze, simulate
-from simulator.errors import ConfigError
+from simulator.api import MAX_SEED, analyze, simulate
+from simulator.errors import ConfigError, integer, writable_folder
+from simulator.network import Network
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate straggler-tolerant distributed gradient descent.")
@@ -30,6 +31,8 @@ def _check_output(parameter: str, path: Path | None) -> None:
         raise ConfigError(parameter, str(path), "must end in .parquet or .csv")
     if path is not None and path.is_dir():
         raise ConfigError(parameter, str(path), "must be a file path, not a directory")
+    if path is not None:
+        writable_folder(parameter, path.parent, path)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -93,6 +96,12 @@ def run(
         _check_output("out", out)
         _check_output("trace", trace)
         if engine == "analytic":
+            # The options the closed forms do not use must still be valid ones.
+            integer("reps", reps, low=1)
+            integer("seed", seed, low=0, high=MAX_SEED)
+            Network.build(network, uplink_bandwidth=uplink_bandwidth,
+                          master_bandwidth=master_bandwidth, latency=latency,
+                          message_size=message_size)
             _analytic(scheme, workers, load, polynomials, pg_tolerance, mu, alpha,
                       compute_times, network, trace, out)
             return

@@ -134,15 +134,25 @@ class ExplicitDurations(ComputeModel):
             first = self.table[dup].iloc[0]
             raise ConfigError(source, {k: int(first[k]) for k in keys},
                               f"each ({', '.join(keys)}) must appear once")
-        # A dense (rep, worker, computation) array, NaN where the table says nothing, so
-        # that realizations are slices rather than table look-ups.
-        rep = self.table["rep"].to_numpy() if has_rep else np.zeros(len(t), dtype=np.int64)
-        worker = self.table["worker"].to_numpy()
-        comp = (self.table["computation"].to_numpy() - 1 if self.has_computation
-                else np.zeros(len(t), dtype=np.int64))
-        self.durations = np.full((rep.max() + 1, worker.max() + 1, comp.max() + 1), np.nan)
-        self.durations[rep, worker, comp] = self.table["duration"].to_numpy()
-        self.reps_available: int | None = self.durations.shape[0] if has_rep else None
+        self.rep = self.table["rep"].to_numpy() if has_rep else np.zeros(len(t), dtype=np.int64)
+        self.worker = self.table["worker"].to_numpy()
+        self.comp = (self.table["computation"].to_numpy() - 1 if self.has_computation
+                     else np.zeros(len(t), dtype=np.int64))
+        self.duration = self.table["duration"].to_numpy()
+        self.reps_available: int | None = int(self.rep.max()) + 1 if has_rep else None
+
+    def _dense(self, start: int, stop: int, workers: int, load: int) -> np.ndarray:
+        """Durations of realizations start..stop-1 as a (reps, workers, computations)
+        array, NaN where the table says nothing; rows beyond N, r or the realizations asked
+        for are left out, so stray ids cost nothing."""
+        width = load if self.has_computation else 1
+        if self.reps_available is None:
+            start, stop = 0, 1
+        keep = ((self.worker < workers) & (self.comp < width) & (self.rep >= start)
+                & (self.rep < stop))
+        dense = np.full((stop - start, workers, width), np.nan)
+        dense[self.rep[keep] - start, self.worker[keep], self.comp[keep]] = self.duration[keep]
+        return dense
 
     @classmethod
     def from_file(cls, path: str | Path) -> ExplicitDurations:
@@ -162,27 +172,25 @@ class ExplicitDurations(ComputeModel):
         if self.reps_available is not None and reps > self.reps_available:
             raise ConfigError("reps", reps, f"must be <= {self.reps_available}, the number "
                               f"of reps in {self.source}")
-        needed = self.durations[: reps if self.reps_available else 1, :workers,
-                                : load if self.has_computation else 1]
-        padded = np.full((needed.shape[0], workers, needed.shape[2]), np.nan)
-        padded[:, : needed.shape[1]] = needed
-        holes = np.argwhere(np.isnan(padded))
-        if len(holes):
-            rep, worker, comp = holes[0].tolist()
-            where = f" (rep {rep})" if self.reps_available else ""
-            what = f", computation {comp + 1}" if self.has_computation else ""
-            needs = f"computations 1..{load} of " if self.has_computation else "a duration for "
-            raise ConfigError(self.source, f"no duration for worker {worker}{what}{where}",
-                              f"must give {needs}every worker 0..{workers - 1}")
+        for start in range(0, reps if self.reps_available else 1, BLOCK):
+            dense = self._dense(start, min(reps, start + BLOCK), workers, load)
+            holes = np.argwhere(np.isnan(dense))
+            if len(holes):
+                rep, worker, comp = holes[0].tolist()
+                where = f" (rep {start + rep})" if self.reps_available else ""
+                what = f", computation {comp + 1}" if self.has_computation else ""
+                needs = (f"computations 1..{load} of " if self.has_computation
+                         else "a duration for ")
+                raise ConfigError(self.source, f"no duration for worker {worker}{what}{where}",
+                                  f"must give {needs}every worker 0..{workers - 1}")
 
     def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
+        d = self._dense(start, stop, workers, load)
         if self.reps_available is None:
-            d = np.broadcast_to(self.durations[0], (stop - start, *self.durations.shape[1:]))
-        else:
-            d = self.durations[start:stop]
+            d = np.broadcast_to(d, (stop - start, *d.shape[1:]))
         if self.has_computation:
-            return np.cumsum(d[:, :workers, :load], axis=2)
-        return multiples(d[:, :workers, 0], load)
+            return np.cumsum(d, axis=2)
+        return multiples(d[:, :, 0], load)
 
     def parameters(self) -> dict[str, Any]:
         return {"model": self.name, "mu": float("nan"), "alpha": float("nan")}

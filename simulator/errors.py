@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -38,9 +40,26 @@ def finite(parameter: str, value: Any, *, low: float | None = None, low_open: bo
     return x
 
 
-def integer(parameter: str, value: Any, *, low: int | None = None) -> int:
-    """Return ``value`` as an int, rejecting non-integral numbers and values below ``low``."""
-    what = "an integer" + (f" >= {low}" if low is not None else "")
+def writable_folder(parameter: str, folder: Path, shown: Path | None = None) -> None:
+    """Create ``folder`` (and its parents) or raise a ConfigError naming ``parameter``, so
+    that a bad output path fails before any work rather than after it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(parameter, str(shown or folder),
+                          f"must be in a folder that can be created ({err.strerror})") from None
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(parameter, str(shown or folder), "must be in a writable folder")
+
+
+def integer(parameter: str, value: Any, *, low: int | None = None,
+            high: int | None = None) -> int:
+    """Return ``value`` as an int, rejecting non-integral numbers and values outside
+    [``low``, ``high``]."""
+    if low is not None and high is not None:
+        what = f"an integer in [{low}, {high}]"
+    else:
+        what = "an integer" + (f" >= {low}" if low is not None else "")
     if isinstance(value, bool):
         raise ConfigError(parameter, value, f"must be {what}")
     try:
@@ -49,6 +68,6 @@ def integer(parameter: str, value: Any, *, low: int | None = None) -> int:
         exact = isinstance(value, numbers.Integral) or float(value) == x
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(parameter, value, f"must be {what}") from None
-    if not exact or (low is not None and x < low):
+    if not exact or (low is not None and x < low) or (high is not None and x > high):
         raise ConfigError(parameter, value, f"must be {what}")
     return x

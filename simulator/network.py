@@ -37,17 +37,11 @@ class Network:
         """Validate and convert the parameters (numbers or strings with units)."""
         if kind not in NETWORK_KINDS:
             raise ConfigError("network", kind, f"must be one of {', '.join(NETWORK_KINDS)}")
-        up = _bandwidth("uplink_bandwidth", uplink_bandwidth)
-        master = _bandwidth("master_bandwidth", master_bandwidth)
-        lat = parse_duration("latency", latency)
-        if not (math.isfinite(lat) and lat >= 0):
-            raise ConfigError("latency", latency, "must be a finite time >= 0 seconds")
-        size: float | None = None
-        if message_size is not None:
-            size = parse_size("message_size", message_size)
-            if not (math.isfinite(size) and size > 0):
-                raise ConfigError("message_size", message_size, "must be a finite size > 0 bytes")
-        elif kind != "none":
+        up = bandwidth("uplink_bandwidth", uplink_bandwidth)
+        master = bandwidth("master_bandwidth", master_bandwidth)
+        lat = delay("latency", latency)
+        size = None if message_size is None else nbytes("message_size", message_size)
+        if size is None and kind != "none":
             raise ConfigError("message_size", None,
                               f"is required with network {kind!r}: the bytes of one message")
         return cls(kind, up, master, lat, size)  # type: ignore[arg-type]
@@ -68,8 +62,25 @@ class Network:
                 "message_size": math.nan if self.message_size is None else self.message_size}
 
 
-def _bandwidth(parameter: str, value: Any) -> float:
+def bandwidth(parameter: str, value: Any) -> float:
+    """Bytes/s > 0 (∞ allowed) from a number or a string with a unit."""
     b = parse_bandwidth(parameter, value)
     if not b > 0:  # also rejects NaN
         raise ConfigError(parameter, value, "must be a bandwidth > 0 bytes/s (inf allowed)")
     return b
+
+
+def delay(parameter: str, value: Any) -> float:
+    """Finite seconds >= 0 from a number or a string with a unit."""
+    t = parse_duration(parameter, value)
+    if not (math.isfinite(t) and t >= 0):
+        raise ConfigError(parameter, value, "must be a finite time >= 0 seconds")
+    return t
+
+
+def nbytes(parameter: str, value: Any) -> float:
+    """Finite bytes > 0 from a number or a string with a unit."""
+    size = parse_size(parameter, value)
+    if not (math.isfinite(size) and size > 0):
+        raise ConfigError(parameter, value, "must be a finite size > 0 bytes")
+    return size

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import inspect
 import itertools
 import json
-import math
 import multiprocessing
 import os
 import time
@@ -25,34 +25,36 @@ from typing import Annotated, Any, cast
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+)
 from tqdm.auto import tqdm
 
 from schemes.registry import expand_names, resolve
-from simulator.api import ENGINES, build_compute, build_schemes, simulate
-from simulator.errors import ConfigError
-from simulator.network import NETWORK_KINDS, Network
-from simulator.units import parse_bandwidth, parse_duration, parse_size
+from simulator.api import ENGINES, prepare, simulate
+from simulator.compute import ComputeModel
+from simulator.errors import ConfigError, writable_folder
+from simulator.network import NETWORK_KINDS, bandwidth, delay, nbytes
 
 EXECUTORS = ("serial", "processes", "dask")
+_DEFAULT_WORKERS = inspect.signature(prepare).parameters["workers"].default
 DEFAULT_CHUNK_SIZE = 5000
 
 
-def _positive(parse: Any, what: str) -> Any:
+def _check(convert: Any) -> Any:
+    """A pydantic validator from one of the network's converters (same rules, same text)."""
+
     def check(value: float | str) -> float | str:
-        x = parse("value", value)
-        if not (x > 0 and (what == "bandwidth" or math.isfinite(x))):
-            raise ValueError(f"must be a {what} > 0")
+        convert("value", value)
         return value
 
     return check
-
-
-def _latency(value: float | str) -> float | str:
-    x = parse_duration("latency", value)
-    if not (math.isfinite(x) and x >= 0):
-        raise ValueError("must be a finite time >= 0 seconds")
-    return value
 
 
 def _choice(options: tuple[str, ...]) -> Any:
@@ -65,7 +67,7 @@ def _choice(options: tuple[str, ...]) -> Any:
 
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Bandwidth = Annotated[float | str, AfterValidator(_positive(parse_bandwidth, "bandwidth"))]
+Bandwidth = Annotated[float | str, AfterValidator(_check(bandwidth))]
 
 #: Every parameter of ``pssim run`` that a sweep can fix or vary, with its type.
 PARAMETERS: dict[str, Any] = {
@@ -79,13 +81,14 @@ PARAMETERS: dict[str, Any] = {
     "network": Annotated[str, AfterValidator(_choice(NETWORK_KINDS))],
     "uplink_bandwidth": Bandwidth,
     "master_bandwidth": Bandwidth,
-    "latency": Annotated[float | str, AfterValidator(_latency)],
-    "message_size": Annotated[float | str, AfterValidator(_positive(parse_size, "size"))],
+    "latency": Annotated[float | str, AfterValidator(_check(delay))],
+    "message_size": Annotated[float | str, AfterValidator(_check(nbytes))],
     "engine": Annotated[str, AfterValidator(_choice(tuple(e for e in ENGINES
                                                           if e != "analytic")))],
 }
 
-_STRICT = ConfigDict(extra="forbid")
+# strict: "10" is not 10 and true is not 1.0 (integers still pass where floats are due).
+_STRICT = ConfigDict(extra="forbid", strict=True)
 _FIXED: dict[str, Any] = {k: (t | None, None) for k, t in PARAMETERS.items()}
 _GRID: dict[str, Any] = {k: (Annotated[list[t], Field(min_length=1)] | None, None)  # type: ignore[valid-type]
                          for k, t in PARAMETERS.items()}
@@ -110,12 +113,16 @@ class SweepFile(BaseModel):
     """A sweep: [sweep] (seed, reps, schemes, chunk_size), [grid] (lists) and [fixed]."""
 
     model_config = _STRICT
+    _order: list[str] = PrivateAttr(default_factory=list)
     sweep: SweepSection
     grid: Grid = Field(default_factory=Grid)  # type: ignore[valid-type]
     fixed: Fixed = Field(default_factory=Fixed)  # type: ignore[valid-type]
 
     def varied(self) -> dict[str, list[Any]]:
-        return cast(BaseModel, self.grid).model_dump(exclude_none=True)
+        """The [grid] lists, in the order the file gives them."""
+        grid = cast(BaseModel, self.grid).model_dump(exclude_none=True)
+        order = [k for k in self._order if k in grid] + [k for k in grid if k not in self._order]
+        return {k: grid[k] for k in order}
 
     def constant(self) -> dict[str, Any]:
         return cast(BaseModel, self.fixed).model_dump(exclude_none=True)
@@ -136,6 +143,8 @@ def validate(config: dict[str, Any], source: str = "<dict>") -> SweepFile:
             problems.append(f"  {key.lstrip('.')}: {message}{given}")
         raise ConfigError("sweep", source, f"has {len(problems)} problem(s):\n"
                           + "\n".join(problems)) from None
+    grid = config.get("grid")
+    sweep._order = list(grid) if isinstance(grid, dict) else []
     both = sorted(set(sweep.varied()) & set(sweep.constant()))
     if both:
         raise ConfigError("sweep", source, f"sets {both[0]} in both [grid] and [fixed]; a "
@@ -162,26 +171,28 @@ def points(sweep: SweepFile) -> list[dict[str, Any]]:
             for values in itertools.product(*grid.values())]
 
 
-def point_seed(seed: int, params: dict[str, Any]) -> int:
+def _run_options(params: dict[str, Any]) -> dict[str, Any]:
+    """A point's parameters as :func:`simulator.api.prepare` takes them."""
+    return {k: v for k, v in params.items() if k != "engine"}
+
+
+def check_point(schemes: list[str], params: dict[str, Any], reps: int) -> ComputeModel:
+    """Raise ConfigError if the point cannot run (an infeasible scheme, say); else return
+    its compute model."""
+    _, _, model = prepare(schemes, **_run_options(params), reps=reps)
+    return model
+
+
+def point_seed(seed: int, params: dict[str, Any], model: ComputeModel) -> int:
     """The seed of a point's draws: (sweep seed, compute model, N) only, through a stable
-    digest (never Python's salted ``hash``)."""
-    key = {k: params.get(k) for k in ("mu", "alpha", "compute_times", "workers")}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).digest()
+    digest (never Python's salted ``hash``). The model's resolved parameters are used, so
+    ``mu`` left to its default and ``mu = 10`` give the same draws."""
+    key = {**model.parameters(), "compute_times": str(params.get("compute_times")),
+           "workers": params.get("workers", _DEFAULT_WORKERS)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).digest()
     words = np.frombuffer(digest[:16], dtype=np.uint32).tolist()
     state = np.random.SeedSequence([seed, *words]).generate_state(1, np.uint64)
     return int(state[0] >> np.uint64(1))  # fits the summary's int64 seed column
-
-
-def check_point(schemes: list[str], params: dict[str, Any], reps: int) -> None:
-    """Raise ConfigError if the point cannot run (an infeasible scheme, say)."""
-    built = build_schemes(schemes, params.get("workers", 40), params.get("load", 4),
-                          params.get("polynomials"), params.get("pg_tolerance", 0.05))
-    Network.build(params.get("network", "none"),
-                  **{k: params[k] for k in ("uplink_bandwidth", "master_bandwidth", "latency",
-                                            "message_size") if k in params})
-    model = build_compute(params.get("mu", 10.0), params.get("alpha", 0.01),
-                          params.get("compute_times"))
-    model.check(built[0].workers, built[0].load, reps)
 
 
 def run_chunk(schemes: list[str], params: dict[str, Any], seed: int, point: int, start: int,
@@ -296,7 +307,8 @@ def run_sweep(sweep: SweepFile | dict[str, Any], out: str | Path, *, executor: s
     if chunk_size is not None:
         if chunk_size < 1:
             raise ConfigError("chunk_size", chunk_size, "must be an integer >= 1")
-        sweep.sweep.chunk_size = chunk_size
+        sweep = sweep.model_copy(update={"sweep": sweep.sweep.model_copy(
+            update={"chunk_size": chunk_size})})
     folder = Path(out)
     resolved = _resolve(sweep, folder, resume)
     report = Report(folder, len(resolved["points"]))
@@ -305,11 +317,11 @@ def run_sweep(sweep: SweepFile | dict[str, Any], out: str | Path, *, executor: s
     tasks, failed = [], {}
     for i, params in enumerate(resolved["points"]):
         try:
-            check_point(s.schemes, params, s.reps)
+            model = check_point(s.schemes, params, s.reps)
         except ConfigError as err:
             failed[i] = str(err)
             continue
-        seed = point_seed(s.seed, params)
+        seed = point_seed(s.seed, params, model)
         for start in range(0, s.reps, s.chunk_size):
             stop = min(s.reps, start + s.chunk_size)
             if _chunk_path(folder, i, start, stop).exists():
@@ -344,13 +356,19 @@ def run_sweep(sweep: SweepFile | dict[str, Any], out: str | Path, *, executor: s
 def _resolve(sweep: SweepFile, folder: Path, resume: bool) -> dict[str, Any]:
     resolved = {**sweep.model_dump(mode="json"), "points": points(sweep)}
     saved = folder / "sweep.json"
-    if saved.exists():
-        if json.loads(saved.read_text()) != json.loads(json.dumps(resolved)):
-            raise ConfigError("out", str(folder), "holds a different sweep (see its "
-                              "sweep.json); choose another folder or the same sweep settings")
+    if saved.is_file():
+        before = json.loads(saved.read_text())
+        if before != json.loads(json.dumps(resolved)):
+            chunk = before.get("sweep", {}).get("chunk_size")
+            same_but_chunks = {**before, "sweep": {**before.get("sweep", {}),
+                                                   "chunk_size": sweep.sweep.chunk_size}}
+            hint = (f"the same sweep in chunks of {chunk}: resume with --chunk-size {chunk}"
+                    if same_but_chunks == json.loads(json.dumps(resolved)) else
+                    "a different sweep (see its sweep.json); choose another folder")
+            raise ConfigError("out", str(folder), f"holds {hint}")
     elif resume:
         raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
-    (folder / "data").mkdir(parents=True, exist_ok=True)
+    writable_folder("out", folder / "data", folder)
     for stale in (folder / "data").glob(".*.tmp"):
         stale.unlink()  # left by a sweep killed while writing
     saved.write_text(json.dumps(resolved, indent=2))

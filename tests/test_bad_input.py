@@ -124,6 +124,9 @@ CASES: list[tuple[str, list[str], dict[str, Any], str, str]] = [
     ("reps-0", ["--reps", "0"], {"reps": 0}, "reps", "0"),
     ("seed-negative", ["--seed", "-1"], {"seed": -1}, "seed", "-1"),
     ("unknown-engine", ["--engine", "gpu"], {"engine": "gpu"}, "engine", "gpu"),
+    ("seed-too-large", ["--seed", str(2**64)], {"seed": 2**64}, "seed", str(2**64)),
+    ("same-scheme-twice", ["--scheme", "LCC,LCC(4)", "--load", "4"],
+     {"scheme": "LCC,LCC(4)", "load": 4}, "scheme", "LCC,LCC(4)"),
 ]
 
 
@@ -320,3 +323,28 @@ def test_valid_compute_times_file_runs(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = simulator.run("GC", 3, 2, reps=2, compute_times=path)
     assert summary["completion_time"].tolist() == [4.0, 2.0]
+
+
+@pytest.mark.parametrize(("args", "parameter", "value"), [
+    (["--latency", "nan"], "latency", "nan"),
+    (["--reps", "0"], "reps", "0"),
+    (["--seed", "-5"], "seed", "-5"),
+    (["--master-bandwidth", "0"], "master_bandwidth", "0"),
+])
+def test_the_analytic_engine_checks_the_options_it_does_not_use(
+        args: list[str], parameter: str, value: str) -> None:
+    assert_cli_error(["--engine", "analytic", *args], parameter, value)
+
+
+@pytest.mark.parametrize("command", [["run", "--reps", "1", "--out"],
+                                     ["scenario", "timeline", "--out"],
+                                     ["sweep", "examples/sweep.toml", "--out"]])
+def test_an_output_that_cannot_be_created_fails_first(tmp_path: Path,
+                                                      command: list[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / ("x.csv" if command[0] == "run" else "out")
+    result = RUNNER.invoke(app, [*command, str(target)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "out" in result.output and str(target) in result.output

@@ -10,19 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemes import PAPER_SCHEMES, make_scheme
+from schemes import PAPER_SCHEMES, feasible
 from simulator import ConfigError, run, simulate
 
 EXACT = ["messages", "messages_sent", "computations"]
 SCHEMES = (*PAPER_SCHEMES, "LCC(1)", "LCC(2)", "LCC(3)")
-
-
-def feasible(scheme: str, n: int, r: int) -> bool:
-    try:
-        make_scheme(scheme, n, r)
-    except ConfigError:
-        return False
-    return True
 
 
 @st.composite

@@ -161,3 +161,10 @@ def test_fair_terminates_at_large_times_with_short_transfers() -> None:
     # time it takes to move all N·r = 20 messages.
     bound = none["completion_time"] + 20 * 4e6 / 1e11 * (1 + 1e-9)
     assert (summary["completion_time"] <= bound).all()
+
+
+def test_rows_beyond_n_r_and_the_reps_asked_for_are_ignored() -> None:
+    # A stray worker id of 10^12 must neither matter nor cost memory.
+    table = pd.DataFrame({"rep": [0, 0, 0, 5], "worker": [0, 1, 10**12, 0],
+                          "duration": [1.0, 2.0, 3.0, 4.0]})
+    assert one("GC", table, workers=2, load=1)["completion_time"] == 2.0

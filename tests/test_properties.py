@@ -9,8 +9,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemes import PAPER_SCHEMES, make_scheme
-from simulator import ConfigError, run, simulate
+from schemes import PAPER_SCHEMES, feasible
+from simulator import run, simulate
 from simulator.compute import BLOCK
 
 COUNT_RULES = ("GC", "LCC", "LCC-MMC", "LCC-MMC-2")
@@ -23,9 +23,7 @@ def configs(draw: st.DrawFn, schemes: tuple[str, ...] = PAPER_SCHEMES) -> dict:
     n = draw(st.integers(2, 8))
     r = draw(st.integers(1, n))
     scheme = draw(st.sampled_from(schemes))
-    try:
-        make_scheme(scheme, n, r)
-    except ConfigError:
+    if not feasible(scheme, n, r):
         scheme = "UC-MMC" if "UC-MMC" in schemes else "GC"
     return {"scheme": scheme, "workers": n, "load": r, "seed": draw(st.integers(0, 2**32)),
             "reps": 3}

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from simulator import ConfigError
-from simulator.sweep import load_file, load_sweep, run_sweep, validate
+from simulator.sweep import load_file, load_sweep, points, run_sweep, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "sweep.toml"
@@ -55,13 +55,32 @@ def test_same_output_whatever_the_executor_and_chunking(serial: pd.DataFrame, tm
     pd.testing.assert_frame_equal(load_sweep(tmp_path), serial)
 
 
-def test_points_with_the_same_compute_model_share_their_draws(serial: pd.DataFrame) -> None:
-    # Two bandwidths at the same (N, r): the same stragglers, so LCC's computations by T
-    # differ only through the network, and without a network they would be equal; here
-    # the seed column says both points drew from the same stream.
-    seeds = serial.groupby(["workers"])["seed"].nunique()
-    assert (seeds == 1).all()
-    assert serial.groupby("workers")["seed"].first().nunique() == 2
+def test_points_with_the_same_compute_model_share_their_draws(tmp_path: Path) -> None:
+    # Without a network the bandwidth changes nothing, so points that differ only in it
+    # must give identical realizations; a default mu and mu = 10 are the same model.
+    config = example(reps=300, schemes=["LCC-MMC", "UC-MMC"])
+    config["grid"] = {"master_bandwidth": ["1MB/s", "1GB/s"], "workers": [10, 12]}
+    config["fixed"] = {"network": "none", "alpha": 0.01}
+    run_sweep(config, tmp_path / "a", executor="serial")
+    data = load_sweep(tmp_path / "a")
+    metrics = ["scheme", "rep", "completion_time", "messages", "computations"]
+    for n in (10, 12):
+        at = data[data["workers"] == n]
+        slow, fast = (at[at["master_bandwidth"] == b][metrics].reset_index(drop=True)
+                      for b in (1e6, 1e9))
+        pd.testing.assert_frame_equal(slow, fast)
+    # Other N, other draws.
+    assert data.groupby("workers")["seed"].first().nunique() == 2
+    config["fixed"]["mu"] = 10
+    run_sweep(config, tmp_path / "b", executor="serial")
+    pd.testing.assert_frame_equal(load_sweep(tmp_path / "b"), data)
+
+
+def test_points_follow_the_order_of_the_grid_as_written() -> None:
+    config = example()
+    config["grid"] = {"master_bandwidth": ["1MB/s", "1GB/s"], "load": [2, 4]}
+    got = [(p["master_bandwidth"], p["load"]) for p in points(validate(config))]
+    assert got == [("1MB/s", 2), ("1MB/s", 4), ("1GB/s", 2), ("1GB/s", 4)]
 
 
 def test_resume_after_a_kill_equals_an_uninterrupted_sweep(tmp_path: Path) -> None:
@@ -110,6 +129,8 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     (lambda c: c["grid"].update(master_bandwidth=["1GB/s", "fast"]), "grid.master_bandwidth[1]"),
     (lambda c: c.update(extra={"x": 1}), "extra"),
     (lambda c: c["fixed"].update(workers=20), "workers"),
+    (lambda c: c["sweep"].update(reps="10"), "sweep.reps"),
+    (lambda c: c["fixed"].update(alpha=True), "fixed.alpha"),
 ])
 def test_bad_sweep_files_name_the_key(change, key: str) -> None:  # type: ignore[no-untyped-def]
     config = example()
@@ -143,6 +164,8 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path: Path) -> None:
     run_sweep(example(reps=50), tmp_path, executor="serial")
     with pytest.raises(ConfigError, match="different sweep"):
         run_sweep(example(reps=60), tmp_path, executor="serial")
+    with pytest.raises(ConfigError, match="--chunk-size 5000"):
+        run_sweep(example(reps=50), tmp_path, executor="serial", chunk_size=20)
     with pytest.raises(ConfigError, match="no sweep to resume"):
         run_sweep(example(reps=50), tmp_path / "empty", executor="serial", resume=True)
 
