@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from tqdm.auto import tqdm
 
 from analysis.frames import best_by_group
@@ -207,29 +208,16 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
 
 def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log_y: bool,
           title: str) -> Any:
-    from matplotlib.lines import Line2D
+    from analysis.plots import plot_summary_vs
 
-    from analysis.plots import plot_metric_vs
-
-    # One row per point, so seaborn has nothing to bootstrap; the intervals come from the
-    # table (Student t), as in summary.csv.
-    fig = plot_metric_vs(table, x="master_bandwidth", y=y, log_x=True, ylabel=ylabel,
-                         title=title)
+    fig = plot_summary_vs(table, "master_bandwidth", y, band=y == "mean_completion_time",
+                          log_x=True, log_y=log_y, ylabel=ylabel, title=title)
     ax = fig.axes[0]
-    legend = ax.get_legend()
-    colors = {t.get_text(): h.get_color() for h, t in
-              zip(legend.legend_handles, legend.get_texts(), strict=True)
-              if isinstance(h, Line2D)} if legend else {}
-    for scheme, part in table.groupby("scheme", sort=False):
-        color = colors.get(str(scheme))
-        if y == "mean_completion_time":
-            ax.fill_between(part["master_bandwidth"], part["ci_low"], part["ci_high"],
-                            alpha=0.25, color=color, linewidth=0)
-        ref = reference.loc[reference["scheme"] == scheme, y]
-        if len(ref):
-            ax.axhline(float(ref.iloc[0]), color=color, linestyle=":", linewidth=1)
-    if log_y:
-        ax.set_yscale("log")
+    colors = dict(zip(table["scheme"].unique().tolist(), sns.color_palette(), strict=False))
+    for scheme, part in reference.groupby("scheme", sort=False):
+        if scheme in colors:
+            ax.axhline(float(part[y].iloc[0]), color=colors[scheme], linestyle=":",
+                       linewidth=1)
     ax.text(0.99, 0.01, "dotted: network none (B → ∞)", transform=ax.transAxes,
             ha="right", va="bottom", fontsize=7)
     return fig

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from analysis.plots import plot_summary_vs
 from analysis.summary import summarize
 from scenarios.common import Output, standalone
 from schemes import PAPER_SCHEMES, feasible, make_scheme
@@ -45,39 +46,18 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
     output.data(data, "realizations")
     table = summarize(data, by=["scheme", "load"])
     output.table(table, "fig2_summary")
-    output.figure(_plot(table, "mean_completion_time", "mean completion time T (s)",
-                        ci=True, title="Fig. 2(a): mean completion time, N = 40"),
+    output.figure(plot_summary_vs(table, "load", "mean_completion_time",
+                                  xlabel="computation load r (computations per worker)",
+                                  title="Fig. 2(a): mean completion time, N = 40"),
                   "fig2a_completion_time", table)
-    output.figure(_plot(table, "mean_messages", "communication load (messages received)",
-                        ci=False, title="Fig. 2(b): communication load, N = 40"),
+    output.figure(plot_summary_vs(table, "load", "mean_messages", band=False,
+                                  xlabel="computation load r (computations per worker)",
+                                  ylabel="communication load (messages received by T)",
+                                  title="Fig. 2(b): communication load, N = 40"),
                   "fig2b_communication_load", table)
     result = claims(data, CONFIG["workers"])
     output.table(result, "claims")
     return result
-
-
-def _plot(table: pd.DataFrame, y: str, label: str, ci: bool, title: str) -> object:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    sns.lineplot(data=table, x="load", y=y, hue="scheme", style="scheme", markers=True,
-                 dashes=False, ax=ax)
-    if ci:
-        # The 95% intervals come from the table (Student t), as in fig2_summary.csv:
-        # bootstrapping 100000 realizations per point would add nothing but time.
-        for line, (_, part) in zip(ax.get_lines(), table.groupby("scheme", sort=False),
-                                   strict=False):
-            ax.fill_between(part["load"], part["ci_low"], part["ci_high"], alpha=0.25,
-                            color=line.get_color(), linewidth=0)
-    ax.set_xlabel("computation load r (computations per worker)")
-    ax.set_ylabel(label)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
