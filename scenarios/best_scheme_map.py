@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.frames import best_by_group, pareto_frontier
 from analysis.summary import summarize
-from scenarios.common import Output, standalone
+from scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
 from schemes import PAPER_SCHEMES, feasible
 from simulator.api import run as run_config
 
@@ -24,10 +23,8 @@ DEFAULT_REPS = 20_000
 CONFIG: dict[str, Any] = {
     "workers": 40, "loads": list(range(2, 11)), "mu": 10.0, "alpha": 0.01,
     "schemes": list(PAPER_SCHEMES), "lcc_family": "LCC(p) for every p dividing r",
-    "pg_tolerance": 0.05, "network": "fifo", "message_size": 4e6,
-    # Half-decade steps, rounded so that the heatmap's ticks read cleanly.
-    "master_bandwidths": [float(f"{b:.3g}") for b in np.logspace(7, 10, 7)],
-    "uplink_bandwidth": 1.25e9, "latency": 50e-6,
+    "pg_tolerance": 0.05, "network": "fifo", **GRADIENT_NETWORK,
+    "master_bandwidths": bandwidths(7, 10, 7),  # half-decade steps
     "frontier_load": 8, "frontier_bandwidth": 1e9,
 }
 KEEP = ["scheme", "load", "master_bandwidth", "rep", "completion_time", "messages",

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from analysis.frames import best_by_group
 from analysis.summary import summarize
-from scenarios.common import Output, standalone
+from scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
 from schemes import PAPER_SCHEMES
 from simulator import vectorized
 from simulator.api import run as run_config
@@ -31,11 +31,8 @@ DEFAULT_REPS = 20_000
 CONFIG: dict[str, Any] = {
     "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01, "schemes": list(PAPER_SCHEMES),
     "pg_tolerance": 0.05, "networks": ["fifo", "fair"],
-    # 10^6 float32 parameters.
-    "message_size": 4e6,
-    # Half-decade steps, rounded so that axis ticks and file contents read cleanly.
-    "master_bandwidths": [float(f"{b:.3g}") for b in np.logspace(7, 11, 9)],
-    "uplink_bandwidth": 1.25e9, "latency": 50e-6,
+    **GRADIENT_NETWORK,
+    "master_bandwidths": bandwidths(7, 11, 9),  # half-decade steps
     # The B → ∞ limit, drawn beside the sweep as a reference.
     "reference_network": "none",
 }

@@ -11,10 +11,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 
 from simulator.errors import ConfigError, integer, writable_folder
+
+#: The network of the bottleneck studies: a realistic gradient (10^6 float32 parameters,
+#: 4 MB per message), 10 Gbps uplinks (1.25e9 bytes/s) and 50 µs of latency.
+GRADIENT_NETWORK: dict[str, float] = {"message_size": 4e6, "uplink_bandwidth": 1.25e9,
+                                      "latency": 50e-6}
+
+
+def bandwidths(low: int, high: int, points: int) -> list[float]:
+    """Log-spaced bandwidths from 10^low to 10^high bytes/s, rounded to 3 significant
+    figures so that axis ticks and tables read cleanly."""
+    return [float(f"{b:.3g}") for b in np.logspace(low, high, points)]
+
 
 #: Scenario modules, in the order ``--list`` shows them and ``make run`` runs them.
 NAMES = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map", "timeline")

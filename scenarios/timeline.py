@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.frames import computations, link_utilization, transmissions
-from scenarios.common import Output, standalone
+from scenarios.common import GRADIENT_NETWORK, Output, standalone
 from simulator.api import simulate
 
 DESCRIPTION = "Gantt chart of one iteration (computations, transmissions, master link) for " \
@@ -19,8 +19,7 @@ DESCRIPTION = "Gantt chart of one iteration (computations, transmissions, master
 DEFAULT_REPS = 1
 CONFIG: dict[str, Any] = {
     "schemes": ["UC-MMC", "LCC"], "workers": 10, "load": 4, "mu": 10.0, "alpha": 0.01,
-    "network": "fifo", "message_size": 4e6, "master_bandwidth": 1e9,
-    "uplink_bandwidth": 1.25e9, "latency": 50e-6,
+    "network": "fifo", **GRADIENT_NETWORK, "master_bandwidth": 1e9,
     # The realization drawn; the others are simulated and kept in the trace.
     "rep": 0,
 }

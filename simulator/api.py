@@ -90,8 +90,9 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
     vector = _use_vectorized(engine, net, trace)
 
     results = [np.empty((reps, 4)) for _ in built]
-    rows: list[des.TraceRow] | None = [] if trace else None
-    traces: list[pd.DataFrame] = []
+    # Trace records go to plain lists during the run, one per scheme, and become one
+    # DataFrame at the end.
+    rows: list[list[des.TraceRow]] = [[] for _ in built]
     with tqdm(total=reps * len(built), disable=not progress, unit="rep",
               desc="simulating") as bar:
         for start in range(0, reps, chunk_size):
@@ -99,17 +100,16 @@ def simulate(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, 
             # One draw per chunk, shared by all schemes: common random numbers.
             finish = model.finish_times(seed, first_rep + start, first_rep + stop, workers,
                                         load)
-            for s, out in zip(built, results, strict=True):
-                out[start:stop] = (vectorized.simulate(s, net, finish) if vector
-                                   else des.simulate(s, net, finish, first_rep + start, rows))
-                if rows:
-                    traces.append(_trace_frame(rows, s.label))
-                    rows.clear()
+            for s, out, records in zip(built, results, rows, strict=True):
+                out[start:stop] = (vectorized.simulate(s, net, finish) if vector else
+                                   des.simulate(s, net, finish, first_rep + start,
+                                                records if trace else None))
                 bar.update(stop - start)
     summary = _summary(built, net, model, seed, results, first_rep)
     if not trace:
         return Results(summary)
-    return Results(summary, pd.concat(traces, ignore_index=True))
+    return Results(summary, pd.concat([_trace_frame(r, s.label) for s, r in
+                                       zip(built, rows, strict=True)], ignore_index=True))
 
 
 def prepare(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *,

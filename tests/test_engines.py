@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemes import PAPER_SCHEMES, feasible
-from simulator import ConfigError, run, simulate
+from simulator import ConfigError, run, simulate, vectorized
 
 EXACT = ["messages", "messages_sent", "computations"]
 SCHEMES = (*PAPER_SCHEMES, "LCC(1)", "LCC(2)", "LCC(3)")
@@ -60,12 +60,26 @@ def test_vectorized_equals_des(config: dict) -> None:
     pd.testing.assert_frame_equal(a[EXACT], b[EXACT])
 
 
-def test_auto_is_the_default_and_falls_back_to_des() -> None:
+def test_auto_is_the_default_and_falls_back_to_des(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = vectorized.simulate
+
+    def spy(*args: object) -> np.ndarray:
+        calls.append("vectorized")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vectorized, "simulate", spy)
     base = {"scheme": "LCC", "workers": 6, "load": 2, "reps": 30, "seed": 2}
-    pd.testing.assert_frame_equal(run(**base), run(**base, engine="des"))
-    fair = {**base, "network": "fair", "message_size": "1MB", "master_bandwidth": "100MB/s"}
-    pd.testing.assert_frame_equal(run(**fair), run(**fair, engine="des"))
+    fifo = {**base, "network": "fifo", "message_size": "1MB", "master_bandwidth": "100MB/s"}
+    for options in (base, fifo):
+        calls.clear()
+        pd.testing.assert_frame_equal(run(**options), run(**options, engine="des"))
+        assert calls == ["vectorized"]  # the default run only
+    calls.clear()
+    fair = {**fifo, "network": "fair"}
+    run(**fair)
     with_trace = simulate(**base, trace=True)
+    assert calls == []
     assert with_trace.trace is not None and len(with_trace.trace) > 0
 
 
