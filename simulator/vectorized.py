@@ -65,20 +65,22 @@ def _fifo(ready: np.ndarray, network: Network, identify: bool
     # The master's link serves in order of arrival; a stable sort of the (worker, message)
     # flattening breaks equal arrivals by lower worker, then earlier message.
     flat = arrival.reshape(reps, n * m)
+    # Position-major (one row per place in the queue) so that each step of the recursion
+    # reads one contiguous row.
     if identify:
         # A stable sort is four times slower, and only realizations with equal arrivals
         # need it: sort those again.
         order = np.argsort(flat, axis=1)
-        queue = np.take_along_axis(flat, order, axis=1)
-        tied = (np.diff(queue, axis=1) == 0).any(axis=1)
+        # Flat indices of the messages in queue order, one column per realization.
+        where = (order + (np.arange(reps) * (n * m))[:, None]).T
+        queue = flat.ravel()[where]
+        tied = (queue[1:] == queue[:-1]).any(axis=0)
         if tied.any():
-            order[tied] = np.argsort(flat[tied], axis=1, kind="stable")
-            queue[tied] = np.take_along_axis(flat[tied], order[tied], axis=1)
-        queue = queue.T
+            order = np.argsort(flat[tied], axis=1, kind="stable")
+            where[:, tied] = (order + (np.flatnonzero(tied) * (n * m))[:, None]).T
+            queue[:, tied] = flat.ravel()[where[:, tied]]
     else:
-        queue = np.sort(flat, axis=1).T
-    # Position-major so that each step of the recursion reads one contiguous row.
-    queue = np.ascontiguousarray(queue)
+        queue = np.ascontiguousarray(np.sort(flat, axis=1).T)
     leave = np.empty_like(queue)
     last = np.full(reps, -np.inf)
     for k in range(n * m):
@@ -87,8 +89,8 @@ def _fifo(ready: np.ndarray, network: Network, identify: bool
         leave[k] = last
     if not identify:
         return sent, np.ascontiguousarray(leave.T)
-    received = np.empty_like(flat)
-    np.put_along_axis(received, order, leave.T, axis=1)
+    received = np.empty(reps * n * m)
+    received[where] = leave
     return sent, received.reshape(reps, n, m)
 
 
