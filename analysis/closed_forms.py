@@ -21,12 +21,13 @@ O(N * (r/g + 1) * K) per time point, and all time points are handled at once.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
+
+from simulator.errors import ConfigError, finite, integer
 
 __all__ = ["count_rule_cdf", "count_rule_mean", "count_rule_quantile"]
 
@@ -67,60 +68,22 @@ class _Params:
         return self.load // self.group
 
 
-def _invalid(parameter: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"invalid {parameter}={value!r}: {allowed}")
-
-
-def _integer(parameter: str, value: object, low: int) -> int:
-    # Integral floats (e.g. 4.0 from a DataFrame column) are accepted, but 2.5 is refused
-    # rather than silently truncated into a different configuration.
-    allowed = f"must be an integer >= {low}"
-    if isinstance(value, bool | str | bytes):
-        raise _invalid(parameter, value, allowed)
-    try:
-        x = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        try:
-            as_float = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise _invalid(parameter, value, allowed) from None
-        if not as_float.is_integer():
-            raise _invalid(parameter, value, allowed) from None
-        x = int(as_float)
-    if x < low:
-        raise _invalid(parameter, value, allowed)
-    return x
-
-
-def _real(parameter: str, value: object, *, positive: bool) -> float:
-    allowed = "must be a finite number " + ("> 0" if positive else ">= 0")
-    if isinstance(value, bool | str | bytes):
-        raise _invalid(parameter, value, allowed)
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise _invalid(parameter, value, allowed) from None
-    if not math.isfinite(x) or x < 0 or (positive and x == 0):
-        raise _invalid(parameter, value, allowed)
-    return x
-
-
 def _validate(
     workers: object, load: object, group: object, threshold: object, mu: object, alpha: object
 ) -> _Params:
-    n = _integer("workers", workers, 1)
-    r = _integer("load", load, 1)
-    g = _integer("group", group, 1)
+    n = integer("workers", workers, low=1)
+    r = integer("load", load, low=1)
+    g = integer("group", group, low=1)
     if r % g != 0:
-        raise _invalid("group", group, f"must divide load={r}")
+        raise ConfigError("group", group, f"must divide load={r}")
     k_max = n * (r // g)
-    k = _integer("threshold", threshold, 1)
+    k = integer("threshold", threshold, low=1)
     if k > k_max:
-        raise _invalid(
+        raise ConfigError(
             "threshold", threshold, f"must be between 1 and workers*load/group = {k_max}"
         )
-    rate = _real("mu", mu, positive=True)
-    shift = _real("alpha", alpha, positive=False)
+    rate = finite("mu", mu, low=0.0, low_open=True)
+    shift = finite("alpha", alpha, low=0.0)
     return _Params(n, r, g, k, rate, shift)
 
 
@@ -313,7 +276,7 @@ def count_rule_quantile(
     flat = arr.ravel()
     bad = ~((flat > 0.0) & (flat < 1.0))
     if bad.any():
-        raise _invalid("q", flat[bad][0].item(), "must be strictly between 0 and 1")
+        raise ConfigError("q", flat[bad][0].item(), "must be strictly between 0 and 1")
     out = np.empty(flat.shape)
     # The CDF is 0 up to g * alpha (no message can exist before), and by the bound of
     # _tail_end it is >= q once N * exp(-mu * (t / r - alpha)) <= 1 - q; the factor 2 keeps

@@ -171,7 +171,7 @@ GOOD = params(10, 4, 2, 9)
         ("workers", 2.5),
         ("load", 0),
         ("load", True),
-        ("load", "4"),
+        ("load", "four"),
         ("threshold", math.nan),
         ("group", 3),
         ("group", 0),
