@@ -93,12 +93,12 @@ def test_resume_after_a_kill_equals_an_uninterrupted_sweep(tmp_path: Path) -> No
            "--executor", "serial", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 120
-    while len(list((out / "data").glob("*.parquet"))) < 10 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while len(list((out / "data").glob("*.parquet"))) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done = len(list((out / "data").glob("*.parquet")))
-    assert 10 <= done < 8 * 15, "the sweep was not interrupted mid-run"
+    assert 5 <= done < 8 * 15, "the sweep was not interrupted mid-run"
     report = run_sweep(load_file(sweep_file), out, executor="serial", resume=True)
     assert report.chunks_skipped >= done and report.chunks_run == 8 * 15 - report.chunks_skipped
     whole = tmp_path / "whole"
