@@ -215,19 +215,14 @@ def _summary(built: list[Scheme], network: Network, model: ComputeModel, seed: i
     """One row per (scheme, realization), built column by column so that a million
     realizations never hold more than one copy of the table."""
     reps = results[0].shape[0]
-    params = [{"polynomials": None, "pg_tolerance": math.nan, **s.parameters(),
-               **model.parameters(), **network.parameters(), "seed": seed} for s in built]
+    params = [{**s.parameters(), **model.parameters(), **network.parameters(), "seed": seed}
+              for s in built]
+    # The documented columns first, then whatever a scheme or model adds of its own.
+    keys = PARAMETER_COLUMNS + [k for p in params for k in p if k not in PARAMETER_COLUMNS]
     columns: dict[str, Any] = {}
-    for key in PARAMETER_COLUMNS:
-        values = [p[key] for p in params]
-        if key == "polynomials":
-            ints = np.repeat([-1 if v is None else v for v in values], reps)
-            columns[key] = pd.arrays.IntegerArray(ints, ints < 0)
-        elif isinstance(values[0], str):
-            columns[key] = pd.Series(np.repeat(np.array(values, dtype=object), reps),
-                                     dtype="str")
-        else:
-            columns[key] = np.repeat(values, reps)
+    for key in dict.fromkeys(keys):
+        columns[key] = _parameter_column([p.get(key) for p in params], reps,
+                                         nullable_integer=key == "polynomials")
     out = np.concatenate(results)
     messages = out[:, 1].astype(np.int64)
     columns["rep"] = np.tile(np.arange(first_rep, first_rep + reps, dtype=np.int64),
@@ -238,6 +233,21 @@ def _summary(built: list[Scheme], network: Network, model: ComputeModel, seed: i
     columns["computations"] = out[:, 3].astype(np.int64)
     columns["bytes"] = messages * columns["message_size"]
     return pd.DataFrame(columns, copy=False)
+
+
+def _parameter_column(values: list[Any], reps: int, nullable_integer: bool = False) -> Any:
+    """One parameter's column: each scheme's value repeated over its realizations, with
+    a missing value where a scheme has no such parameter (LCC's polynomials for GC)."""
+    given = [v for v in values if v is not None]
+    if given and all(isinstance(v, str) for v in given):
+        return pd.Series(np.repeat(np.array(values, dtype=object), reps), dtype="str")
+    if nullable_integer or (given and all(isinstance(v, int | np.integer)
+                                          and not isinstance(v, bool) for v in given)):
+        ints = np.repeat([0 if v is None else v for v in values], reps).astype(np.int64)
+        missing = np.repeat([v is None for v in values], reps)
+        return (pd.arrays.IntegerArray(ints, missing) if nullable_integer or missing.any()
+                else ints)
+    return np.repeat([math.nan if v is None else float(v) for v in values], reps)
 
 
 def _trace_frame(rows: list[des.TraceRow], label: str) -> pd.DataFrame:
