@@ -9,11 +9,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
 from simulator.errors import ConfigError, integer, writable_folder
 
@@ -100,24 +99,7 @@ def execute(name: str, reps: int | None, seed: int, out: Path | None, svg: bool,
 
 
 def standalone(name: str) -> None:
-    """``python -m scenarios.NAME``: the same options as ``pssim scenario NAME``."""
+    """``python -m scenarios.NAME``: the same as ``pssim scenario NAME``."""
+    from simulator.cli import app
 
-    def command(
-        reps: Annotated[int | None, typer.Option(
-            help="Realizations per point (default: the scenario's full size).")] = None,
-        seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
-        out: Annotated[Path | None, typer.Option(
-            help="Output folder (default results/NAME).")] = None,
-        svg: Annotated[bool, typer.Option(help="Also write SVG figures.")] = False,
-        progress: Annotated[bool | None, typer.Option(
-            help="Progress bar (default: when stderr is a terminal).")] = None,
-    ) -> None:
-        try:
-            output = execute(name, reps, seed, out, svg, progress)
-        except ConfigError as err:
-            typer.echo(f"Error: {err}", err=True)
-            raise typer.Exit(2) from None
-        typer.echo(f"{name}: wrote {len(output.written)} files to {output.folder}")
-
-    command.__doc__ = load(name).__doc__
-    typer.run(command)
+    app(args=["scenario", name, *sys.argv[1:]], prog_name="pssim")
