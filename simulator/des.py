@@ -53,8 +53,8 @@ class _Env(simpy.Environment):
 class _Iteration:
     """One iteration of the cluster, from time 0 until the master decodes."""
 
-    def __init__(self, scheme: Scheme, network: Network, labels: list[list[int]], rep: int,
-                 trace: list[TraceRow] | None) -> None:
+    def __init__(self, scheme: Scheme, network: Network, labels: list[list[int]],
+                 pieces: int, rep: int, trace: list[TraceRow] | None) -> None:
         self.env = _Env()
         self.scheme = scheme
         self.network = network
@@ -62,7 +62,7 @@ class _Iteration:
         self.trace = trace
         self.labels = labels
         self.needed = scheme.threshold
-        self.seen = [False] * (max(map(max, labels)) + 1)
+        self.seen = [False] * pieces
         self.size = math.nan if network.message_size is None else network.message_size
         self.completion = math.nan
         self.done = self.env.event()
@@ -260,7 +260,9 @@ def simulate(scheme: Scheme, network: Network, finish: np.ndarray, first_rep: in
     computations. Trace rows are appended to ``trace`` when it is given.
     """
     out = np.empty((finish.shape[0], 4))
-    labels = scheme.labels().tolist()
+    labels = scheme.labels()
+    pieces = int(labels.max()) + 1
+    rows = labels.tolist()
     for k in range(finish.shape[0]):
-        out[k] = _Iteration(scheme, network, labels, first_rep + k, trace).run(finish[k])
+        out[k] = _Iteration(scheme, network, rows, pieces, first_rep + k, trace).run(finish[k])
     return out
