@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis import closed_forms
 from schemes import Scheme, expand_names, make_scheme
 from simulator import des, vectorized
 from simulator.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
@@ -166,6 +165,10 @@ def analyze(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *
     Returns a table with one row per scheme (mean and quantiles of T, seconds) and the
     CDF of T on ``points`` times per scheme, from 0 to its 99.99% quantile.
     """
+    # Imported here: SciPy is needed only for the closed forms, and every worker process of
+    # a sweep would otherwise pay for importing it.
+    from analysis import closed_forms
+
     built = build_schemes(scheme, workers, load, polynomials, pg_tolerance)
     model = ShiftedExponential(mu, alpha)
     points = integer("points", points, low=2)
