@@ -382,9 +382,15 @@ def _resolve(sweep: SweepFile, folder: Path, resume: bool) -> dict[str, Any]:
 
 def load_sweep(folder: str | Path) -> pd.DataFrame:
     """All finished chunks of a sweep as one DataFrame, sorted by point, scheme and rep."""
-    files = sorted((Path(folder) / "data").glob("*.parquet"))
-    if not files:
+    from analysis.frames import load_results
+
+    data = Path(folder) / "data"
+    if not data.is_dir():
         raise ConfigError("folder", str(folder), "must hold a sweep's data/*.parquet files")
-    frame = pd.concat((pd.read_parquet(f) for f in files), ignore_index=True)
+    try:
+        frame = load_results(data)
+    except ValueError:
+        raise ConfigError("folder", str(folder),
+                          "must hold a sweep's data/*.parquet files") from None
     return frame.sort_values(["point", "scheme", "rep"], kind="stable").reset_index(drop=True)
 
