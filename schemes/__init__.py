@@ -8,8 +8,6 @@ from schemes.registry import (
     feasible,
     make_scheme,
     register,
-    scheme_names,
 )
 
-__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "feasible", "make_scheme", "register",
-           "scheme_names"]
+__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "feasible", "make_scheme", "register"]

@@ -23,11 +23,6 @@ def register(cls: type[Scheme]) -> type[Scheme]:
     return cls
 
 
-def scheme_names() -> list[str]:
-    """Registered names, in registration order."""
-    return list(_REGISTRY)
-
-
 def expand_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
     """Split a comma-separated list; ``all`` stands for the paper's six schemes."""
     items = names.split(",") if isinstance(names, str) else list(names)

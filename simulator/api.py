@@ -26,10 +26,6 @@ MAX_SEED = 2**63 - 1
 #: of finish times at N = 40, r = 10, which stay in cache) and never changes results.
 CHUNK_SIZE = 2 * BLOCK
 
-SUMMARY_METRICS = ["rep", "completion_time", "messages", "messages_sent", "computations",
-                   "bytes"]
-
-
 def build_compute(mu: Any = 10.0, alpha: Any = 0.01,
                   compute_times: str | Path | pd.DataFrame | ComputeModel | None = None
                   ) -> ComputeModel:
@@ -135,11 +131,7 @@ def prepare(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *
 
 def build_schemes(names: str | list[str], workers: int, load: int, polynomials: int | None,
                   pg_tolerance: float) -> list[Scheme]:
-    """The schemes of a run, all at the same N and r."""
-    workers = integer("workers", workers, low=1)
-    load = integer("load", load, low=1)
-    if load > workers:
-        raise ConfigError("load", load, f"must be between 1 and workers={workers}")
+    """The schemes of a run, all at the same N and r (each checks N and r as it is built)."""
     # Checked even when no scheme in the list takes them, so a typo never passes silently.
     if polynomials is not None:
         polynomials = integer("polynomials", polynomials, low=1)
@@ -150,8 +142,9 @@ def build_schemes(names: str | list[str], workers: int, load: int, polynomials: 
     labels = [s.label for s in built]
     twice = sorted({x for x in labels if labels.count(x) > 1})
     if twice:
-        raise ConfigError("scheme", names, f"names {twice[0]} twice at load {load} (LCC is "
-                          f"LCC(r), LCC-MMC LCC(1), LCC-MMC-2 LCC(2)); list each scheme once")
+        raise ConfigError("scheme", names, f"names {twice[0]} twice at load {built[0].load} "
+                          "(LCC is LCC(r), LCC-MMC LCC(1), LCC-MMC-2 LCC(2)); list each "
+                          "scheme once")
     return built
 
 
