@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 ## paper's figures and the bottleneck studies at full size into results/ (REPORT.md).
 run: $(STAMP)
 	$(BIN)/pssim run --scheme all --workers 40 --load 4 --mu 10 --alpha 0.01 --reps 10000 --seed 1
-	$(BIN)/python -m scenarios.report --out results
+	$(BIN)/python -m pssim.scenarios.report --out results
 
+## mypy sees the pssim namespace through links laid out as pyproject.toml's package-dir
+## installs it, remade each time so that added and removed files are seen.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	rm -rf $(VENV)/typecheck && mkdir -p $(VENV)/typecheck/pssim
+	for f in simulator/*.py simulator/*/; do ln -s "$$PWD/$${f%/}" $(VENV)/typecheck/pssim/; done
+	for d in schemes analysis scenarios; do ln -s "$$PWD/$$d" $(VENV)/typecheck/pssim/$$d; done
 	$(BIN)/mypy
 
 ## Lint, type-check, then the whole test suite.

@@ -1,6 +1,6 @@
 """Analysis of simulation results: closed forms, summaries, derived tables and figures.
 
-The public functions are importable from here (``from analysis import ecdf``). They are
+The public functions are importable from here (``from pssim.analysis import ecdf``). They are
 loaded on first use, so that importing the simulator, which needs only the closed forms,
 pulls in neither matplotlib nor seaborn.
 """
@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from analysis.frames import (
+    from pssim.analysis.frames import (
         best_by_group,
         busy_time,
         computations,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         pareto_frontier,
         transmissions,
     )
-    from analysis.plots import (
+    from pssim.analysis.plots import (
         plot_best_heatmap,
         plot_cdf,
         plot_ecdf,
@@ -31,14 +31,14 @@ if TYPE_CHECKING:
         plot_timeline,
         save,
     )
-    from analysis.summary import summarize
+    from pssim.analysis.summary import summarize
 
 _FRAMES = ("best_by_group", "busy_time", "computations", "ecdf", "link_utilization",
            "load_results", "messages_in_flight", "pareto_frontier", "transmissions")
 _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_metric_vs",
           "plot_timeline", "save")
-_HOME = {**dict.fromkeys(_FRAMES, "analysis.frames"), **dict.fromkeys(_PLOTS, "analysis.plots"),
-         "summarize": "analysis.summary"}
+_HOME = {**dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
+         **dict.fromkeys(_PLOTS, "pssim.analysis.plots"), "summarize": "pssim.analysis.summary"}
 
 __all__ = [
     "best_by_group",
@@ -64,7 +64,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
-        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+        raise AttributeError(f"module 'pssim.analysis' has no attribute {name!r}")
     value = getattr(importlib.import_module(home), name)
     globals()[name] = value
     return value

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.frames import computations, pareto_frontier, transmissions
+from pssim.analysis.frames import computations, pareto_frontier, transmissions
 
 #: Axis labels, with units, of the columns of the summary and of the derived tables.
 LABELS = {
@@ -78,7 +78,7 @@ def plot_cdf(curves: pd.DataFrame, x: str = "time", y: str = "cdf", hue: str = "
              style: str | None = None, title: str | None = None) -> Figure:
     """CDFs of T drawn as lines, one per ``hue`` (and ``style``, e.g. a column telling
     "closed form" from "Monte Carlo"), from a long table such as the curves of
-    ``simulator.api.analyze`` or :func:`analysis.frames.ecdf`.
+    ``pssim.api.analyze`` or :func:`pssim.analysis.frames.ecdf`.
     """
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     sns.lineplot(data=curves, x=x, y=y, hue=hue, style=style, estimator=None,

@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from schemes import make_scheme
-from simulator import des
-from simulator.compute import ShiftedExponential
-from simulator.network import Network
+from pssim.compute import ShiftedExponential
+from pssim.engines import des
+from pssim.network import Network
+from pssim.schemes import make_scheme
 
 WORKERS = 40
 LOAD = 5

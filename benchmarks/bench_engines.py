@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 
-from schemes import feasible
-from simulator import run
+from pssim import run
+from pssim.schemes import feasible
 
 N = 40
 FIFO = {"network": "fifo", "message_size": 4e6, "master_bandwidth": 1e9}  # link busy
@@ -43,7 +43,7 @@ def fig2_grid(reps: int) -> tuple[float, int]:
 
 
 def peak_memory_mib(reps: int) -> float:
-    code = (f"from simulator import run; run('all', {N}, 10, reps={reps}, seed=1); "
+    code = (f"from pssim import run; run('all', {N}, 10, reps={reps}, seed=1); "
             "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

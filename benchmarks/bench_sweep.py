@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from simulator.sweep import run_sweep
+from pssim.sweep import run_sweep
 
 
 def sweep(reps: int) -> dict:

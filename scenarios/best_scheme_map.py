@@ -11,11 +11,11 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.frames import best_by_group, pareto_frontier
-from analysis.summary import summarize
-from scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
-from schemes import PAPER_SCHEMES, feasible
-from simulator.api import run as run_config
+from pssim.analysis.frames import best_by_group, pareto_frontier
+from pssim.analysis.summary import summarize
+from pssim.api import run as run_config
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
+from pssim.schemes import PAPER_SCHEMES, feasible
 
 DESCRIPTION = "Fastest scheme per (load r, master bandwidth) under fifo with 4 MB messages, " \
               "and the completion time / communication load frontier with LCC(p)"
@@ -64,7 +64,7 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
     """Write the realizations, summary.csv, the best-scheme heatmaps (best.png/.csv over the
     paper's schemes, best_lcc_family.png/.csv with LCC(p) too), frontier.csv (Pareto flags
     per (r, bandwidth)) and the frontier figure at one (r, bandwidth)."""
-    from analysis.plots import plot_best_heatmap, plot_frontier
+    from pssim.analysis.plots import plot_best_heatmap, plot_frontier
 
     c = CONFIG
     output.config({**c, "reps": reps, "seed": seed, "engine": "auto"})

@@ -17,12 +17,12 @@ import pandas as pd
 import seaborn as sns
 from tqdm.auto import tqdm
 
-from analysis.frames import best_by_group
-from analysis.summary import summarize
-from scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
-from schemes import PAPER_SCHEMES
-from simulator import vectorized
-from simulator.api import run as run_config
+from pssim.analysis.frames import best_by_group
+from pssim.analysis.summary import summarize
+from pssim.api import run as run_config
+from pssim.engines import vectorized
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
+from pssim.schemes import PAPER_SCHEMES
 
 DESCRIPTION = "Mean T and communication load vs the master's bandwidth (1e7–1e11 B/s) at " \
               "N = 40, r = 4, 4 MB messages, fifo and fair networks: where the fastest " \
@@ -205,7 +205,7 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
 
 def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log_y: bool,
           title: str) -> Any:
-    from analysis.plots import plot_summary_vs
+    from pssim.analysis.plots import plot_summary_vs
 
     fig = plot_summary_vs(table, "master_bandwidth", y, band=y == "mean_completion_time",
                           log_x=True, log_y=log_y, ylabel=ylabel, title=title)

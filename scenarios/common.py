@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.errors import ConfigError, integer, writable_folder
+from pssim.errors import ConfigError, integer, writable_folder
 
 #: The network of the bottleneck studies: a realistic gradient (10^6 float32 parameters,
 #: 4 MB per message), 10 Gbps uplinks (1.25e9 bytes/s) and 50 µs of latency.
@@ -52,7 +52,7 @@ class Output:
 
     def figure(self, fig: Any, name: str, numbers: pd.DataFrame) -> list[Path]:
         """Save a figure beside the CSV of the numbers behind it."""
-        from analysis.plots import save
+        from pssim.analysis.plots import save
 
         paths = save(fig, self.folder / name, self.formats)
         self.written.extend(paths)
@@ -83,7 +83,7 @@ def load(name: str) -> Any:
     """The scenario module ``name``, or a ConfigError naming the known ones."""
     if name not in NAMES:
         raise ConfigError("scenario", name, f"must be one of {', '.join(NAMES)}")
-    return importlib.import_module(f"scenarios.{name}")
+    return importlib.import_module(f"pssim.scenarios.{name}")
 
 
 def execute(name: str, reps: int | None, seed: int, out: Path | None, svg: bool,
@@ -99,7 +99,7 @@ def execute(name: str, reps: int | None, seed: int, out: Path | None, svg: bool,
 
 
 def standalone(name: str) -> None:
-    """``python -m scenarios.NAME``: the same as ``pssim scenario NAME``."""
-    from simulator.cli import app
+    """``python -m pssim.scenarios.NAME``: the same as ``pssim scenario NAME``."""
+    from pssim.cli import app
 
     app(args=["scenario", name, *sys.argv[1:]], prog_name="pssim")

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios.common import Output, standalone
-from simulator.api import analyze, simulate
+from pssim.api import analyze, simulate
+from pssim.scenarios.common import Output, standalone
 
 DESCRIPTION = "CDF of T for GC, LCC, LCC-MMC at N = 10, r = 5: closed form vs Monte Carlo"
 DEFAULT_REPS = 100_000
@@ -19,7 +19,7 @@ CONFIG: dict[str, Any] = {"schemes": ["GC", "LCC", "LCC-MMC"], "workers": 10, "l
 
 def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.DataFrame:
     """Write the realizations, the two CDFs on one grid, and the figure."""
-    from analysis.plots import plot_cdf
+    from pssim.analysis.plots import plot_cdf
 
     c = CONFIG
     output.config({**c, "reps": reps, "seed": seed, "engine": "auto"})

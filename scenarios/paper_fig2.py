@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.plots import plot_summary_vs
-from analysis.summary import summarize
-from scenarios.common import Output, standalone
-from schemes import PAPER_SCHEMES, feasible, make_scheme
-from simulator.api import run as run_config
+from pssim.analysis.plots import plot_summary_vs
+from pssim.analysis.summary import summarize
+from pssim.api import run as run_config
+from pssim.scenarios.common import Output, standalone
+from pssim.schemes import PAPER_SCHEMES, feasible, make_scheme
 
 DESCRIPTION = "Mean T and communication load vs r at N = 40 for the six schemes, and a " \
               "table of the paper's Section V claims against the measured values"

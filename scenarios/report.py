@@ -1,7 +1,7 @@
 """The main job: run the paper's figures and the bottleneck studies at full size into one
 folder and write REPORT.md, which shows every figure and the claims table.
 
-    python -m scenarios.report [--out results] [--reps R] [--seed S] [--gallery docs/gallery]
+    python -m pssim.scenarios.report [--out results] [--reps R] [--seed S] [--gallery docs/gallery]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from scenarios.common import execute, load
+from pssim.scenarios.common import execute, load
 
 #: The scenarios of the report, in its order.
 MAIN = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map")
@@ -36,7 +36,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
 
 def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path:
     parts = ["# pssim report", "",
-             "Produced by `make run` (`python -m scenarios.report`). Each section's folder "
+             "Produced by `make run` (`python -m pssim.scenarios.report`). Each section's folder "
              "holds its data (Parquet), the numbers behind each figure (CSV) and its resolved "
              "configuration (config.json).", ""]
     for name in MAIN:

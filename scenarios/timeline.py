@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.frames import computations, link_utilization, transmissions
-from scenarios.common import GRADIENT_NETWORK, Output, standalone
-from simulator.api import simulate
+from pssim.analysis.frames import computations, link_utilization, transmissions
+from pssim.api import simulate
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, standalone
 
 DESCRIPTION = "Gantt chart of one iteration (computations, transmissions, master link) for " \
               "UC-MMC and LCC on the same draws, N = 10, r = 4, fifo, 4 MB messages"
@@ -45,7 +45,7 @@ def intervals(trace: pd.DataFrame, message_size: float, master_bandwidth: float
 def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.DataFrame:
     """Write the trace (every simulated realization), summary.csv, link_utilization.csv and
     one Gantt chart per scheme of realization ``CONFIG["rep"]``."""
-    from analysis.plots import plot_timeline
+    from pssim.analysis.plots import plot_timeline
 
     c = CONFIG
     output.config({**c, "reps": reps, "seed": seed, "engine": "des", "trace": True})

@@ -1,8 +1,8 @@
 """Straggler-mitigation schemes, registered by name."""
 
-from schemes import gradient_coding, lagrange, uncoded  # noqa: F401  (they register)
-from schemes.base import Scheme
-from schemes.registry import (
+from pssim.schemes import gradient_coding, lagrange, uncoded  # noqa: F401  (they register)
+from pssim.schemes.base import Scheme
+from pssim.schemes.registry import (
     PAPER_SCHEMES,
     expand_names,
     feasible,

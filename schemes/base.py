@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from simulator.errors import ConfigError, integer
+from pssim.errors import ConfigError, integer
 
 
 class Scheme(ABC):

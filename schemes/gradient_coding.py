@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemes.base import Scheme
-from schemes.registry import register
+from pssim.schemes.base import Scheme
+from pssim.schemes.registry import register
 
 
 @register

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemes.base import Scheme
-from schemes.registry import register
-from simulator.errors import ConfigError, integer
+from pssim.errors import ConfigError, integer
+from pssim.schemes.base import Scheme
+from pssim.schemes.registry import register
 
 
 def _ceil_div(a: int, b: int) -> int:

@@ -7,8 +7,8 @@ import inspect
 import re
 from typing import Any
 
-from schemes.base import Scheme
-from simulator.errors import ConfigError
+from pssim.errors import ConfigError
+from pssim.schemes.base import Scheme
 
 _REGISTRY: dict[str, type[Scheme]] = {}
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from schemes.base import Scheme
-from schemes.registry import register
-from simulator.errors import ConfigError, finite
+from pssim.errors import ConfigError, finite
+from pssim.schemes.base import Scheme
+from pssim.schemes.registry import register
 
 
 @register

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from schemes import Scheme, expand_names, make_scheme
-from simulator import des, vectorized
-from simulator.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
-from simulator.errors import ConfigError, finite, integer
-from simulator.network import Network
+from pssim.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
+from pssim.engines import des, vectorized
+from pssim.errors import ConfigError, finite, integer
+from pssim.network import Network
+from pssim.schemes import Scheme, expand_names, make_scheme
 
 ENGINES = ("auto", "des", "vectorized", "analytic")
 
@@ -160,7 +160,7 @@ def analyze(scheme: str | list[str] = "all", workers: int = 40, load: int = 4, *
     """
     # Imported here: SciPy is needed only for the closed forms, and every worker process of
     # a sweep would otherwise pay for importing it.
-    from analysis import closed_forms
+    from pssim.engines import analytic as closed_forms
 
     built = build_schemes(scheme, workers, load, polynomials, pg_tolerance)
     model = ShiftedExponential(mu, alpha)

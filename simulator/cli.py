@@ -10,10 +10,10 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from analysis.summary import summarize
-from simulator.api import MAX_SEED, analyze, simulate
-from simulator.errors import ConfigError, integer, writable_folder
-from simulator.network import Network
+from pssim.analysis.summary import summarize
+from pssim.api import MAX_SEED, analyze, simulate
+from pssim.errors import ConfigError, integer, writable_folder
+from pssim.network import Network
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate straggler-tolerant distributed gradient descent.")
@@ -175,7 +175,7 @@ def scenario(
 ) -> None:
     """Run a scenario script: data (Parquet), figures (PNG), the numbers behind each figure
     (CSV) and the resolved configuration (JSON) in one folder."""
-    from scenarios import common
+    from pssim.scenarios import common
 
     if list_ or name is None:
         for key in common.NAMES:
@@ -211,7 +211,7 @@ def sweep(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Run a parameter sweep; finished chunks are kept, so a killed sweep resumes."""
-    from simulator.sweep import load_file, run_sweep
+    from pssim.sweep import load_file, run_sweep
 
     if scheduler is not None and executor != "dask":
         _fail(ConfigError("scheduler", scheduler, "needs --executor dask"))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.errors import ConfigError, finite
+from pssim.errors import ConfigError, finite
 
 #: Realizations per random stream. Realization k always takes row k % BLOCK of stream
 #: k // BLOCK, so its draws never depend on how a run is chunked or parallelised.

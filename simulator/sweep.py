@@ -36,11 +36,11 @@ from pydantic import (
 )
 from tqdm.auto import tqdm
 
-from schemes.registry import expand_names, resolve
-from simulator.api import ENGINES, prepare, simulate
-from simulator.compute import ComputeModel
-from simulator.errors import ConfigError, writable_folder
-from simulator.network import NETWORK_KINDS, bandwidth, delay, nbytes
+from pssim.api import ENGINES, prepare, simulate
+from pssim.compute import ComputeModel
+from pssim.errors import ConfigError, writable_folder
+from pssim.network import NETWORK_KINDS, bandwidth, delay, nbytes
+from pssim.schemes.registry import expand_names, resolve
 
 EXECUTORS = ("serial", "processes", "dask")
 _DEFAULT_WORKERS = inspect.signature(prepare).parameters["workers"].default
@@ -172,7 +172,7 @@ def points(sweep: SweepFile) -> list[dict[str, Any]]:
 
 
 def _run_options(params: dict[str, Any]) -> dict[str, Any]:
-    """A point's parameters as :func:`simulator.api.prepare` takes them."""
+    """A point's parameters as :func:`pssim.api.prepare` takes them."""
     return {k: v for k, v in params.items() if k != "engine"}
 
 
@@ -264,7 +264,7 @@ class _Executor:
             # so they inherit no threads or locks from this process (tqdm's monitor, say)
             # and start without importing numpy and pandas again.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["simulator.sweep"])
+            context.set_forkserver_preload(["pssim.sweep"])
             return cf.ProcessPoolExecutor(self.workers_per_host or os.cpu_count(),
                                           mp_context=context)
         try:
@@ -382,7 +382,7 @@ def _resolve(sweep: SweepFile, folder: Path, resume: bool) -> dict[str, Any]:
 
 def load_sweep(folder: str | Path) -> pd.DataFrame:
     """All finished chunks of a sweep as one DataFrame, sorted by point, scheme and rep."""
-    from analysis.frames import load_results
+    from pssim.analysis.frames import load_results
 
     data = Path(folder) / "data"
     if not data.is_dir():

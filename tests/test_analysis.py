@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-import analysis
-from analysis import frames, plots
-from analysis.frames import (
+import pssim.analysis as analysis
+from pssim import simulate
+from pssim.analysis import frames, plots
+from pssim.analysis.frames import (
     best_by_group,
     busy_time,
     computations,
@@ -26,7 +27,6 @@ from analysis.frames import (
     pareto_frontier,
     transmissions,
 )
-from simulator import simulate
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Bad input: one clear message naming the parameter, the value and what is allowed.
 
 The CLI must exit with code 2 and print no traceback; the Python API must raise
-``simulator.ConfigError``.
+``pssim.ConfigError``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import simulator
-import simulator.cli
-from simulator import ConfigError
-from simulator.cli import app
+import pssim
+import pssim.cli
+from pssim import ConfigError
+from pssim.cli import app
 
 RUNNER = CliRunner()
 
@@ -47,7 +47,7 @@ def assert_cli_error(args: list[str], parameter: str, value: str) -> str:
 def assert_api_error(parameter: str, **kwargs: Any) -> ConfigError:
     options: dict[str, Any] = {"reps": 1, **kwargs}
     with pytest.raises(ConfigError) as info:
-        simulator.run(**options)
+        pssim.run(**options)
     assert parameter in str(info.value)
     return info.value
 
@@ -175,7 +175,7 @@ def test_bad_output_suffix_is_rejected_before_simulating(
         calls.append(args)
         raise AssertionError("simulate must not run when an output path is bad")
 
-    monkeypatch.setattr(simulator.cli, "simulate", no_simulation)
+    monkeypatch.setattr(pssim.cli, "simulate", no_simulation)
     path = tmp_path / name
     assert_cli_error(["--reps", "1", option, str(path)], parameter, name)
     assert calls == []
@@ -191,7 +191,7 @@ def test_bad_trace_suffix_writes_no_summary(tmp_path: Path) -> None:
 
 def test_output_that_is_a_directory_is_rejected_before_simulating(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(simulator.cli, "simulate", lambda *a, **k: pytest.fail("simulated"))
+    monkeypatch.setattr(pssim.cli, "simulate", lambda *a, **k: pytest.fail("simulated"))
     target = tmp_path / "summary.csv"
     target.mkdir()
     assert_cli_error(["--reps", "1", "--out", str(target)], "out", "summary.csv")
@@ -321,7 +321,7 @@ def test_valid_compute_times_file_runs(tmp_path: Path) -> None:
     result = invoke("--scheme", "GC", "--workers", "3", "--load", "2", "--reps", "2",
                     "--compute-times", str(path))
     assert result.exit_code == 0, result.output
-    summary = simulator.run("GC", 3, 2, reps=2, compute_times=path)
+    summary = pssim.run("GC", 3, 2, reps=2, compute_times=path)
     assert summary["completion_time"].tolist() == [4.0, 2.0]
 
 

@@ -10,7 +10,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.stats import binom
 
-from analysis.closed_forms import count_rule_cdf, count_rule_mean, count_rule_quantile
+from pssim.engines.analytic import count_rule_cdf, count_rule_mean, count_rule_quantile
 
 MU = 10.0
 ALPHA = 0.01

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemes import PAPER_SCHEMES, feasible
-from simulator import ConfigError, run, simulate, vectorized
+from pssim import ConfigError, run, simulate
+from pssim.engines import vectorized
+from pssim.schemes import PAPER_SCHEMES, feasible
 
 EXACT = ["messages", "messages_sent", "computations"]
 SCHEMES = (*PAPER_SCHEMES, "LCC(1)", "LCC(2)", "LCC(3)")
@@ -103,8 +104,8 @@ def test_chunking_never_changes_results(engine: str) -> None:
 
 
 def test_analytic_engine_reports_closed_forms() -> None:
-    from analysis.closed_forms import count_rule_cdf, count_rule_mean
-    from simulator.api import analyze
+    from pssim.api import analyze
+    from pssim.engines.analytic import count_rule_cdf, count_rule_mean
 
     table, cdf = analyze(["GC", "LCC(5)", "LCC-MMC"], 10, 5, quantiles=(0.5,), points=50)
     assert table["scheme"].tolist() == ["GC", "LCC", "LCC-MMC"]
@@ -121,7 +122,7 @@ def test_analytic_engine_reports_closed_forms() -> None:
 def test_analytic_engine_on_the_command_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from simulator.cli import app
+    from pssim.cli import app
 
     out = tmp_path / "cdf.csv"
     res = CliRunner().invoke(app, ["run", "--engine", "analytic", "--scheme", "GC,LCC",

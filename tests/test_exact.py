@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from simulator import run, simulate
+from pssim import run, simulate
 from tests.conftest import durations
 
 METRICS = ["completion_time", "messages", "messages_sent", "computations"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulator import simulate
-from simulator.sweep import load_sweep, run_sweep
+from pssim import simulate
+from pssim.sweep import load_sweep, run_sweep
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES: dict[str, dict] = json.loads((GOLDEN / "cases.json").read_text())

@@ -9,9 +9,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemes import PAPER_SCHEMES, feasible
-from simulator import run, simulate
-from simulator.compute import BLOCK
+from pssim import run, simulate
+from pssim.compute import BLOCK
+from pssim.schemes import PAPER_SCHEMES, feasible
 
 COUNT_RULES = ("GC", "LCC", "LCC-MMC", "LCC-MMC-2")
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios import best_scheme_map, bottleneck_bandwidth
-from scenarios.common import execute
+from pssim.scenarios import best_scheme_map, bottleneck_bandwidth
+from pssim.scenarios.common import execute
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_COLUMNS = ["n", "mean_completion_time", "ci_low", "ci_high", "mean_messages",
@@ -176,7 +176,7 @@ def test_timeline(tmp_path: Path) -> None:
 
 
 def test_timeline_runs_as_a_module(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "scenarios.timeline", "--reps", "1",
+    done = subprocess.run([sys.executable, "-m", "pssim.scenarios.timeline", "--reps", "1",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr

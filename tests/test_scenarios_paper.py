@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios.common import execute
-from scenarios.paper_fig2 import claims, simulate_grid
+from pssim.scenarios.common import execute
+from pssim.scenarios.paper_fig2 import claims, simulate_grid
 
 
 def test_paper_fig1_end_to_end(tmp_path: Path) -> None:

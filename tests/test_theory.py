@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.closed_forms import count_rule_cdf, count_rule_mean, count_rule_quantile
-from schemes import make_scheme
-from simulator import run
+from pssim import run
+from pssim.engines.analytic import count_rule_cdf, count_rule_mean, count_rule_quantile
+from pssim.schemes import make_scheme
 
 MU, ALPHA = 10.0, 0.01
 

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
-from simulator.errors import ConfigError, finite, integer
+from pssim.errors import ConfigError, finite, integer
 
 __all__ = ["count_rule_cdf", "count_rule_mean", "count_rule_quantile"]
 

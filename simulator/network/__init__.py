@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from simulator.errors import ConfigError
-from simulator.units import parse_bandwidth, parse_duration, parse_size
+from pssim.errors import ConfigError
+from pssim.units import parse_bandwidth, parse_duration, parse_size
 
 NetworkKind = Literal["none", "fifo", "fair"]
 NETWORK_KINDS: tuple[str, ...] = ("none", "fifo", "fair")

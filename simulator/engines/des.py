@@ -19,8 +19,8 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, Event
 
-from schemes.base import Scheme
-from simulator.network import Network
+from pssim.network import Network
+from pssim.schemes.base import Scheme
 
 #: Runs after every ordinary event of the same instant: the master's link picks its next
 #: message only once all arrivals of that instant have joined its queue.

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from schemes.base import Scheme
-from simulator.network import Network
+from pssim.network import Network
+from pssim.schemes.base import Scheme
 
 #: Networks this engine reproduces exactly.
 NETWORKS = ("none", "fifo")

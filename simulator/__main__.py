@@ -1,0 +1,5 @@
+"""``python -m pssim``: the ``pssim`` command."""
+
+from pssim.cli import main
+
+main()
