@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 ## paper's figures and the bottleneck studies at full size into results/ (REPORT.md).
 run: $(STAMP)
 	$(BIN)/pssim run --scheme all --workers 40 --load 4 --mu 10 --alpha 0.01 --reps 10000 --seed 1
-	$(BIN)/python -m pssim.scenarios.report --out results
+	$(BIN)/pssim report --out results
 
 ## mypy sees the pssim namespace through links laid out as pyproject.toml's package-dir
 ## installs it, remade each time so that added and removed files are seen.
@@ -26,6 +26,7 @@ lint: $(STAMP)
 	for f in simulator/*.py simulator/*/; do ln -s "$$PWD/$${f%/}" $(VENV)/typecheck/pssim/; done
 	for d in schemes analysis scenarios; do ln -s "$$PWD/$$d" $(VENV)/typecheck/pssim/$$d; done
 	$(BIN)/mypy
+	PYTHONPATH=$(VENV)/typecheck $(BIN)/lint-imports --no-cache
 
 ## Lint, type-check, then the whole test suite.
 test: lint

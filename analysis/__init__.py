@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ecdf,
         link_utilization,
         load_results,
+        load_sweep,
         messages_in_flight,
         pareto_frontier,
         transmissions,
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from pssim.analysis.summary import summarize
 
 _FRAMES = ("best_by_group", "busy_time", "computations", "ecdf", "link_utilization",
-           "load_results", "messages_in_flight", "pareto_frontier", "transmissions")
+           "load_results", "load_sweep", "messages_in_flight", "pareto_frontier",
+           "transmissions")
 _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_metric_vs",
           "plot_timeline", "save")
 _HOME = {**dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
@@ -47,6 +49,7 @@ __all__ = [
     "ecdf",
     "link_utilization",
     "load_results",
+    "load_sweep",
     "messages_in_flight",
     "pareto_frontier",
     "plot_best_heatmap",

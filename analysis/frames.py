@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pssim.errors import ConfigError
+
 #: One iteration of the trace is identified by these columns.
 TRACE_KEYS = ["scheme", "rep"]
 
@@ -27,9 +29,10 @@ def _keys(by: str | Sequence[str] | None) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
-def load_results(path: str | Path) -> pd.DataFrame:
+def load_results(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """A results table from a Parquet (``.parquet``, ``.pq``) or CSV file, or from a
-    directory of Parquet files (concatenated in file-name order).
+    directory of Parquet files (concatenated in file-name order); only ``columns`` when
+    given.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -44,16 +47,32 @@ def load_results(path: str | Path) -> pd.DataFrame:
                        key=lambda f: f.name)
         if not files:
             raise ValueError(f"{p}: the directory holds no Parquet files (*.parquet, *.pq)")
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        return pd.concat([pd.read_parquet(f, columns=columns) for f in files],
+                         ignore_index=True)
     if not p.exists():
         raise ValueError(f"{p}: no such file or directory")
     suffix = p.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
-        return pd.read_parquet(p)
+        return pd.read_parquet(p, columns=columns)
     if suffix == ".csv":
-        return pd.read_csv(p)
+        return pd.read_csv(p, usecols=columns)
     raise ValueError(f"{p}: unknown suffix {p.suffix!r}; expected .parquet, .pq or .csv, "
                      "or a directory of Parquet files")
+
+
+def load_sweep(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """All finished chunks of a sweep (or scenario) folder as one DataFrame, sorted by
+    point, scheme and rep; only ``columns`` (and those three) when given."""
+    data = Path(folder) / "data"
+    if not data.is_dir():
+        raise ConfigError("folder", str(folder), "must hold a sweep's data/*.parquet files")
+    try:
+        frame = load_results(data, None if columns is None else
+                             list(dict.fromkeys(["point", "scheme", "rep", *columns])))
+    except ValueError:
+        raise ConfigError("folder", str(folder),
+                          "must hold a sweep's data/*.parquet files") from None
+    return frame.sort_values(["point", "scheme", "rep"], kind="stable").reset_index(drop=True)
 
 
 def ecdf(df: pd.DataFrame, value: str = "completion_time",

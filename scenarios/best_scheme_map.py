@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from pssim.analysis.frames import best_by_group, pareto_frontier
 from pssim.analysis.summary import summarize
 from pssim.api import run as run_config
-from pssim.scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, bandwidths
 from pssim.schemes import PAPER_SCHEMES, feasible
 
 DESCRIPTION = "Fastest scheme per (load r, master bandwidth) under fifo with 4 MB messages, " \
@@ -95,6 +95,3 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
         f"({setting})")), f"frontier_r{r}", point)
     return best
 
-
-if __name__ == "__main__":
-    standalone("best_scheme_map")

@@ -17,11 +17,11 @@ import pandas as pd
 import seaborn as sns
 from tqdm.auto import tqdm
 
+from pssim import network as networks
 from pssim.analysis.frames import best_by_group
 from pssim.analysis.summary import summarize
 from pssim.api import run as run_config
-from pssim.engines import vectorized
-from pssim.scenarios.common import GRADIENT_NETWORK, Output, bandwidths, standalone
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, bandwidths
 from pssim.schemes import PAPER_SCHEMES
 
 DESCRIPTION = "Mean T and communication load vs the master's bandwidth (1e7–1e11 B/s) at " \
@@ -69,7 +69,8 @@ def simulate_grid(reps: int, seed: int, progress: bool = False) -> pd.DataFrame:
     counts = reps_per_network(reps)
     points = [(net, b) for net in c["networks"] for b in c["master_bandwidths"]]
     points.append((c["reference_network"], math.inf))
-    slow = [i for i, (net, _) in enumerate(points) if net not in vectorized.NETWORKS]
+    slow = [i for i, (net, _) in enumerate(points)
+            if "vectorized" not in networks.build(net, message_size=1).engines]
     fast = [i for i in range(len(points)) if i not in slow]
     frames: list[pd.DataFrame | None] = [None] * len(points)
     processes = min(len(slow), os.cpu_count() or 1)
@@ -219,6 +220,3 @@ def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log
             ha="right", va="bottom", fontsize=7)
     return fig
 
-
-if __name__ == "__main__":
-    standalone("bottleneck_bandwidth")

@@ -96,10 +96,3 @@ def execute(name: str, reps: int | None, seed: int, out: Path | None, svg: bool,
     module.run(reps=reps, seed=seed, output=output,
                progress=sys.stderr.isatty() if progress is None else progress)
     return output
-
-
-def standalone(name: str) -> None:
-    """``python -m pssim.scenarios.NAME``: the same as ``pssim scenario NAME``."""
-    from pssim.cli import app
-
-    app(args=["scenario", name, *sys.argv[1:]], prog_name="pssim")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pssim.api import analyze, simulate
-from pssim.scenarios.common import Output, standalone
+from pssim.scenarios.common import Output
 
 DESCRIPTION = "CDF of T for GC, LCC, LCC-MMC at N = 10, r = 5: closed form vs Monte Carlo"
 DEFAULT_REPS = 100_000
@@ -45,6 +45,3 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
     output.figure(fig, "fig1_cdf", numbers)
     return numbers
 
-
-if __name__ == "__main__":
-    standalone("paper_fig1")

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from pssim.analysis.plots import plot_summary_vs
 from pssim.analysis.summary import summarize
 from pssim.api import run as run_config
-from pssim.scenarios.common import Output, standalone
+from pssim.scenarios.common import Output
 from pssim.schemes import PAPER_SCHEMES, feasible, make_scheme
 
 DESCRIPTION = "Mean T and communication load vs r at N = 40 for the six schemes, and a " \
@@ -148,6 +148,3 @@ def claims(data: pd.DataFrame, workers: int = 40) -> pd.DataFrame:
         mmc == len(loads))
     return pd.DataFrame(rows)
 
-
-if __name__ == "__main__":
-    standalone("paper_fig2")

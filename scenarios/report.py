@@ -1,17 +1,17 @@
 """The main job: run the paper's figures and the bottleneck studies at full size into one
 folder and write REPORT.md, which shows every figure and the claims table.
 
-    python -m pssim.scenarios.report [--out results] [--reps R] [--seed S] [--gallery docs/gallery]
+    pssim report [--out results] [--reps R] [--seed S] [--gallery docs/gallery]
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
 import pandas as pd
-import typer
 
 from pssim.scenarios.common import execute, load
 
@@ -36,7 +36,7 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
 
 def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path:
     parts = ["# pssim report", "",
-             "Produced by `make run` (`python -m pssim.scenarios.report`). Each section's folder "
+             "Produced by `make run` (`pssim report`). Each section's folder "
              "holds its data (Parquet), the numbers behind each figure (CSV) and its resolved "
              "configuration (config.json).", ""]
     for name in MAIN:
@@ -69,28 +69,18 @@ def gallery(out: Path, folder: Path) -> None:
             thumbnail(str(png), str(folder / png.name), scale=0.5)
 
 
-def main(
-    out: Annotated[Path, typer.Option(help="Folder of the report.")] = Path("results"),
-    reps: Annotated[int | None, typer.Option(
-        help="Realizations per point for every scenario (default: each one's full size).")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
-    gallery_dir: Annotated[Path | None, typer.Option(
-        "--gallery", help="Also write half-size copies of the figures here.")] = None,
-    progress: Annotated[bool | None, typer.Option(help="Progress bars.")] = None,
-) -> None:
-    """Run the report's scenarios and write REPORT.md."""
+def make_report(out: Path, reps: int | None = None, seed: int = 0,
+                gallery_dir: Path | None = None, progress: bool | None = None,
+                say: Callable[[str], Any] = print) -> Path:
+    """Run the report's scenarios into ``out`` and write REPORT.md; ``say`` reports each
+    scenario's time as it finishes."""
     seconds = {}
     for name in MAIN:
         start = time.perf_counter()
         execute(name, reps, seed, out / name, svg=False, progress=progress)
         seconds[name] = time.perf_counter() - start
-        typer.echo(f"{name}: {seconds[name]:.1f} s")
+        say(f"{name}: {seconds[name]:.1f} s")
     path = write_report(out, seconds, reps)
     if gallery_dir is not None:
         gallery(out, gallery_dir)
-    typer.echo(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    typer.run(main)
+    return path

@@ -12,7 +12,7 @@ import pandas as pd
 
 from pssim.analysis.frames import computations, link_utilization, transmissions
 from pssim.api import simulate
-from pssim.scenarios.common import GRADIENT_NETWORK, Output, standalone
+from pssim.scenarios.common import GRADIENT_NETWORK, Output
 
 DESCRIPTION = "Gantt chart of one iteration (computations, transmissions, master link) for " \
               "UC-MMC and LCC on the same draws, N = 10, r = 4, fifo, 4 MB messages"
@@ -69,6 +69,3 @@ def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.Data
                       intervals(one, c["message_size"], c["master_bandwidth"]))
     return trace
 
-
-if __name__ == "__main__":
-    standalone("timeline")

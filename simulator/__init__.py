@@ -14,14 +14,15 @@ from pssim.errors import ConfigError
 if TYPE_CHECKING:
     from pssim.api import Results, analyze, run, simulate
     from pssim.compute import ComputeModel, ExplicitDurations, ShiftedExponential
-    from pssim.network import Network
+    from pssim.config import Config
+    from pssim.network import Discipline
 
-__all__ = ["ComputeModel", "ConfigError", "ExplicitDurations", "Network", "Results",
-           "ShiftedExponential", "analyze", "run", "simulate"]
+__all__ = ["ComputeModel", "Config", "ConfigError", "Discipline", "ExplicitDurations",
+           "Results", "ShiftedExponential", "analyze", "run", "simulate"]
 
 _LAZY = {"Results": "api", "run": "api", "simulate": "api", "analyze": "api",
-         "ComputeModel": "compute", "ExplicitDurations": "compute",
-         "ShiftedExponential": "compute", "Network": "network"}
+         "Config": "config", "ComputeModel": "compute", "ExplicitDurations": "compute",
+         "ShiftedExponential": "compute", "Discipline": "network"}
 
 
 def __getattr__(name: str) -> Any:

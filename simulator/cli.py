@@ -1,24 +1,34 @@
-"""The ``pssim`` command line."""
+"""The ``pssim`` command line.
+
+``pssim run``'s options are the fields of :class:`~pssim.config.Config`, with their help
+texts, so a new parameter appears here by itself. Heavy packages (pandas, SimPy, SciPy,
+matplotlib) are imported only by the command that needs them, so ``pssim --help`` is fast.
+"""
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
-from pssim.analysis.summary import summarize
-from pssim.api import MAX_SEED, analyze, simulate
-from pssim.errors import ConfigError, integer, writable_folder
-from pssim.network import Network
+from pssim.config import Config, help_text
+from pssim.errors import ConfigError, writable_folder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Simulate straggler-tolerant distributed gradient descent.")
 
 OUTPUT_SUFFIXES = (".parquet", ".csv")
+
+#: How each kind of field is shown in the options' help.
+_METAVARS = {"int": "INTEGER", "float": "NUMBER", "quantity": "QUANTITY", "str": "TEXT",
+             "names": "NAMES"}
 
 
 def _fail(err: ConfigError) -> None:
@@ -49,69 +59,65 @@ def _root() -> None:
     """pssim: a parameter-server cluster with stragglers."""
 
 
+def _shown(value: Any) -> str | None:
+    """A default as the command line writes it (the Config reads it back to the same
+    value)."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return str(value)
+
+
+def _config_options(command: Any) -> Any:
+    """Give ``command`` one option per Config field (``--message-size`` for
+    ``message_size``), each taken as text and converted by the Config itself, so the
+    command line and the Python API accept the same values and report the same errors."""
+    from pssim.config import kind
+
+    params = []
+    for name, info in Config.model_fields.items():
+        option = typer.Option(f"--{name.replace('_', '-')}", help=help_text(name),
+                              metavar=_METAVARS.get(kind(name), "TEXT"))
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                        default=_shown(info.default),
+                                        annotation=Annotated[str | None, option]))
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+           if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    command.__signature__ = inspect.Signature(params + own)
+    command.__annotations__ = {**{p.name: p.annotation for p in params},
+                               **{p.name: p.annotation for p in own}}
+    return command
+
+
 @app.command()
+@_config_options
 def run(
-    scheme: Annotated[str, typer.Option(
-        help="Scheme name, comma-separated list run on common random numbers, LCC(p), "
-             "or 'all' (GC, LCC, LCC-MMC, LCC-MMC-2, UC-MMC, UC-MMC-PG).")] = "all",
-    workers: Annotated[int, typer.Option(help="Number of workers N.")] = 40,
-    load: Annotated[int, typer.Option(help="Computation load r per worker, 1..N.")] = 4,
-    polynomials: Annotated[int | None, typer.Option(
-        help="Polynomials p of the LCC family (must divide the load); default p = r.")] = None,
-    pg_tolerance: Annotated[float, typer.Option(
-        help="UC-MMC-PG tolerance τ in [0, 1): it stops at ⌈(1−τ)N⌉ partitions.")] = 0.05,
-    mu: Annotated[float, typer.Option(help="Straggling rate μ > 0 (1/seconds).")] = 10.0,
-    alpha: Annotated[float, typer.Option(help="Minimum duration α >= 0 of one computation "
-                                              "(seconds).")] = 0.01,
-    compute_times: Annotated[Path | None, typer.Option(
-        help="CSV of explicit durations (seconds): columns worker, duration, and optionally "
-             "computation (1..r) and rep. Replaces --mu/--alpha.")] = None,
-    network: Annotated[str, typer.Option(help="none, fifo or fair.")] = "none",
-    uplink_bandwidth: Annotated[str, typer.Option(
-        help="Each worker's uplink: bytes/s, or with a unit ('10Gbps', '1.25GB/s').")] = "inf",
-    master_bandwidth: Annotated[str, typer.Option(
-        help="The master's shared link: bytes/s, or with a unit.")] = "inf",
-    latency: Annotated[str, typer.Option(
-        help="Propagation delay: seconds, or with a unit ('50us', '2ms').")] = "0",
-    message_size: Annotated[str | None, typer.Option(
-        help="Bytes per message, or with a unit ('4MB', '4MiB'); required for fifo "
-             "and fair.")] = None,
-    reps: Annotated[int, typer.Option(help="Realizations (independent iterations).")] = 1000,
-    seed: Annotated[int, typer.Option(help="Root seed (integer >= 0).")] = 0,
-    engine: Annotated[str, typer.Option(
-        help="auto (default: vectorized where it applies, else des), des (SimPy: every "
-             "network, traces), vectorized (numpy: networks none and fifo), or analytic "
-             "(closed forms: count-rule schemes, ShiftedExponential, network none; prints "
-             "mean and quantiles, --out writes the CDF).")] = "auto",
+    *,
     trace: Annotated[Path | None, typer.Option(
         help="Write the event trace here (.parquet or .csv).")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Write the summary here (.parquet or .csv).")] = None,
+        help="Write the summary here (.parquet or .csv; with --engine analytic, the CDF "
+             "of T).")] = None,
     progress: Annotated[bool | None, typer.Option(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
+    **given: str | None,
 ) -> None:
     """Run schemes over many realizations; print mean completion time (seconds) with its
     95% confidence interval and mean messages per scheme."""
+    from pssim.api import simulate
+
     try:
         _check_output("out", out)
         _check_output("trace", trace)
-        if engine == "analytic":
-            # The options the closed forms do not use must still be valid ones.
-            integer("reps", reps, low=1)
-            integer("seed", seed, low=0, high=MAX_SEED)
-            Network.build(network, uplink_bandwidth=uplink_bandwidth,
-                          master_bandwidth=master_bandwidth, latency=latency,
-                          message_size=message_size)
-            _analytic(scheme, workers, load, polynomials, pg_tolerance, mu, alpha,
-                      compute_times, network, trace, out)
+        config = Config(**{k: v for k, v in given.items() if v is not None})
+        if config.engine == "analytic":
+            _analytic(config, trace, out)
             return
-        result = simulate(
-            scheme, workers, load, polynomials=polynomials, pg_tolerance=pg_tolerance, mu=mu,
-            alpha=alpha, compute_times=compute_times, network=network,
-            uplink_bandwidth=uplink_bandwidth, master_bandwidth=master_bandwidth,
-            latency=latency, message_size=message_size, reps=reps, seed=seed, engine=engine,
-            trace=trace is not None,
-            progress=sys.stderr.isatty() if progress is None else progress)
+        result = simulate(config, trace=trace is not None,
+                          progress=sys.stderr.isatty() if progress is None else progress)
     except ConfigError as err:
         _fail(err)
         return
@@ -122,18 +128,13 @@ def run(
     typer.echo(format_table(result.summary))
 
 
-def _analytic(scheme: str, workers: int, load: int, polynomials: int | None,
-              pg_tolerance: float, mu: float, alpha: float, compute_times: Path | None,
-              network: str, trace: Path | None, out: Path | None) -> None:
-    for given, what in ((compute_times is not None, "explicit compute times"),
-                        (network != "none", f"network {network!r}"),
-                        (trace is not None, "a trace")):
-        if given:
-            raise ConfigError("engine", "analytic",
-                              f"closed forms cover ShiftedExponential with network none and "
-                              f"no trace, not {what}; use des or vectorized")
-    table, cdf = analyze(scheme, workers, load, polynomials=polynomials,
-                         pg_tolerance=pg_tolerance, mu=mu, alpha=alpha)
+def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
+    from pssim.api import analyze
+
+    if trace is not None:
+        raise ConfigError("engine", "analytic", "gives distributions, not an event trace; "
+                          "use des")
+    table, cdf = analyze(config)
     if out is not None:
         write_table(cdf, out)
     quantiles = [c for c in table.columns if c.startswith("q")]
@@ -146,6 +147,8 @@ def _analytic(scheme: str, workers: int, load: int, polynomials: int | None,
 
 def format_table(summary: pd.DataFrame) -> str:
     """Per-scheme mean completion time with its 95% CI, and mean messages."""
+    from pssim.analysis.summary import summarize
+
     s = summarize(summary)
     lines = [f"{'scheme':<12} {'reps':>7} {'mean T (s)':>11} {'95% CI (s)':>23} "
              f"{'messages':>9} {'sent':>9} {'computations':>12}"]
@@ -173,8 +176,8 @@ def scenario(
     progress: Annotated[bool | None, typer.Option(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
 ) -> None:
-    """Run a scenario script: data (Parquet), figures (PNG), the numbers behind each figure
-    (CSV) and the resolved configuration (JSON) in one folder."""
+    """Run a scenario: data (Parquet), figures (PNG), the numbers behind each figure (CSV)
+    and the resolved configuration (JSON) in one folder."""
     from pssim.scenarios import common
 
     if list_ or name is None:
@@ -188,6 +191,30 @@ def scenario(
         _fail(err)
         return
     typer.echo(f"{name}: wrote {len(output.written)} files to {output.folder}")
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="Folder of the report.")] = Path("results"),
+    reps: Annotated[int | None, typer.Option(
+        help="Realizations per point for every scenario (default: each one's full size).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Root seed (integer >= 0).")] = 0,
+    gallery: Annotated[Path | None, typer.Option(
+        help="Also write half-size copies of the figures here.")] = None,
+    progress: Annotated[bool | None, typer.Option(
+        help="Show progress bars (default: when stderr is a terminal).")] = None,
+) -> None:
+    """Run the paper's figures and the bottleneck studies into one folder and write
+    REPORT.md (the main job of ``make run``)."""
+    from pssim.scenarios.report import make_report
+
+    try:
+        path = make_report(out, reps, seed, gallery, progress, typer.echo)
+    except ConfigError as err:
+        _fail(err)
+        return
+    typer.echo(f"wrote {path}")
 
 
 @app.command()
@@ -216,19 +243,15 @@ def sweep(
     if scheduler is not None and executor != "dask":
         _fail(ConfigError("scheduler", scheduler, "needs --executor dask"))
     try:
-        report = run_sweep(load_file(file), out, executor=executor,
+        result = run_sweep(load_file(file), out, executor=executor,
                            workers_per_host=workers_per_host, scheduler=scheduler,
                            chunk_size=chunk_size, resume=resume,
                            progress=sys.stderr.isatty() if progress is None else progress)
     except ConfigError as err:
         _fail(err)
         return
-    typer.echo(report.describe())
+    typer.echo(result.describe())
 
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
-import inspect
 import itertools
 import json
 import multiprocessing
@@ -36,56 +35,47 @@ from pydantic import (
 )
 from tqdm.auto import tqdm
 
-from pssim.api import ENGINES, prepare, simulate
+from pssim import config as fields
+from pssim import network as networks
+from pssim.api import prepare, simulate
 from pssim.compute import ComputeModel
+from pssim.config import Config
 from pssim.errors import ConfigError, writable_folder
-from pssim.network import NETWORK_KINDS, bandwidth, delay, nbytes
 from pssim.schemes.registry import expand_names, resolve
 
 EXECUTORS = ("serial", "processes", "dask")
-_DEFAULT_WORKERS = inspect.signature(prepare).parameters["workers"].default
+_DEFAULT_WORKERS = Config.model_fields["workers"].default
 DEFAULT_CHUNK_SIZE = 5000
 
+#: Set in the [sweep] section, not per point.
+_RUN_WIDE = ("scheme", "reps", "seed")
 
-def _check(convert: Any) -> Any:
-    """A pydantic validator from one of the network's converters (same rules, same text)."""
+#: The strict TOML type of each kind of Config field (see pssim.config).
+_TOML_TYPES: dict[str, Any] = {"int": int, "float": float, "quantity": float | str,
+                               "str": str}
 
-    def check(value: float | str) -> float | str:
-        convert("value", value)
+
+def _checked(name: str) -> Any:
+    """The Config field's own check (same rules, same text), plus what only the layers
+    above the configuration know: the registered network names; the value stays as the
+    file wrote it."""
+
+    def check(value: Any) -> Any:
+        fields.check_field(name, value)
+        if name == "network" and value not in networks.names():
+            raise ConfigError(name, value, f"must be one of {', '.join(networks.names())}")
+        if name == "engine" and value == "analytic":
+            raise ValueError("must be one of auto, des, vectorized (a sweep simulates "
+                             "realizations)")
         return value
 
     return check
 
 
-def _choice(options: tuple[str, ...]) -> Any:
-    def check(value: str) -> str:
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}")
-        return value
-
-    return check
-
-
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Bandwidth = Annotated[float | str, AfterValidator(_check(bandwidth))]
-
-#: Every parameter of ``pssim run`` that a sweep can fix or vary, with its type.
+#: Every Config field that a sweep point can fix or vary, with its strict TOML type.
 PARAMETERS: dict[str, Any] = {
-    "workers": Annotated[int, Field(ge=1)],
-    "load": Annotated[int, Field(ge=1)],
-    "polynomials": Annotated[int, Field(ge=1)],
-    "pg_tolerance": Annotated[Finite, Field(ge=0, lt=1)],
-    "mu": Annotated[Finite, Field(gt=0)],
-    "alpha": Annotated[Finite, Field(ge=0)],
-    "compute_times": str,
-    "network": Annotated[str, AfterValidator(_choice(NETWORK_KINDS))],
-    "uplink_bandwidth": Bandwidth,
-    "master_bandwidth": Bandwidth,
-    "latency": Annotated[float | str, AfterValidator(_check(delay))],
-    "message_size": Annotated[float | str, AfterValidator(_check(nbytes))],
-    "engine": Annotated[str, AfterValidator(_choice(tuple(e for e in ENGINES
-                                                          if e != "analytic")))],
-}
+    name: Annotated[_TOML_TYPES[fields.kind(name)], AfterValidator(_checked(name))]
+    for name in Config.model_fields if name not in _RUN_WIDE}
 
 # strict: "10" is not 10 and true is not 1.0 (integers still pass where floats are due).
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -171,16 +161,10 @@ def points(sweep: SweepFile) -> list[dict[str, Any]]:
             for values in itertools.product(*grid.values())]
 
 
-def _run_options(params: dict[str, Any]) -> dict[str, Any]:
-    """A point's parameters as :func:`pssim.api.prepare` takes them."""
-    return {k: v for k, v in params.items() if k != "engine"}
-
-
 def check_point(schemes: list[str], params: dict[str, Any], reps: int) -> ComputeModel:
     """Raise ConfigError if the point cannot run (an infeasible scheme, say); else return
     its compute model."""
-    _, _, model = prepare(schemes, **_run_options(params), reps=reps)
-    return model
+    return prepare(Config(**params, scheme=schemes, reps=reps)).compute
 
 
 def point_seed(seed: int, params: dict[str, Any], model: ComputeModel) -> int:
@@ -378,19 +362,3 @@ def _resolve(sweep: SweepFile, folder: Path, resume: bool) -> dict[str, Any]:
         stale.unlink()  # left by a sweep killed while writing
     saved.write_text(json.dumps(resolved, indent=2))
     return resolved
-
-
-def load_sweep(folder: str | Path) -> pd.DataFrame:
-    """All finished chunks of a sweep as one DataFrame, sorted by point, scheme and rep."""
-    from pssim.analysis.frames import load_results
-
-    data = Path(folder) / "data"
-    if not data.is_dir():
-        raise ConfigError("folder", str(folder), "must hold a sweep's data/*.parquet files")
-    try:
-        frame = load_results(data)
-    except ValueError:
-        raise ConfigError("folder", str(folder),
-                          "must hold a sweep's data/*.parquet files") from None
-    return frame.sort_values(["point", "scheme", "rep"], kind="stable").reset_index(drop=True)
-

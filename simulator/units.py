@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from typing import Any
 
@@ -26,7 +28,7 @@ _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf
 def _parse(parameter: str, value: Any, units: dict[str, float], kind: str) -> float:
     if isinstance(value, bool):
         raise ConfigError(parameter, value, f"must be {kind}")
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real):  # numpy scalars too
         return float(value)
     if isinstance(value, str):
         m = _QUANTITY.match(value)
@@ -59,3 +61,27 @@ def parse_duration(parameter: str, value: Any) -> float:
     """Seconds from a number or a string such as ``"50us"`` or ``"2ms"``."""
     return _parse(parameter, value, _TIME_UNITS,
                   "a time in seconds: a number, or a number with a unit s, ms, us, ns")
+
+
+def bandwidth(parameter: str, value: Any) -> float:
+    """Bytes/s > 0 (∞ allowed) from a number or a string with a unit."""
+    b = parse_bandwidth(parameter, value)
+    if not b > 0:  # also rejects NaN
+        raise ConfigError(parameter, value, "must be a bandwidth > 0 bytes/s (inf allowed)")
+    return b
+
+
+def delay(parameter: str, value: Any) -> float:
+    """Finite seconds >= 0 from a number or a string with a unit."""
+    t = parse_duration(parameter, value)
+    if not (math.isfinite(t) and t >= 0):
+        raise ConfigError(parameter, value, "must be a finite time >= 0 seconds")
+    return t
+
+
+def nbytes(parameter: str, value: Any) -> float:
+    """Finite bytes > 0 from a number or a string with a unit."""
+    size = parse_size(parameter, value)
+    if not (math.isfinite(size) and size > 0):
+        raise ConfigError(parameter, value, "must be a finite size > 0 bytes")
+    return size

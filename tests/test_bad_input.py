@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import pssim
-import pssim.cli
+import pssim.api
 from pssim import ConfigError
 from pssim.cli import app
 
@@ -175,7 +175,7 @@ def test_bad_output_suffix_is_rejected_before_simulating(
         calls.append(args)
         raise AssertionError("simulate must not run when an output path is bad")
 
-    monkeypatch.setattr(pssim.cli, "simulate", no_simulation)
+    monkeypatch.setattr(pssim.api, "simulate", no_simulation)
     path = tmp_path / name
     assert_cli_error(["--reps", "1", option, str(path)], parameter, name)
     assert calls == []
@@ -191,7 +191,7 @@ def test_bad_trace_suffix_writes_no_summary(tmp_path: Path) -> None:
 
 def test_output_that_is_a_directory_is_rejected_before_simulating(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pssim.cli, "simulate", lambda *a, **k: pytest.fail("simulated"))
+    monkeypatch.setattr(pssim.api, "simulate", lambda *a, **k: pytest.fail("simulated"))
     target = tmp_path / "summary.csv"
     target.mkdir()
     assert_cli_error(["--reps", "1", "--out", str(target)], "out", "summary.csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pssim import ConfigError, run, simulate
-from pssim.engines import vectorized
+from pssim.engines import Outcome
+from pssim.engines.vectorized import Vectorized
 from pssim.schemes import PAPER_SCHEMES, feasible
 
 EXACT = ["messages", "messages_sent", "computations"]
@@ -63,13 +65,13 @@ def test_vectorized_equals_des(config: dict) -> None:
 
 def test_auto_is_the_default_and_falls_back_to_des(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = vectorized.simulate
+    real = Vectorized.simulate
 
-    def spy(*args: object) -> np.ndarray:
+    def spy(self: Vectorized, *args: Any) -> Outcome:
         calls.append("vectorized")
-        return real(*args)  # type: ignore[arg-type]
+        return real(self, *args)
 
-    monkeypatch.setattr(vectorized, "simulate", spy)
+    monkeypatch.setattr(Vectorized, "simulate", spy)
     base = {"scheme": "LCC", "workers": 6, "load": 2, "reps": 30, "seed": 2}
     fifo = {**base, "network": "fifo", "message_size": "1MB", "master_bandwidth": "100MB/s"}
     for options in (base, fifo):

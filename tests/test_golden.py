@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from pssim import simulate
-from pssim.sweep import load_sweep, run_sweep
+from pssim.analysis import load_sweep
+from pssim.sweep import run_sweep
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES: dict[str, dict] = json.loads((GOLDEN / "cases.json").read_text())

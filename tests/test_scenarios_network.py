@@ -176,7 +176,7 @@ def test_timeline(tmp_path: Path) -> None:
 
 
 def test_timeline_runs_as_a_module(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "pssim.scenarios.timeline", "--reps", "1",
+    done = subprocess.run([sys.executable, "-m", "pssim", "scenario", "timeline", "--reps", "1",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from pssim import ConfigError
-from pssim.sweep import load_file, load_sweep, points, run_sweep, validate
+from pssim.analysis import load_sweep
+from pssim.sweep import load_file, points, run_sweep, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "sweep.toml"
@@ -89,7 +90,7 @@ def test_resume_after_a_kill_equals_an_uninterrupted_sweep(tmp_path: Path) -> No
     sweep_file = tmp_path / "slow.toml"
     sweep_file.write_text(_toml(config))
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "pssim.cli", "sweep", str(sweep_file), "--out", str(out),
+    cmd = [sys.executable, "-m", "pssim", "sweep", str(sweep_file), "--out", str(out),
            "--executor", "serial", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 120
@@ -113,7 +114,7 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     for hash_seed in ("1", "2"):
         out = tmp_path / hash_seed
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        subprocess.run([sys.executable, "-m", "pssim.cli", "sweep", str(EXAMPLE),
+        subprocess.run([sys.executable, "-m", "pssim", "sweep", str(EXAMPLE),
                         "--out", str(out), "--executor", "serial", "--chunk-size", "700"],
                        cwd=ROOT, env=env, check=True, capture_output=True)
         frames.append(load_sweep(out))

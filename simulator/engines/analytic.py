@@ -27,9 +27,25 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
+from pssim.compute import ComputeModel, ShiftedExponential
 from pssim.errors import ConfigError, finite, integer
+from pssim.network import Discipline, NoNetwork
+from pssim.schemes import Scheme
 
-__all__ = ["count_rule_cdf", "count_rule_mean", "count_rule_quantile"]
+__all__ = ["count_rule_cdf", "count_rule_mean", "count_rule_quantile", "unsupported"]
+
+
+def unsupported(schemes: list[Scheme], network: Discipline, model: ComputeModel) -> str | None:
+    """Why the closed forms do not cover this configuration, or None."""
+    if not isinstance(model, ShiftedExponential):
+        return f"closed forms cover ShiftedExponential, not {type(model).__name__}"
+    if not isinstance(network, NoNetwork):
+        return f"closed forms cover network none, not network {network.name!r}"
+    for s in schemes:
+        if not s.count_rule:
+            return (f"closed forms cover count-rule schemes only, not {s.label} (its master "
+                    "needs distinct partitions)")
+    return None
 
 FloatArray = NDArray[np.float64]
 

@@ -1,97 +1,48 @@
 """The vectorized engine: the same iterations as the SimPy engine, as array operations over
-all realizations at once (DESIGN 2).
+all realizations at once (docs/model.md, "Engines").
 
-Exact where the dynamics have a closed-form recursion: network ``none`` (order statistics
-of the ready times) and ``fifo`` (each uplink and the master's link by the Lindley
-recursion, in the order of DESIGN's tie rule). Times come from the same float expressions
-as in the SimPy engine, so the two agree realization by realization.
+Exact where the network discipline has a closed-form recursion (its ``arrays``): order
+statistics of the ready times without a network, the Lindley recursion under ``fifo``.
+Times come from the same float expressions as in the SimPy engine, so the two agree
+realization by realization.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pssim.network import Network
-from pssim.schemes.base import Scheme
-
-#: Networks this engine reproduces exactly.
-NETWORKS = ("none", "fifo")
+from pssim.engines.base import Engine, Outcome, TraceRow
+from pssim.network import Discipline
+from pssim.schemes import Scheme
 
 
-def simulate(scheme: Scheme, network: Network, finish: np.ndarray) -> np.ndarray:
-    """Completion time, messages, messages_sent and computations of each realization of
-    ``finish`` (shape (reps, N, r)), as a (reps, 4) float array."""
-    if network.kind not in NETWORKS:
-        raise ValueError(f"the vectorized engine covers networks {NETWORKS}, "
-                         f"not {network.kind!r}")
-    g = scheme.group
-    # Message j is ready when computation (j+1)·g ends.
-    ready = finish if g == 1 else finish[:, :, g - 1 :: g]
-    if network.kind == "none":
-        sent = received = ready
-    else:
-        sent, received = _fifo(ready, network, identify=not scheme.count_rule)
-    reps = finish.shape[0]
-    t = _completion(scheme, received.reshape(reps, -1))
-    bound = t[:, None]
-    counts: dict[int, np.ndarray] = {}
-    out = np.empty((reps, 4))
-    out[:, 0] = t
-    # Without a network the three arrays are often one and the same: count each once.
-    for column, times in ((1, received), (2, sent), (3, finish)):
-        if id(times) not in counts:
-            counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound, axis=1)
-        out[:, column] = counts[id(times)]
-    return out
+class Vectorized(Engine):
+    """numpy over realizations: disciplines that declare an exact recursion, no trace."""
 
+    name = "vectorized"
 
-def _fifo(ready: np.ndarray, network: Network, identify: bool
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """Send-start and reception times under store-and-forward links.
+    def unsupported(self, network: Discipline, trace: bool) -> str | None:
+        if trace:
+            return "the vectorized engine gives no event trace"
+        if self.name not in network.engines:
+            return f"the vectorized engine has no exact recursion for network {network.name!r}"
+        return None
 
-    Receptions come per message when ``identify``; otherwise as the sorted sequence of
-    departures from the master's link, which is all a count rule needs (and avoids the
-    stable sort that identifying equal arrivals requires).
-    """
-    reps, n, m = ready.shape
-    up, lat, down = network.uplink_time, network.latency, network.master_time
-    sent = np.empty_like(ready)
-    end = np.full((reps, n), -np.inf)
-    arrival = np.empty_like(ready)
-    for j in range(m):  # each uplink sends its worker's messages one at a time, in order
-        sent[:, :, j] = np.maximum(ready[:, :, j], end)
-        end = sent[:, :, j] + up
-        arrival[:, :, j] = end + lat
-    # The master's link serves in order of arrival; a stable sort of the (worker, message)
-    # flattening breaks equal arrivals by lower worker, then earlier message.
-    flat = arrival.reshape(reps, n * m)
-    # Position-major (one row per place in the queue) so that each step of the recursion
-    # reads one contiguous row.
-    if identify:
-        # A stable sort is four times slower, and only realizations with equal arrivals
-        # need it: sort those again.
-        order = np.argsort(flat, axis=1)
-        # Flat indices of the messages in queue order, one column per realization.
-        where = (order + (np.arange(reps) * (n * m))[:, None]).T
-        queue = flat.ravel()[where]
-        tied = (queue[1:] == queue[:-1]).any(axis=0)
-        if tied.any():
-            order = np.argsort(flat[tied], axis=1, kind="stable")
-            where[:, tied] = (order + (np.flatnonzero(tied) * (n * m))[:, None]).T
-            queue[:, tied] = flat.ravel()[where[:, tied]]
-    else:
-        queue = np.ascontiguousarray(np.sort(flat, axis=1).T)
-    leave = np.empty_like(queue)
-    last = np.full(reps, -np.inf)
-    for k in range(n * m):
-        np.maximum(queue[k], last, out=last)
-        last += down
-        leave[k] = last
-    if not identify:
-        return sent, np.ascontiguousarray(leave.T)
-    received = np.empty(reps * n * m)
-    received[where] = leave
-    return sent, received.reshape(reps, n, m)
+    def simulate(self, scheme: Scheme, network: Discipline, finish: np.ndarray,
+                 first_rep: int = 0, trace: list[TraceRow] | None = None) -> Outcome:
+        g = scheme.group
+        # Message j is ready when computation (j+1)·g ends.
+        ready = finish if g == 1 else finish[:, :, g - 1 :: g]
+        sent, received = network.arrays(ready, identify=not scheme.count_rule)
+        reps = finish.shape[0]
+        t = _completion(scheme, received.reshape(reps, -1))
+        bound = t[:, None]
+        counts: dict[int, np.ndarray] = {}
+        # Without a network the three arrays are often one and the same: count each once.
+        for times in (received, sent, finish):
+            if id(times) not in counts:
+                counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound, axis=1)
+        return Outcome(t, counts[id(received)], counts[id(sent)], counts[id(finish)])
 
 
 def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:

@@ -1,0 +1,174 @@
+"""What a network discipline is (docs/model.md, "Network"), and what the disciplines share.
+
+A discipline decides when each message that a worker has ready reaches the master. It is
+one module holding its parameters, its SimPy processes (:meth:`Discipline.des`) and, where
+the dynamics have an exact recursion, its vectorized form (:meth:`Discipline.arrays`).
+Which engines reproduce it is declared once, in :attr:`Discipline.engines`; the engines
+dispatch on the object and never on its name.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from pssim.errors import ConfigError
+from pssim.units import bandwidth, delay, nbytes
+
+if TYPE_CHECKING:
+    import numpy as np
+    import simpy
+    from simpy.events import Event
+
+#: Send one message: ``send(worker, message)``, called the instant it is ready.
+Send = Callable[[int, int], None]
+
+
+class Cluster(Protocol):
+    """What a discipline's SimPy processes see of the engine's iteration."""
+
+    @property
+    def env(self) -> Clock:
+        """The SimPy environment of the iteration."""
+
+    def started(self, worker: int, message: int) -> None:
+        """The message's transmission begins now (it counts as sent)."""
+
+    def receive(self, worker: int, message: int) -> None:
+        """The master receives the message now."""
+
+
+class Clock(Protocol):
+    """The SimPy environment, with events at absolute times."""
+
+    @property
+    def now(self) -> float: ...
+
+    def at(self, time: float, priority: int = ...) -> Event: ...
+
+    def event(self) -> Event: ...
+
+    def process(self, generator: Generator[Event, Any, Any]) -> simpy.Process: ...
+
+
+@dataclass(frozen=True)
+class Discipline(ABC):
+    """How messages reach the master. Sizes are bytes, bandwidths bytes/s, times seconds;
+    strings with units are accepted and converted (``"10Gbps"``, ``"4MB"``, ``"50us"``)."""
+
+    uplink_bandwidth: float = math.inf
+    master_bandwidth: float = math.inf
+    latency: float = 0.0
+    message_size: float | None = None
+
+    #: The name a configuration gives (``network = "fifo"``), and the summary shows.
+    name: ClassVar[str]
+    #: The engines that reproduce this discipline exactly.
+    engines: ClassVar[frozenset[str]] = frozenset({"des"})
+    #: Whether messages need a size (every discipline with a finite link does).
+    needs_size: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        convert = {"uplink_bandwidth": bandwidth, "master_bandwidth": bandwidth,
+                   "latency": delay, "message_size": nbytes}
+        for field, check in convert.items():
+            value = getattr(self, field)
+            if value is not None:
+                object.__setattr__(self, field, check(field, value))
+        if self.message_size is None and self.needs_size:
+            raise ConfigError("message_size", None, f"is required with network "
+                              f"{self.name!r}: the bytes of one message")
+
+    @property
+    def uplink_time(self) -> float:
+        """Seconds one message occupies a worker's uplink."""
+        return 0.0 if self.message_size is None else self.message_size / self.uplink_bandwidth
+
+    @property
+    def master_time(self) -> float:
+        """Seconds one message occupies the master's link when it is served whole."""
+        return 0.0 if self.message_size is None else self.message_size / self.master_bandwidth
+
+    def parameters(self) -> dict[str, Any]:
+        """The discipline's columns of the summary."""
+        return {"network": self.name, "uplink_bandwidth": self.uplink_bandwidth,
+                "master_bandwidth": self.master_bandwidth, "latency": self.latency,
+                "message_size": math.nan if self.message_size is None else self.message_size}
+
+    @abstractmethod
+    def des(self, cluster: Cluster, workers: int) -> Send:
+        """Start the discipline's SimPy processes for one iteration of ``workers`` workers
+        and return the function a worker calls when a message is ready."""
+
+    def arrays(self, ready: np.ndarray, identify: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Send-start and reception times of messages ready at ``ready`` (shape (reps, N,
+        messages per worker)), for disciplines whose ``engines`` include ``vectorized``.
+
+        Receptions are per message when ``identify``; otherwise they may come as any
+        per-realization permutation (a count rule needs only their multiset).
+        """
+        raise NotImplementedError(f"network {self.name!r} has no vectorized form")
+
+
+def uplinks(cluster: Cluster, workers: int,
+            forward: Callable[[int, int], Generator[Event, Any, None] | None]) -> Send:
+    """Each worker's uplink as one long-lived process that sends its messages one at a time,
+    in the order they became ready; ``forward`` carries one message onward and returns the
+    events the uplink waits for before its next message (None: none)."""
+    env = cluster.env
+    queues: list[deque[int]] = [deque() for _ in range(workers)]
+    wake: list[Event] = [env.event() for _ in range(workers)]
+
+    def uplink(i: int) -> Generator[Event, Any, None]:
+        queue = queues[i]
+        while True:
+            if not queue:
+                wake[i] = env.event()
+                yield wake[i]
+            message = queue.popleft()
+            cluster.started(i, message)
+            step = forward(i, message)
+            if step is not None:
+                yield from step
+
+    for i in range(workers):
+        env.process(uplink(i))
+
+    def send(worker: int, message: int) -> None:
+        queues[worker].append(message)
+        if not wake[worker].triggered:
+            wake[worker].succeed()
+
+    return send
+
+
+_REGISTRY: dict[str, type[Discipline]] = {}
+
+
+def register(cls: type[Discipline]) -> type[Discipline]:
+    """Make a discipline available by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def build(network: str | Discipline = "none", *, uplink_bandwidth: Any = math.inf,
+          master_bandwidth: Any = math.inf, latency: Any = 0.0,
+          message_size: Any = None) -> Discipline:
+    """The discipline registered as ``network`` with these link parameters (an object
+    already built is returned as it is)."""
+    if isinstance(network, Discipline):
+        return network
+    cls = _REGISTRY.get(network) if isinstance(network, str) else None
+    if cls is None:
+        raise ConfigError("network", network, f"must be one of {', '.join(_REGISTRY)} (or "
+                          "a Discipline object)")
+    return cls(uplink_bandwidth, master_bandwidth, latency, message_size)
+
