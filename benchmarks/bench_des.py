@@ -44,9 +44,11 @@ from typing import Any
 import numpy as np
 import simpy
 
+from pssim import network as networks
 from pssim.compute import ShiftedExponential
-from pssim.engines import des
-from pssim.network import Network
+from pssim.engines import TraceRow
+from pssim.engines.des import Des
+from pssim.network import Discipline
 from pssim.schemes import make_scheme
 
 WORKERS = 40
@@ -59,6 +61,7 @@ REPEATS = 3
 DEFAULT_REPS = 500
 BLOCK = 25  # realizations per paired timing
 TOLERANCE = 1e-9  # seconds
+DES = Des()
 TARGET_SUMMARY = 1.2
 TARGET_TRACE = 2.0
 
@@ -130,7 +133,7 @@ def run_minimal(model: Model, finish: np.ndarray) -> np.ndarray:
     return np.array([model(finish[k].tolist()) for k in range(finish.shape[0])])
 
 
-def paired_times(scheme: Any, network: Network, with_trace: bool, model: Model,
+def paired_times(scheme: Any, network: Discipline, with_trace: bool, model: Model,
                  finish: np.ndarray, repeats: int, block: int, with_gc: bool
                  ) -> tuple[float, float]:
     """Best-of-``repeats`` seconds of pssim and of the minimal model over all of ``finish``.
@@ -147,8 +150,8 @@ def paired_times(scheme: Any, network: Network, with_trace: bool, model: Model,
     best_minimal = [math.inf] * len(starts)
     clock = time.perf_counter
     for r in range(repeats):
-        # One trace list per pass, as simulator.run keeps one per chunk of realizations.
-        trace: list[des.TraceRow] | None = [] if with_trace else None
+        # One trace list per pass, as pssim.run keeps one per chunk of realizations.
+        trace: list[TraceRow] | None = [] if with_trace else None
         for b, lo in enumerate(starts):
             part = finish[lo : lo + block]
             for pssim_turn in (True, False) if r % 2 == 0 else (False, True):
@@ -158,7 +161,7 @@ def paired_times(scheme: Any, network: Network, with_trace: bool, model: Model,
                 try:
                     t0 = clock()
                     if pssim_turn:
-                        des.simulate(scheme, network, part, lo, trace)
+                        DES.simulate(scheme, network, part, lo, trace)
                     else:
                         run_minimal(model, part)
                     elapsed = clock() - t0
@@ -188,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     scheme = make_scheme("LCC-MMC", WORKERS, LOAD)
     assert scheme.threshold == NEEDED and scheme.group == 1
     finish = ShiftedExponential(mu=10.0, alpha=0.01).finish_times(SEED, 0, reps, WORKERS, LOAD)
-    none = Network.build("none")
-    fifo = Network.build("fifo", message_size=MESSAGE_SIZE, master_bandwidth=MASTER_BANDWIDTH)
+    none = networks.build("none")
+    fifo = networks.build("fifo", message_size=MESSAGE_SIZE, master_bandwidth=MASTER_BANDWIDTH)
     hold = fifo.master_time
 
     # Collections before each timed block then scan only what the benchmark allocates.
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     def fifo_model(times: list[list[float]]) -> float:
         return minimal_fifo(times, hold)
 
-    cases: list[tuple[str, Network, bool, Model, float]] = [
+    cases: list[tuple[str, Discipline, bool, Model, float]] = [
         ("none, summary", none, False, minimal_none, TARGET_SUMMARY),
         ("none, trace", none, True, minimal_none, TARGET_TRACE),
         ("fifo, summary", fifo, False, fifo_model, TARGET_SUMMARY),
@@ -219,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     over = 0
     for name, network, with_trace, model, target in cases:
         # Sanity check first: both models give the same completion times.
-        trace: list[des.TraceRow] | None = [] if with_trace else None
-        ours = des.simulate(scheme, network, finish, 0, trace)[:, 0]
+        trace: list[TraceRow] | None = [] if with_trace else None
+        ours = DES.simulate(scheme, network, finish, 0, trace).completion_time
         theirs = run_minimal(model, finish)
         worst = float(np.max(np.abs(ours - theirs)))
         if not (np.all(np.isfinite(ours)) and worst <= TOLERANCE):

@@ -8,91 +8,35 @@ fewer (LCC-MMC-2, then LCC) as it slows."""
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from tqdm.auto import tqdm
 
-from pssim import network as networks
 from pssim.analysis.frames import best_by_group
 from pssim.analysis.summary import summarize
-from pssim.api import run as run_config
-from pssim.scenarios.common import GRADIENT_NETWORK, Output, bandwidths
+from pssim.config import Config
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, bandwidths, register
 from pssim.schemes import PAPER_SCHEMES
 
-DESCRIPTION = "Mean T and communication load vs the master's bandwidth (1e7–1e11 B/s) at " \
-              "N = 40, r = 4, 4 MB messages, fifo and fair networks: where the fastest " \
-              "scheme changes"
-DEFAULT_REPS = 20_000
-CONFIG: dict[str, Any] = {
-    "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01, "schemes": list(PAPER_SCHEMES),
-    "pg_tolerance": 0.05, "networks": ["fifo", "fair"],
-    **GRADIENT_NETWORK,
-    "master_bandwidths": bandwidths(7, 11, 9),  # half-decade steps
-    # The B → ∞ limit, drawn beside the sweep as a reference.
-    "reference_network": "none",
-}
+#: The swept networks; network none (B → ∞) is drawn beside them as a reference.
+NETWORKS = ["fifo", "fair"]
+REFERENCE = "none"
 #: The fair network runs on SimPy, about 2 ms per realization and scheme at N = 40 against
 #: a few µs for fifo on the vectorized engine, so it gets a fraction of the realizations.
 FAIR_FRACTION = 20
 FAIR_MIN_REPS = 200
-KEEP = ["scheme", "network", "master_bandwidth", "rep", "completion_time", "messages",
-        "messages_sent", "computations", "bytes"]
 SUMMARY_KEYS = ["network", "master_bandwidth", "scheme"]
 
 
 def reps_per_network(reps: int) -> dict[str, int]:
     fair = min(reps, max(FAIR_MIN_REPS, reps // FAIR_FRACTION))
-    return {"fifo": reps, "fair": fair, CONFIG["reference_network"]: reps}
+    return {"fifo": reps, "fair": fair, REFERENCE: reps}
 
 
-def simulate_point(network: str, master_bandwidth: float, reps: int,
-                   seed: int) -> pd.DataFrame:
-    """Realizations of every scheme at one (network, bandwidth)."""
-    c = CONFIG
-    s = run_config(c["schemes"], c["workers"], c["load"], mu=c["mu"], alpha=c["alpha"],
-                   pg_tolerance=c["pg_tolerance"], network=network,
-                   message_size=c["message_size"], master_bandwidth=master_bandwidth,
-                   uplink_bandwidth=c["uplink_bandwidth"], latency=c["latency"], reps=reps,
-                   seed=seed)
-    return s[KEEP]
-
-
-def simulate_grid(reps: int, seed: int, progress: bool = False) -> pd.DataFrame:
-    """Realizations of every scheme at every (network, bandwidth), and under the reference
-    network; common random numbers throughout, since draws depend only on seed and rep."""
-    c = CONFIG
-    counts = reps_per_network(reps)
-    points = [(net, b) for net in c["networks"] for b in c["master_bandwidths"]]
-    points.append((c["reference_network"], math.inf))
-    slow = [i for i, (net, _) in enumerate(points)
-            if "vectorized" not in networks.build(net, message_size=1).engines]
-    fast = [i for i in range(len(points)) if i not in slow]
-    frames: list[pd.DataFrame | None] = [None] * len(points)
-    processes = min(len(slow), os.cpu_count() or 1)
-    with tqdm(total=len(points), disable=not progress, desc="bandwidths", unit="point") as bar:
-        if processes < 2:
-            for i in range(len(points)):
-                frames[i] = simulate_point(*points[i], counts[points[i][0]], seed)
-                bar.update()
-        else:
-            # SimPy points take seconds each while the vectorized ones take a fraction of
-            # one, so the former go to other processes and the latter run here meanwhile.
-            # Results do not depend on where a point runs.
-            with ProcessPoolExecutor(processes) as pool:
-                futures = {i: pool.submit(simulate_point, *points[i], counts[points[i][0]],
-                                          seed) for i in slow}
-                for i in fast:
-                    frames[i] = simulate_point(*points[i], counts[points[i][0]], seed)
-                    bar.update()
-                for i, future in futures.items():
-                    frames[i] = future.result()
-                    bar.update()
-    return pd.concat(frames, ignore_index=True)
+def point_reps(point: Config, reps: int) -> int:
+    return reps_per_network(reps)[point.network]
 
 
 def ranking(summary: pd.DataFrame) -> pd.DataFrame:
@@ -166,39 +110,29 @@ def finding(summary: pd.DataFrame) -> str:
     return " ".join(sentences)
 
 
-def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.DataFrame:
-    """Write the realizations, summary.csv, ranking.csv, ranking_changes.csv, finding.txt
-    and, per network, the mean T and the communication load against the bandwidth."""
-    c = CONFIG
-    counts = reps_per_network(reps)
-    output.config({**c, "reps": reps, "seed": seed, "reps_per_network": counts,
-                   "engine": "auto", "engines": {"fifo": "vectorized", "fair": "des",
-                                                 c["reference_network"]: "vectorized"}})
-    data = simulate_grid(reps, seed, progress)
-    output.data(data, "realizations")
-    summary = summarize(data, by=SUMMARY_KEYS)
+def report(study: Study, output: Output) -> pd.DataFrame:
+    """summary.csv, ranking.csv, ranking_changes.csv, finding.txt and, per network, the
+    mean T and the communication load against the bandwidth."""
+    c = study.config
+    counts = reps_per_network(c.reps)
+    summary = summarize(study.data, by=SUMMARY_KEYS)
     output.table(summary, "summary")
     output.table(ranking(summary), "ranking")
     output.table(ranking_changes(summary), "ranking_changes")
-    text = finding(summary)
-    path = output.folder / "finding.txt"
-    path.write_text(text + "\n")
-    output.written.append(path)
-
-    reference = summary[summary["network"] == c["reference_network"]]
-    for net in c["networks"]:
+    output.text(finding(summary) + "\n", "finding.txt")
+    size = (c.message_size or math.nan) / 1e6
+    reference = summary[summary["network"] == REFERENCE]
+    for net in NETWORKS:
         part = summary[summary["network"] == net]
-        setting = (f"N = {c['workers']}, r = {c['load']}, {c['message_size'] / 1e6:g} MB, "
-                   f"{counts[net]} realizations per point")
+        setting = (f"N = {c.workers}, r = {c.load}, {size:g} MB, {counts[net]} realizations "
+                   "per point")
         numbers = pd.concat([part, reference], ignore_index=True)
         output.figure(_plot(part, reference, "mean_completion_time",
                             "mean completion time E[T] (s)", log_y=True,
                             title=f"Mean completion time, {net} network\n({setting})"),
                       f"completion_time_{net}", numbers)
         output.figure(_plot(part, reference, "mean_messages",
-                            "mean messages received by T "
-                            f"({c['message_size'] / 1e6:g} MB each)",
-                            log_y=False,
+                            f"mean messages received by T ({size:g} MB each)", log_y=False,
                             title=f"Communication load, {net} network\n({setting})"),
                       f"communication_load_{net}", numbers)
     return summary
@@ -220,3 +154,20 @@ def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log
             ha="right", va="bottom", fontsize=7)
     return fig
 
+
+
+SCENARIO = register(Scenario(
+    name="bottleneck_bandwidth",
+    description="Mean T and communication load vs the master's bandwidth (1e7–1e11 B/s) at "
+                "N = 40, r = 4, 4 MB messages, fifo and fair networks: where the fastest "
+                "scheme changes",
+    default_reps=20_000,
+    base={"scheme": list(PAPER_SCHEMES), "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
+          "pg_tolerance": 0.05, **GRADIENT_NETWORK},
+    factors={"network": NETWORKS, "master_bandwidth": bandwidths(7, 11, 9)},  # half decades
+    extra_points=({"network": REFERENCE, "master_bandwidth": math.inf},),
+    point_reps=point_reps,
+    chunk_size=500,
+    settings=lambda config: {"reps_per_network": reps_per_network(config.reps)},
+    report=report,
+))

@@ -1,25 +1,50 @@
-"""What every scenario shares: its output folder, its command line, its registry entry."""
+"""What a scenario is: a base configuration, the factors it varies, and how it reports.
+
+A scenario runs through the sweep machinery (:func:`pssim.sweep.run_points`): the same
+executors as ``pssim sweep`` (serial, processes, Dask), chunks written as they finish,
+progress, and resume: running a scenario again into its folder skips every finished chunk,
+so a finished folder is summarised and plotted again from its data without simulating.
+Every point draws from the root seed, so all points compare schemes on common random
+numbers. A user can override any base parameter (N, the message size, a bandwidth) and
+gets the same figures for their own cluster.
+
+Scenarios are found by name in a registry that every module of this package fills with
+:func:`register` when it is imported, and that installed packages extend through the
+``pssim.scenarios`` entry-point group.
+"""
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import math
+import os
+import pkgutil
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pssim.analysis.frames import load_sweep
+from pssim.config import Config
 from pssim.errors import ConfigError, integer, writable_folder
+from pssim.sweep import DEFAULT_CHUNK_SIZE, run_points
 
 #: The network of the bottleneck studies: a realistic gradient (10^6 float32 parameters,
 #: 4 MB per message), 10 Gbps uplinks (1.25e9 bytes/s) and 50 µs of latency.
 GRADIENT_NETWORK: dict[str, float] = {"message_size": 4e6, "uplink_bandwidth": 1.25e9,
                                       "latency": 50e-6}
+
+#: The columns of the realizations a report reads, beside the factors.
+RESULT_COLUMNS = ("scheme", "rep", "completion_time", "messages", "messages_sent",
+                  "computations", "bytes")
 
 
 def bandwidths(low: int, high: int, points: int) -> list[float]:
@@ -28,14 +53,11 @@ def bandwidths(low: int, high: int, points: int) -> list[float]:
     return [float(f"{b:.3g}") for b in np.logspace(low, high, points)]
 
 
-#: Scenario modules, in the order ``--list`` shows them and ``make run`` runs them.
-NAMES = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map", "timeline")
-
-
 @dataclass
 class Output:
-    """A scenario's output folder: data as Parquet, each figure as PNG (and SVG on request)
-    with a CSV of the numbers drawn, and the resolved configuration as JSON."""
+    """A scenario's output folder: each figure as PNG (and SVG on request) with a CSV of the
+    numbers drawn, tables as CSV, and the resolved configuration as JSON. Every file is
+    written to a temporary name and renamed into place."""
 
     folder: Path
     formats: tuple[str, ...] = ("png",)
@@ -45,10 +67,14 @@ class Output:
         writable_folder("out", self.folder)
 
     def data(self, frame: pd.DataFrame, name: str) -> Path:
-        return self._keep(self.folder / f"{name}.parquet", frame.to_parquet, index=False)
+        return self._keep(self.folder / f"{name}.parquet",
+                          lambda p: frame.to_parquet(p, index=False))
 
     def table(self, frame: pd.DataFrame, name: str) -> Path:
-        return self._keep(self.folder / f"{name}.csv", frame.to_csv, index=False)
+        return self._keep(self.folder / f"{name}.csv", lambda p: frame.to_csv(p, index=False))
+
+    def text(self, text: str, name: str) -> Path:
+        return self._keep(self.folder / name, lambda p: Path(p).write_text(text))
 
     def figure(self, fig: Any, name: str, numbers: pd.DataFrame) -> list[Path]:
         """Save a figure beside the CSV of the numbers behind it."""
@@ -61,10 +87,15 @@ class Output:
 
     def config(self, config: dict[str, Any]) -> Path:
         text = json.dumps(config, indent=2, sort_keys=True, default=_plain)
-        return self._keep(self.folder / "config.json", lambda p: Path(p).write_text(text))
+        return self.text(text, "config.json")
 
-    def _keep(self, path: Path, write: Callable[..., Any], **kwargs: Any) -> Path:
-        write(path, **kwargs)
+    def _keep(self, path: Path, write: Callable[[Path], Any]) -> Path:
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp{path.suffix}")
+        try:
+            write(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         self.written.append(path)
         return path
 
@@ -75,24 +106,145 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def check_run_options(reps: int, seed: int) -> tuple[int, int]:
-    return integer("reps", reps, low=1), integer("seed", seed, low=0)
+@dataclass(frozen=True)
+class Study:
+    """A finished run of a scenario, as its report sees it."""
+
+    #: The base configuration with the user's overrides, reps and seed.
+    config: Config
+    #: Each point's Config fields, in the order of the data's ``point`` column.
+    points: list[dict[str, Any]]
+    #: The realizations of every point: ``point``, the factors and :data:`RESULT_COLUMNS`.
+    data: pd.DataFrame
+    progress: bool = False
 
 
-def load(name: str) -> Any:
-    """The scenario module ``name``, or a ConfigError naming the known ones."""
-    if name not in NAMES:
-        raise ConfigError("scenario", name, f"must be one of {', '.join(NAMES)}")
-    return importlib.import_module(f"pssim.scenarios.{name}")
+@dataclass(frozen=True)
+class Scenario:
+    """A study: ``base`` (Config fields) varied over the product of ``factors`` (plus
+    ``extra_points``), simulated, then handed to ``report``."""
+
+    name: str
+    description: str
+    default_reps: int
+    base: dict[str, Any]
+    report: Callable[[Study, Output], Any]
+    #: Config fields and their values, varied as a product in this order.
+    factors: dict[str, list[Any]] = field(default_factory=dict)
+    #: Points beyond the product (say a reference network), as changes to the base.
+    extra_points: tuple[dict[str, Any], ...] = ()
+    #: The schemes of a point, when they depend on it (those feasible at its load, say).
+    schemes: Callable[[Config], list[str]] | None = None
+    #: The realizations of a point from the run's ``reps``, when some points need fewer.
+    point_reps: Callable[[Config, int], int] | None = None
+    #: What config.json records besides the configuration and the factors.
+    settings: Callable[[Config], dict[str, Any]] | None = None
+    #: Realizations per task: smaller where points run on the SimPy engine, so that the
+    #: processes share the slow points evenly (results never depend on it).
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def fixed_by_points(self) -> set[str]:
+        """Fields that each point sets, which a user cannot override."""
+        fixed = set(self.factors) | {k for p in self.extra_points for k in p}
+        return fixed | ({"scheme"} if self.schemes else set())
+
+    def points(self, config: Config) -> list[dict[str, Any]]:
+        """Each point's Config fields (with ``scheme`` and ``reps``)."""
+        changes = [dict(zip(self.factors, values, strict=True))
+                   for values in itertools.product(*self.factors.values())]
+        out = []
+        for change in [*changes, *self.extra_points]:
+            point = config.replace(**change)
+            if self.schemes is not None:
+                point = point.replace(scheme=self.schemes(point))
+            if self.point_reps is not None:
+                point = point.replace(reps=self.point_reps(point, config.reps))
+            out.append(point.fields())
+        return out
+
+    def run(self, reps: int | None = None, seed: int = 0, out: Path | None = None, *,
+            overrides: dict[str, Any] | None = None, svg: bool = False,
+            executor: str = "processes", workers_per_host: int | None = None,
+            chunk_size: int | None = None, progress: bool = False) -> Output:
+        """Simulate every point into ``out`` (default ``results/NAME``), then report there.
+        Everything is validated before anything is written."""
+        overrides = dict(overrides or {})
+        for key in overrides:
+            if key in ("reps", "seed"):
+                raise ConfigError(key, overrides[key], f"is an option of the scenario "
+                                  f"itself (--{key}), not an override")
+            if key in self.fixed_by_points():
+                raise ConfigError(key, overrides[key], f"is varied by scenario {self.name}, "
+                                  "so it cannot be overridden")
+        reps = integer("reps", self.default_reps if reps is None else reps, low=1)
+        config = Config(**{**self.base, **overrides, "reps": reps, "seed": seed})
+        points = self.points(config)
+        output = Output(Path("results") / self.name if out is None else out,
+                        ("png", "svg") if svg else ("png",))
+        described = {"scenario": self.name, **config.to_json(),
+                     "overrides": sorted(overrides), "factors": self.factors,
+                     **(self.settings(config) if self.settings else {})}
+        report = run_points(points, output.folder, description={
+            "scenario": self.name, "config": described,
+            "points": json.loads(json.dumps(points, default=_plain))},
+            seed=config.seed, seeding="root",
+            chunk_size=self.chunk_size if chunk_size is None else chunk_size, executor=executor,
+            workers_per_host=workers_per_host, progress=progress)
+        if report.failures:
+            first = report.failures[0]
+            raise ConfigError("scenario", self.name, f"failed at {len(report.failures)} "
+                              f"point(s), first {first['parameters']}: {first['error']}")
+        output.config(described)
+        columns = list(dict.fromkeys([*self.fixed_by_points() - {"scheme", "reps"},
+                                      *RESULT_COLUMNS]))
+        data = _in_scheme_order(load_sweep(output.folder, columns), points)
+        self.report(Study(config, points, data, progress), output)
+        return output
 
 
-def execute(name: str, reps: int | None, seed: int, out: Path | None, svg: bool,
-            progress: bool | None) -> Output:
-    """Run scenario ``name`` into ``out`` (default ``results/NAME``)."""
-    module = load(name)
-    reps, seed = check_run_options(module.DEFAULT_REPS if reps is None else reps, seed)
-    output = Output(Path("results") / name if out is None else out,
-                    ("png", "svg") if svg else ("png",))
-    module.run(reps=reps, seed=seed, output=output,
-               progress=sys.stderr.isatty() if progress is None else progress)
-    return output
+def _in_scheme_order(data: pd.DataFrame, points: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows by point, then scheme in the order the points list them, then realization, as
+    a single run would give them (the chunk files come back in name order)."""
+    order = list(dict.fromkeys(s for p in points for s in p["scheme"]))
+    order += sorted(set(data["scheme"]) - set(order))
+    rank = data["scheme"].map({s: i for i, s in enumerate(order)}).to_numpy()
+    keys = np.lexsort((data["rep"].to_numpy(), rank, data["point"].to_numpy()))
+    return data.iloc[keys].reset_index(drop=True)
+
+
+_REGISTRY: dict[str, Scenario] = {}
+
+
+def register(scenario: Scenario) -> Scenario:
+    """Make ``scenario`` available to ``pssim scenario`` by its name."""
+    _REGISTRY[scenario.name] = scenario
+    return scenario
+
+
+def scenarios() -> dict[str, Scenario]:
+    """Every scenario: the modules of this package, then the ``pssim.scenarios`` entry
+    points of installed packages (each names a module that registers its own)."""
+    package = sys.modules[__name__.rpartition(".")[0]]
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+    for point in entry_points(group="pssim.scenarios"):
+        point.load()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def load(name: str) -> Scenario:
+    """The scenario ``name``, or a ConfigError naming the known ones."""
+    known = scenarios()
+    if name not in known:
+        raise ConfigError("scenario", name, f"must be one of {', '.join(known)}")
+    return known[name]
+
+
+def execute(name: str, reps: int | None = None, seed: int = 0, out: Path | None = None,
+            svg: bool = False, progress: bool | None = None, **options: Any) -> Output:
+    """Run scenario ``name`` into ``out`` (default ``results/NAME``); ``options`` are those
+    of :meth:`Scenario.run` (``overrides``, ``executor``, …)."""
+    seed = integer("seed", seed, low=0)
+    return load(name).run(reps, seed, out, svg=svg,
+                          progress=sys.stderr.isatty() if progress is None else progress,
+                          **options)

@@ -5,59 +5,54 @@ set beside the measured values."""
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from pssim.analysis.plots import plot_summary_vs
 from pssim.analysis.summary import summarize
-from pssim.api import run as run_config
-from pssim.scenarios.common import Output
+from pssim.config import Config
+from pssim.scenarios.common import Output, Scenario, Study, register
 from pssim.schemes import PAPER_SCHEMES, feasible, make_scheme
 
-DESCRIPTION = "Mean T and communication load vs r at N = 40 for the six schemes, and a " \
-              "table of the paper's Section V claims against the measured values"
-DEFAULT_REPS = 100_000
-CONFIG: dict[str, Any] = {"workers": 40, "loads": list(range(2, 11)), "mu": 10.0, "alpha": 0.01,
-          "schemes": list(PAPER_SCHEMES), "pg_tolerance": 0.05, "network": "none"}
-KEEP = ["scheme", "load", "rep", "completion_time", "messages", "messages_sent",
-        "computations"]
+
+def feasible_schemes(config: Config) -> list[str]:
+    """The paper's schemes that can run at this point's N and r (LCC-MMC-2 needs an even
+    r)."""
+    return [s for s in PAPER_SCHEMES if feasible(s, config.workers, config.load)]
 
 
-def simulate_grid(reps: int, seed: int, workers: int = 40,
-                  loads: list[int] | None = None, progress: bool = False) -> pd.DataFrame:
-    """Realizations of every feasible (scheme, r), on common random numbers per r."""
-    c = CONFIG
-    frames = []
-    for r in tqdm(loads or c["loads"], disable=not progress, desc="loads", unit="r"):
-        names = [s for s in c["schemes"] if feasible(s, workers, r)]
-        s = run_config(names, workers, r, mu=c["mu"], alpha=c["alpha"], reps=reps, seed=seed,
-                       pg_tolerance=c["pg_tolerance"])
-        frames.append(s[KEEP])
-    return pd.concat(frames, ignore_index=True)
-
-
-def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.DataFrame:
-    """Write the realizations, fig2_summary.csv, both figures and the claims table."""
-    output.config({**CONFIG, "reps": reps, "seed": seed, "engine": "auto"})
-    data = simulate_grid(reps, seed, CONFIG["workers"], progress=progress)
-    output.data(data, "realizations")
+def report(study: Study, output: Output) -> pd.DataFrame:
+    """fig2_summary.csv, both figures and the claims table."""
+    data, config = study.data, study.config
     table = summarize(data, by=["scheme", "load"])
     output.table(table, "fig2_summary")
+    n = config.workers
     output.figure(plot_summary_vs(table, "load", "mean_completion_time",
                                   xlabel="computation load r (computations per worker)",
-                                  title="Fig. 2(a): mean completion time, N = 40"),
+                                  title=f"Fig. 2(a): mean completion time, N = {n}"),
                   "fig2a_completion_time", table)
     output.figure(plot_summary_vs(table, "load", "mean_messages", band=False,
                                   xlabel="computation load r (computations per worker)",
                                   ylabel="communication load (messages received by T)",
-                                  title="Fig. 2(b): communication load, N = 40"),
+                                  title=f"Fig. 2(b): communication load, N = {n}"),
                   "fig2b_communication_load", table)
-    result = claims(data, CONFIG["workers"])
+    result = claims(data, config)
     output.table(result, "claims")
     return result
+
+
+SCENARIO = register(Scenario(
+    name="paper_fig2",
+    description="Mean T and communication load vs r at N = 40 for the six schemes, and a "
+                "table of the paper's Section V claims against the measured values",
+    default_reps=100_000,
+    base={"scheme": list(PAPER_SCHEMES), "workers": 40, "mu": 10.0, "alpha": 0.01,
+          "pg_tolerance": 0.05, "network": "none"},
+    factors={"load": list(range(2, 11))},
+    schemes=feasible_schemes,
+    report=report,
+))
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -69,7 +64,7 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(ma / mb), float(np.sqrt(max(var, 0.0)))
 
 
-def claims(data: pd.DataFrame, workers: int = 40) -> pd.DataFrame:
+def claims(data: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Each quantitative claim of the paper's Section V beside the measured value, with its
     standard error where it is a random quantity (0 where it is exact)."""
     t = {(s, r): g["completion_time"].to_numpy() for (s, r), g in
@@ -96,8 +91,9 @@ def claims(data: pd.DataFrame, workers: int = 40) -> pd.DataFrame:
     best_uc = max(red_uc, key=lambda r: red_uc[r][0])
     add(f"UC-MMC-PG vs UC-MMC: largest reduction of mean T (at r = {best_uc})", "up to 33%",
         red_uc[best_uc][0], red_uc[best_uc][1], red_uc[best_uc][0] > 0.2)
+    workers = config.workers
     missing = workers - make_scheme("UC-MMC-PG", workers, r0,
-                                    pg_tolerance=CONFIG["pg_tolerance"]).threshold
+                                    pg_tolerance=config.pg_tolerance).threshold
     add("UC-MMC-PG: gradient values missing per iteration (N − ⌈(1 − τ)N⌉, by design)", "2",
         missing, 0.0, missing == 2)
     lower = all(msg[("UC-MMC-PG", r)] < msg[("UC-MMC", r)] for r in loads)

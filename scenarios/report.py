@@ -41,9 +41,9 @@ def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path
              "configuration (config.json).", ""]
     for name in MAIN:
         folder = out / name
-        module = load(name)
-        size = module.DEFAULT_REPS if reps is None else reps
-        parts += [f"## {name}", "", module.DESCRIPTION + ".", "",
+        scenario = load(name)
+        size = scenario.default_reps if reps is None else reps
+        parts += [f"## {name}", "", scenario.description + ".", "",
                   f"Realizations per point: {size}; run time {seconds[name]:.1f} s.", ""]
         finding = folder / "finding.txt"
         if finding.exists():
@@ -71,13 +71,14 @@ def gallery(out: Path, folder: Path) -> None:
 
 def make_report(out: Path, reps: int | None = None, seed: int = 0,
                 gallery_dir: Path | None = None, progress: bool | None = None,
-                say: Callable[[str], Any] = print) -> Path:
+                say: Callable[[str], Any] = print, **options: Any) -> Path:
     """Run the report's scenarios into ``out`` and write REPORT.md; ``say`` reports each
-    scenario's time as it finishes."""
+    scenario's time as it finishes; ``options`` go to each scenario's run (``executor``,
+    say)."""
     seconds = {}
     for name in MAIN:
         start = time.perf_counter()
-        execute(name, reps, seed, out / name, svg=False, progress=progress)
+        execute(name, reps, seed, out / name, svg=False, progress=progress, **options)
         seconds[name] = time.perf_counter() - start
         say(f"{name}: {seconds[name]:.1f} s")
     path = write_report(out, seconds, reps)

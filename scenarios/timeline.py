@@ -6,24 +6,14 @@ the master decodes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from pssim.analysis.frames import computations, link_utilization, transmissions
 from pssim.api import simulate
-from pssim.scenarios.common import GRADIENT_NETWORK, Output
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, register
 
-DESCRIPTION = "Gantt chart of one iteration (computations, transmissions, master link) for " \
-              "UC-MMC and LCC on the same draws, N = 10, r = 4, fifo, 4 MB messages"
-DEFAULT_REPS = 1
-CONFIG: dict[str, Any] = {
-    "schemes": ["UC-MMC", "LCC"], "workers": 10, "load": 4, "mu": 10.0, "alpha": 0.01,
-    "network": "fifo", **GRADIENT_NETWORK, "master_bandwidth": 1e9,
-    # The realization drawn; the others are simulated and kept in the trace.
-    "rep": 0,
-}
-
+#: The realization drawn; the others are simulated and kept in the trace.
+DRAWN = 0
 
 def intervals(trace: pd.DataFrame, message_size: float, master_bandwidth: float
               ) -> pd.DataFrame:
@@ -42,30 +32,35 @@ def intervals(trace: pd.DataFrame, message_size: float, master_bandwidth: float
     return pd.concat([p[columns] for p in parts], ignore_index=True)
 
 
-def run(reps: int, seed: int, output: Output, progress: bool = False) -> pd.DataFrame:
-    """Write the trace (every simulated realization), summary.csv, link_utilization.csv and
-    one Gantt chart per scheme of realization ``CONFIG["rep"]``."""
+def report(study: Study, output: Output) -> pd.DataFrame:
+    """The trace (every simulated realization, from the SimPy engine), summary.csv,
+    link_utilization.csv and one Gantt chart per scheme of realization ``DRAWN``."""
     from pssim.analysis.plots import plot_timeline
 
-    c = CONFIG
-    output.config({**c, "reps": reps, "seed": seed, "engine": "des", "trace": True})
-    result = simulate(c["schemes"], c["workers"], c["load"], mu=c["mu"], alpha=c["alpha"],
-                      network=c["network"], message_size=c["message_size"],
-                      master_bandwidth=c["master_bandwidth"],
-                      uplink_bandwidth=c["uplink_bandwidth"], latency=c["latency"],
-                      reps=reps, seed=seed, trace=True, engine="des", progress=progress)
+    c = study.config
+    result = simulate(c.replace(engine="des"), trace=True, progress=study.progress)
     trace = result.trace
     assert trace is not None  # asked for with trace=True
+    size = c.message_size or float("nan")
     output.data(trace, "trace")
     output.table(result.summary, "summary")
-    output.table(link_utilization(trace, c["message_size"], c["master_bandwidth"]),
-                 "link_utilization")
-    for scheme in c["schemes"]:
-        one = trace[(trace["scheme"] == scheme) & (trace["rep"] == c["rep"])]
-        fig = plot_timeline(trace, scheme, c["rep"], message_size=c["message_size"],
-                            master_bandwidth=c["master_bandwidth"], workers=c["workers"],
-                            load=c["load"])
-        output.figure(fig, f"timeline_{scheme}",
-                      intervals(one, c["message_size"], c["master_bandwidth"]))
+    output.table(link_utilization(trace, size, c.master_bandwidth), "link_utilization")
+    for scheme in result.summary["scheme"].unique().tolist():
+        one = trace[(trace["scheme"] == scheme) & (trace["rep"] == DRAWN)]
+        fig = plot_timeline(trace, scheme, DRAWN, message_size=size,
+                            master_bandwidth=c.master_bandwidth, workers=c.workers,
+                            load=c.load)
+        output.figure(fig, f"timeline_{scheme}", intervals(one, size, c.master_bandwidth))
     return trace
 
+
+SCENARIO = register(Scenario(
+    name="timeline",
+    description="Gantt chart of one iteration (computations, transmissions, master link) "
+                "for UC-MMC and LCC on the same draws, N = 10, r = 4, fifo, 4 MB messages",
+    default_reps=1,
+    base={"scheme": ["UC-MMC", "LCC"], "workers": 10, "load": 4, "mu": 10.0, "alpha": 0.01,
+          "network": "fifo", **GRADIENT_NETWORK, "master_bandwidth": 1e9},
+    settings=lambda config: {"trace": "SimPy engine", "drawn_rep": DRAWN},
+    report=report,
+))

@@ -1,4 +1,4 @@
-"""What a scheme is: an assignment, a grouping and a decoding rule (DESIGN 1.3).
+"""What a scheme is: an assignment, a grouping and a decoding rule (docs/model.md, "Schemes").
 
 Engines see a scheme only through ``group``, ``labels`` and ``threshold``:
 worker i sends its j-th message after computation (j+1)·group, that message carries the

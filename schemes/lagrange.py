@@ -1,4 +1,4 @@
-"""Lagrange coded computation with p polynomials (DESIGN 1.3).
+"""Lagrange coded computation with p polynomials (docs/model.md, "Schemes").
 
 The N data rows are split over p polynomials of degree ⌈N/p⌉ − 1; a worker evaluates all
 p at one point (p computations) and sends their combined result, so the master needs

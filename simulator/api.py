@@ -145,8 +145,10 @@ def build_compute(config: Config) -> ComputeModel:
 
 def build_schemes(config: Config) -> list[Scheme]:
     """The schemes of a run, all at the same N and r (each checks N and r as it is built)."""
-    built = [make_scheme(n, config.workers, config.load, polynomials=config.polynomials,
-                         pg_tolerance=config.pg_tolerance)
+    # Each scheme takes the fields its constructor names (polynomials, pg_tolerance, …), so
+    # a scheme's new parameter needs only its Config field.
+    options = {k: v for k, v in config.fields().items() if k not in ("workers", "load")}
+    built = [make_scheme(n, config.workers, config.load, **options)
              for n in expand_names(list(config.scheme))]
     labels = [s.label for s in built]
     twice = sorted({x for x in labels if labels.count(x) > 1})

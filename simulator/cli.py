@@ -71,29 +71,45 @@ def _shown(value: Any) -> str | None:
     return str(value)
 
 
-def _config_options(command: Any) -> Any:
-    """Give ``command`` one option per Config field (``--message-size`` for
-    ``message_size``), each taken as text and converted by the Config itself, so the
-    command line and the Python API accept the same values and report the same errors."""
+def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
+                    panel: str | None = None) -> Any:
+    """Give a command one option per Config field (``--message-size`` for
+    ``message_size``), except ``skip``, each taken as text and converted by the Config
+    itself, so the command line and the Python API accept the same values and report the
+    same errors. Without ``defaults``, an option not given is None (an override)."""
     from pssim.config import kind
 
-    params = []
-    for name, info in Config.model_fields.items():
-        option = typer.Option(f"--{name.replace('_', '-')}", help=help_text(name),
-                              metavar=_METAVARS.get(kind(name), "TEXT"))
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                        default=_shown(info.default),
-                                        annotation=Annotated[str | None, option]))
+    def decorate(command: Any) -> Any:
+        params = []
+        for name, info in Config.model_fields.items():
+            if name in skip:
+                continue
+            option = typer.Option(f"--{name.replace('_', '-')}", help=help_text(name),
+                                  metavar=_METAVARS.get(kind(name), "TEXT"),
+                                  rich_help_panel=panel)
+            params.append(inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY,
+                default=_shown(info.default) if defaults else None,
+                annotation=Annotated[str | None, option]))
+        return _with_parameters(command, params)
+
+    return decorate
+
+
+def _with_parameters(command: Any, params: list[inspect.Parameter]) -> Any:
+    """``command`` with ``params`` added before its own options (Typer reads the signature
+    and the annotations); the command receives them through its ``**`` parameter."""
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
            if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    command.__signature__ = inspect.Signature(params + own)
+    # Arguments first, then options: the order a signature requires (the sort is stable).
+    command.__signature__ = inspect.Signature(sorted(params + own, key=lambda p: p.kind))
     command.__annotations__ = {**{p.name: p.annotation for p in params},
                                **{p.name: p.annotation for p in own}}
     return command
 
 
 @app.command()
-@_config_options
+@_config_options()
 def run(
     *,
     trace: Annotated[Path | None, typer.Option(
@@ -164,33 +180,46 @@ def format_table(summary: pd.DataFrame) -> str:
 
 
 @app.command()
+@_config_options(skip=("reps", "seed"), defaults=False,
+                 panel="Overrides of the scenario's base configuration")
 def scenario(
     name: Annotated[str | None, typer.Argument(help="Scenario to run (see --list).")] = None,
+    *,
     list_: Annotated[bool, typer.Option("--list", help="Describe the scenarios.")] = False,
     reps: Annotated[int | None, typer.Option(
         help="Realizations per point (default: the scenario's full size).")] = None,
     seed: Annotated[int, typer.Option(help="Root seed (integer >= 0).")] = 0,
     out: Annotated[Path | None, typer.Option(
-        help="Output folder (default results/NAME).")] = None,
+        help="Output folder (default results/NAME). Running again into it skips the "
+             "finished chunks: a finished folder is only reported again.")] = None,
     svg: Annotated[bool, typer.Option(help="Also write SVG figures.")] = False,
+    executor: Annotated[str, typer.Option(help="serial, processes (default) or dask.")
+                        ] = "processes",
+    workers_per_host: Annotated[int | None, typer.Option(
+        help="Processes (or Dask workers); default: all cores.")] = None,
     progress: Annotated[bool | None, typer.Option(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
+    **overrides: str | None,
 ) -> None:
-    """Run a scenario: data (Parquet), figures (PNG), the numbers behind each figure (CSV)
-    and the resolved configuration (JSON) in one folder."""
+    """Run a scenario: its base configuration over the factors it varies, through the
+    sweep machinery, then its figures (PNG), the numbers behind each (CSV), its data
+    (data/*.parquet) and its resolved configuration (config.json) in one folder. Any base
+    parameter the scenario does not vary can be overridden (--workers 80, say)."""
     from pssim.scenarios import common
 
     if list_ or name is None:
-        for key in common.NAMES:
-            module = common.load(key)
-            typer.echo(f"{key:<22} {module.DESCRIPTION} (default {module.DEFAULT_REPS} reps)")
+        for key, known in common.scenarios().items():
+            typer.echo(f"{key:<22} {known.description} (default {known.default_reps} reps)")
         return
     try:
-        output = common.execute(name, reps, seed, out, svg, progress)
+        output = common.execute(name, reps, seed, out, svg, progress, executor=executor,
+                                workers_per_host=workers_per_host,
+                                overrides={k: v for k, v in overrides.items()
+                                           if v is not None})
     except ConfigError as err:
         _fail(err)
         return
-    typer.echo(f"{name}: wrote {len(output.written)} files to {output.folder}")
+    typer.echo(f"{name}: wrote {len(output.written)} files and data/ to {output.folder}")
 
 
 @app.command()
@@ -202,6 +231,8 @@ def report(
     seed: Annotated[int, typer.Option(help="Root seed (integer >= 0).")] = 0,
     gallery: Annotated[Path | None, typer.Option(
         help="Also write half-size copies of the figures here.")] = None,
+    executor: Annotated[str, typer.Option(help="serial, processes (default) or dask.")
+                        ] = "processes",
     progress: Annotated[bool | None, typer.Option(
         help="Show progress bars (default: when stderr is a terminal).")] = None,
 ) -> None:
@@ -210,7 +241,7 @@ def report(
     from pssim.scenarios.report import make_report
 
     try:
-        path = make_report(out, reps, seed, gallery, progress, typer.echo)
+        path = make_report(out, reps, seed, gallery, progress, typer.echo, executor=executor)
     except ConfigError as err:
         _fail(err)
         return

@@ -1,4 +1,5 @@
-"""Compute-time models: when each worker finishes each of its computations (DESIGN 1.2).
+"""Compute-time models: when each worker finishes each of its computations
+(docs/model.md, "Cluster and compute times").
 
 A model turns (root seed, realizations, N, r) into an array of finish times of shape
 (realizations, N, r). Every engine takes its timing from here, so they agree bit for bit.

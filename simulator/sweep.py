@@ -40,6 +40,7 @@ from pssim import network as networks
 from pssim.api import prepare, simulate
 from pssim.compute import ComputeModel
 from pssim.config import Config
+from pssim.engines import choose
 from pssim.errors import ConfigError, writable_folder
 from pssim.schemes.registry import expand_names, resolve
 
@@ -161,12 +162,6 @@ def points(sweep: SweepFile) -> list[dict[str, Any]]:
             for values in itertools.product(*grid.values())]
 
 
-def check_point(schemes: list[str], params: dict[str, Any], reps: int) -> ComputeModel:
-    """Raise ConfigError if the point cannot run (an infeasible scheme, say); else return
-    its compute model."""
-    return prepare(Config(**params, scheme=schemes, reps=reps)).compute
-
-
 def point_seed(seed: int, params: dict[str, Any], model: ComputeModel) -> int:
     """The seed of a point's draws: (sweep seed, compute model, N) only, through a stable
     digest (never Python's salted ``hash``). The model's resolved parameters are used, so
@@ -179,12 +174,18 @@ def point_seed(seed: int, params: dict[str, Any], model: ComputeModel) -> int:
     return int(state[0] >> np.uint64(1))  # fits the summary's int64 seed column
 
 
-def run_chunk(schemes: list[str], params: dict[str, Any], seed: int, point: int, start: int,
-              stop: int) -> pd.DataFrame:
-    """Realizations start..stop-1 of one point (runs in a worker process)."""
-    summary = simulate(schemes, **params, reps=stop - start, first_rep=start, seed=seed).summary
+def run_chunk(params: dict[str, Any], seed: int, point: int, start: int,
+              stop: int, path: Path | None = None) -> pd.DataFrame | None:
+    """Realizations start..stop-1 of one point (runs in a worker process). With ``path``
+    the worker writes the chunk itself and returns nothing, which spares sending it back
+    (local executors, whose workers share the output folder)."""
+    options = {k: v for k, v in params.items() if k not in ("reps", "seed")}
+    summary = simulate(**options, reps=stop - start, first_rep=start, seed=seed).summary
     summary.insert(0, "point", np.int64(point))
-    return summary
+    if path is None:
+        return summary
+    _write_atomically(summary, path)
+    return None
 
 
 @dataclass
@@ -285,80 +286,137 @@ def run_sweep(sweep: SweepFile | dict[str, Any], out: str | Path, *, executor: s
     ``out/sweep.json`` (the resolved sweep) and ``out/failures.json``.
 
     Re-running into the same folder skips finished chunks; ``resume=True`` also requires
-    that the folder holds this sweep already.
+    that the folder holds this sweep already. Each point draws from a seed derived from
+    the sweep's seed, its compute model and N (:func:`point_seed`).
     """
     if not isinstance(sweep, SweepFile):
         sweep = validate(sweep)
+    s = sweep.sweep
+    grid = points(sweep)
+    description = {**sweep.model_dump(mode="json"), "points": grid}
+    del description["sweep"]["chunk_size"]
+    return run_points([{**p, "scheme": s.schemes, "reps": s.reps} for p in grid], out,
+                      description=description, seed=s.seed, seeding="point",
+                      chunk_size=s.chunk_size if chunk_size is None else chunk_size,
+                      executor=executor, workers_per_host=workers_per_host,
+                      scheduler=scheduler, resume=resume, progress=progress)
+
+
+def run_points(points: list[dict[str, Any]], out: str | Path, *, description: dict[str, Any],
+               seed: int, seeding: str = "point", chunk_size: int = DEFAULT_CHUNK_SIZE,
+               executor: str = "processes", workers_per_host: int | None = None,
+               scheduler: str | None = None, resume: bool = False,
+               progress: bool = False) -> Report:
+    """Simulate each point (Config fields, with ``scheme`` and ``reps``) into ``out``, in
+    chunks of realizations on ``executor``, writing each chunk as it finishes.
+
+    ``description`` identifies the run in ``out/sweep.json``: a folder that holds another
+    run is refused. ``seeding`` is ``point`` (each point's draws from :func:`point_seed`)
+    or ``root`` (every point draws from ``seed`` itself: common random numbers across
+    points, as the scenarios compare them).
+    """
     if executor not in EXECUTORS:
         raise ConfigError("executor", executor, f"must be one of {', '.join(EXECUTORS)}")
     if workers_per_host is not None and workers_per_host < 1:
         raise ConfigError("workers_per_host", workers_per_host, "must be an integer >= 1")
-    if chunk_size is not None:
-        if chunk_size < 1:
-            raise ConfigError("chunk_size", chunk_size, "must be an integer >= 1")
-        sweep = sweep.model_copy(update={"sweep": sweep.sweep.model_copy(
-            update={"chunk_size": chunk_size})})
+    if chunk_size < 1:
+        raise ConfigError("chunk_size", chunk_size, "must be an integer >= 1")
+    if seeding not in ("point", "root"):
+        raise ConfigError("seeding", seeding, "must be point or root")
     folder = Path(out)
-    resolved = _resolve(sweep, folder, resume)
-    report = Report(folder, len(resolved["points"]))
+    _resolve(description, chunk_size, folder, resume)
+    report = Report(folder, len(points))
     start_time = time.perf_counter()
-    s = sweep.sweep
-    tasks, failed = [], {}
-    for i, params in enumerate(resolved["points"]):
+    Task = tuple[int, dict[str, Any], int, int, int]
+    tasks: list[Task] = []
+    slow: list[Task] = []
+    failed: dict[int, str] = {}
+    for i, params in enumerate(points):
         try:
-            model = check_point(s.schemes, params, s.reps)
+            prepared = prepare(Config(**params))
+            model = prepared.compute
+            # Points only the SimPy engine can run take far longer per realization.
+            simpy_only = choose(prepared.config.engine, prepared.network, False).name == "des"
         except ConfigError as err:
             failed[i] = str(err)
             continue
-        seed = point_seed(s.seed, params, model)
-        for start in range(0, s.reps, s.chunk_size):
-            stop = min(s.reps, start + s.chunk_size)
+        point_rng = point_seed(seed, params, model) if seeding == "point" else seed
+        reps = int(params["reps"])
+        for start in range(0, reps, chunk_size):
+            stop = min(reps, start + chunk_size)
             if _chunk_path(folder, i, start, stop).exists():
                 report.chunks_skipped += 1
             else:
-                tasks.append((i, params, seed, start, stop))
-    if len(failed) == len(resolved["points"]):
+                (slow if simpy_only else tasks).append((i, params, point_rng, start, stop))
+    # The longest tasks first, so that no process is left with one at the end; the order
+    # of execution never changes a result.
+    tasks = slow + tasks
+    if len(failed) == len(points):
         first = next(iter(failed.values()))
         raise ConfigError("sweep", f"all {len(failed)} points", f"are infeasible: {first}")
+    # Finished chunks are written and released as they come, with a bounded number of tasks
+    # in flight, so memory does not grow with the size of the run.
+    in_flight = 2 * (workers_per_host or os.cpu_count() or 1)
     with _Executor(executor, workers_per_host, scheduler) as pool, tqdm(
             total=sum(t[4] - t[3] for t in tasks), unit="rep", disable=not progress,
             desc="sweep", smoothing=0.1) as bar:
-        futures = {pool.submit(run_chunk, s.schemes, params, seed, i, start, stop):
-                   (i, start, stop) for i, params, seed, start, stop in tasks}
-        for future in cf.as_completed(futures):
-            i, start, stop = futures[future]
-            try:
-                _write_atomically(future.result(), _chunk_path(folder, i, start, stop))
-            except Exception as err:  # one failing chunk must not stop the sweep
-                failed.setdefault(i, f"{type(err).__name__}: {err}")
-                continue
-            report.chunks_run += 1
-            report.realizations += stop - start
-            bar.update(stop - start)
-    report.failures = [{"point": i, "parameters": resolved["points"][i], "error": e}
+        queue = iter(tasks)
+        pending: dict[cf.Future[pd.DataFrame | None], tuple[int, int, int]] = {}
+        # Dask workers may run on other hosts: they send their chunks back to be written.
+        local = executor != "dask"
+        while True:
+            for i, params, point_rng, start, stop in itertools.islice(
+                    queue, max(0, in_flight - len(pending))):
+                target = _chunk_path(folder, i, start, stop) if local else None
+                pending[pool.submit(run_chunk, params, point_rng, i, start, stop,
+                                    target)] = (i, start, stop)
+            if not pending:
+                break
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                i, start, stop = pending.pop(future)
+                try:
+                    frame = future.result()
+                    if frame is not None:
+                        _write_atomically(frame, _chunk_path(folder, i, start, stop))
+                except Exception as err:  # one failing chunk must not stop the sweep
+                    failed.setdefault(i, f"{type(err).__name__}: {err}")
+                    continue
+                report.chunks_run += 1
+                report.realizations += stop - start
+                bar.update(stop - start)
+    report.failures = [{"point": i, "parameters": _plain(points[i]), "error": e}
                        for i, e in sorted(failed.items())]
-    (folder / "failures.json").write_text(json.dumps(report.failures, indent=2))
+    _write_text(folder / "failures.json", json.dumps(report.failures, indent=2))
     report.seconds = time.perf_counter() - start_time
     return report
 
 
-def _resolve(sweep: SweepFile, folder: Path, resume: bool) -> dict[str, Any]:
-    resolved = {**sweep.model_dump(mode="json"), "points": points(sweep)}
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(params, default=str))
+
+
+def _write_text(path: Path, text: str) -> None:
+    # A kill mid-write leaves the old file or the new one, never a truncated one.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _resolve(description: dict[str, Any], chunk_size: int, folder: Path, resume: bool) -> None:
+    resolved = json.loads(json.dumps({**description, "chunk_size": chunk_size}, default=str))
     saved = folder / "sweep.json"
     if saved.is_file():
         before = json.loads(saved.read_text())
-        if before != json.loads(json.dumps(resolved)):
-            chunk = before.get("sweep", {}).get("chunk_size")
-            same_but_chunks = {**before, "sweep": {**before.get("sweep", {}),
-                                                   "chunk_size": sweep.sweep.chunk_size}}
+        if before != resolved:
+            chunk = before.get("chunk_size")
             hint = (f"the same sweep in chunks of {chunk}: resume with --chunk-size {chunk}"
-                    if same_but_chunks == json.loads(json.dumps(resolved)) else
+                    if {**before, "chunk_size": chunk_size} == resolved else
                     "a different sweep (see its sweep.json); choose another folder")
             raise ConfigError("out", str(folder), f"holds {hint}")
     elif resume:
         raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
     writable_folder("out", folder / "data", folder)
-    for stale in (folder / "data").glob(".*.tmp"):
-        stale.unlink()  # left by a sweep killed while writing
-    saved.write_text(json.dumps(resolved, indent=2))
-    return resolved
+    for stale in (*(folder / "data").glob(".*.tmp"), *folder.glob(".*.tmp")):
+        stale.unlink()  # left by a run killed while writing
+    _write_text(saved, json.dumps(resolved, indent=2))

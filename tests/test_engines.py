@@ -1,4 +1,5 @@
-"""The vectorized engine is the SimPy model, realization by realization (DESIGN 2)."""
+"""The vectorized engine is the SimPy model, realization by realization
+(docs/model.md, "Engines")."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def test_chunking_never_changes_results(engine: str) -> None:
             "engine": engine}
     whole = run(**base)
     for chunk in (1, 7, 128):
-        pd.testing.assert_frame_equal(run(**base, chunk_size=chunk), whole)
+        pd.testing.assert_frame_equal(run(**base, chunk_size=chunk), whole, check_exact=True)
 
 
 def test_analytic_engine_reports_closed_forms() -> None:
@@ -144,4 +145,4 @@ def test_pieces_of_a_run_add_up_to_the_whole() -> None:
                                                                    first_rep=1000)])
     key = ["scheme", "rep"]
     pd.testing.assert_frame_equal(parts.sort_values(key).reset_index(drop=True),
-                                  whole.sort_values(key).reset_index(drop=True))
+                                  whole.sort_values(key).reset_index(drop=True), check_exact=True)

@@ -1,4 +1,4 @@
-"""Small cases computed by hand from DESIGN 1, for every scheme and network."""
+"""Small cases computed by hand from docs/model.md, for every scheme and network."""
 
 from __future__ import annotations
 

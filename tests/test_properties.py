@@ -1,4 +1,4 @@
-"""Properties that hold realization by realization (DESIGN 1.4–1.6)."""
+"""Properties that hold realization by realization (docs/model.md)."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_same_seed_same_summary() -> None:
             master_bandwidth="1Gbps")
     b = run("all", 10, 4, reps=50, seed=3, network="fifo", message_size="1MB",
             master_bandwidth="1Gbps")
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
     c = run("all", 10, 4, reps=50, seed=4)
     assert not np.array_equal(a["completion_time"], c["completion_time"])
 
@@ -118,7 +118,8 @@ def test_same_seed_same_summary() -> None:
 def test_schemes_run_together_see_the_same_draws() -> None:
     both = simulate(["LCC-MMC", "UC-MMC"], 8, 3, reps=20, seed=5, trace=True)
     alone = run("LCC-MMC", 8, 3, reps=20, seed=5)
-    pd.testing.assert_frame_equal(both.summary[both.summary["scheme"] == "LCC-MMC"], alone)
+    pd.testing.assert_frame_equal(both.summary[both.summary["scheme"] == "LCC-MMC"], alone,
+                                  check_exact=True)
     assert both.trace is not None
     done = both.trace[both.trace["event"] == "compute_done"]
     keys = ["rep", "worker", "computation"]
@@ -133,4 +134,4 @@ def test_a_realization_does_not_depend_on_how_many_are_run() -> None:
     # Realizations straddle a block of the random streams.
     many = run("LCC", 6, 2, reps=BLOCK + 20, seed=9)
     few = run("LCC", 6, 2, reps=10, seed=9)
-    pd.testing.assert_frame_equal(many.iloc[:10], few)
+    pd.testing.assert_frame_equal(many.iloc[:10], few, check_exact=True)

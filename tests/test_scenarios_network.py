@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pssim.analysis import load_sweep
 from pssim.scenarios import best_scheme_map, bottleneck_bandwidth
 from pssim.scenarios.common import execute
 
@@ -44,22 +45,23 @@ def bottleneck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # SimPy's fair network costs ~2 ms per realization and scheme; 20 keep the test short.
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(bottleneck_bandwidth, "FAIR_MIN_REPS", 20)
-        execute("bottleneck_bandwidth", 300, 3, out, svg=False, progress=False)
+        execute("bottleneck_bandwidth", 300, 3, out, svg=False, progress=False,
+                executor="serial")
     return out
 
 
 def test_bottleneck_files_and_tables(bottleneck: Path) -> None:
-    check_files(bottleneck, ["realizations.parquet", "summary.csv", "ranking.csv",
+    check_files(bottleneck, ["summary.csv", "ranking.csv",
                              "ranking_changes.csv", "finding.txt",
                              *figures("completion_time_fifo", "completion_time_fair",
                                       "communication_load_fifo", "communication_load_fair")])
     config = check_config(bottleneck, 300, 3)
     assert config["reps_per_network"] == {"fifo": 300, "fair": 20, "none": 300}
-    data = pd.read_parquet(bottleneck / "realizations.parquet")
+    data = load_sweep(bottleneck)
     assert {"scheme", "network", "master_bandwidth", "rep", "completion_time", "messages",
             "bytes"} <= set(data.columns)
     counts = data.groupby("network").size()
-    bandwidths = len(bottleneck_bandwidth.CONFIG["master_bandwidths"])
+    bandwidths = len(bottleneck_bandwidth.SCENARIO.factors["master_bandwidth"])
     assert counts["fifo"] == bandwidths * 6 * 300
     assert counts["fair"] == bandwidths * 6 * 20
     assert counts["none"] == 6 * 300
@@ -76,14 +78,14 @@ def test_bottleneck_files_and_tables(bottleneck: Path) -> None:
 def test_bottleneck_ranking_follows_the_bandwidth(bottleneck: Path) -> None:
     summary = pd.read_csv(bottleneck / "summary.csv")
     mean = summary.set_index(["network", "master_bandwidth", "scheme"])["mean_completion_time"]
-    bandwidths = bottleneck_bandwidth.CONFIG["master_bandwidths"]
+    bandwidths = bottleneck_bandwidth.SCENARIO.factors["master_bandwidth"]
     fast, slow = max(bandwidths), min(bandwidths)
     # A fast link leaves the compute-only order of network none: LCC-MMC < LCC < GC.
     for net, b in (("fifo", fast), ("fair", fast), ("none", np.inf)):
         assert mean[(net, b, "LCC-MMC")] < mean[(net, b, "LCC")] < mean[(net, b, "GC")]
     # A slow link is all that counts: LCC-MMC's 79 messages of 4 MB need 31.6 s at 1e7
     # bytes/s, LCC's 19 only 7.6 s.
-    size = bottleneck_bandwidth.CONFIG["message_size"]
+    size = bottleneck_bandwidth.SCENARIO.base["message_size"]
     assert mean[("fifo", slow, "LCC-MMC")] >= 79 * size / slow
     assert mean[("fifo", slow, "LCC")] >= 19 * size / slow
     assert mean[("fifo", slow, "LCC")] < mean[("fifo", slow, "LCC-MMC")]
@@ -119,15 +121,15 @@ def test_finding_when_the_fastest_never_changes() -> None:
 
 
 def test_best_scheme_map(tmp_path: Path) -> None:
-    execute("best_scheme_map", 200, 5, tmp_path, svg=False, progress=False)
-    check_files(tmp_path, ["realizations.parquet", "summary.csv", "frontier.csv",
+    execute("best_scheme_map", 200, 5, tmp_path, svg=False, progress=False, executor="serial")
+    check_files(tmp_path, ["summary.csv", "frontier.csv",
                            *figures("best", "best_lcc_family", "frontier_r8")])
     check_config(tmp_path, 200, 5)
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert list(summary.columns) == [*best_scheme_map.SUMMARY_KEYS, "paper_scheme",
                                      *SUMMARY_COLUMNS]
-    config = best_scheme_map.CONFIG
-    cells = len(config["loads"]) * len(config["master_bandwidths"])
+    factors = best_scheme_map.SCENARIO.factors
+    cells = len(factors["load"]) * len(factors["master_bandwidth"])
     by = ["master_bandwidth", "load"]
     for name, rows in (("best", summary[summary["paper_scheme"]]),
                        ("best_lcc_family", summary)):
@@ -157,7 +159,7 @@ def test_best_scheme_map(tmp_path: Path) -> None:
 
 
 def test_timeline(tmp_path: Path) -> None:
-    execute("timeline", 3, 2, tmp_path, svg=False, progress=False)
+    execute("timeline", 3, 2, tmp_path, svg=False, progress=False, executor="serial")
     check_files(tmp_path, ["trace.parquet", "summary.csv", "link_utilization.csv",
                            *figures("timeline_UC-MMC", "timeline_LCC")])
     check_config(tmp_path, 3, 2)
@@ -176,9 +178,9 @@ def test_timeline(tmp_path: Path) -> None:
 
 
 def test_timeline_runs_as_a_module(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "pssim", "scenario", "timeline", "--reps", "1",
-                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "pssim", "scenario", "timeline", "--reps",
+                           "1", "--out", str(tmp_path), "--executor", "serial"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     check_files(tmp_path, ["trace.parquet", "config.json",
                            *figures("timeline_UC-MMC", "timeline_LCC")])

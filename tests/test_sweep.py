@@ -53,7 +53,7 @@ def test_same_output_whatever_the_executor_and_chunking(serial: pd.DataFrame, tm
                                                         how: dict) -> None:
     report = run_sweep(load_file(EXAMPLE), tmp_path, **how)
     assert report.failures == []
-    pd.testing.assert_frame_equal(load_sweep(tmp_path), serial)
+    pd.testing.assert_frame_equal(load_sweep(tmp_path), serial, check_exact=True)
 
 
 def test_points_with_the_same_compute_model_share_their_draws(tmp_path: Path) -> None:
@@ -69,12 +69,12 @@ def test_points_with_the_same_compute_model_share_their_draws(tmp_path: Path) ->
         at = data[data["workers"] == n]
         slow, fast = (at[at["master_bandwidth"] == b][metrics].reset_index(drop=True)
                       for b in (1e6, 1e9))
-        pd.testing.assert_frame_equal(slow, fast)
+        pd.testing.assert_frame_equal(slow, fast, check_exact=True)
     # Other N, other draws.
     assert data.groupby("workers")["seed"].first().nunique() == 2
     config["fixed"]["mu"] = 10
     run_sweep(config, tmp_path / "b", executor="serial")
-    pd.testing.assert_frame_equal(load_sweep(tmp_path / "b"), data)
+    pd.testing.assert_frame_equal(load_sweep(tmp_path / "b"), data, check_exact=True)
 
 
 def test_points_follow_the_order_of_the_grid_as_written() -> None:
@@ -106,7 +106,7 @@ def test_resume_after_a_kill_equals_an_uninterrupted_sweep(tmp_path: Path) -> No
     run_sweep(load_file(sweep_file), whole, executor="processes", workers_per_host=2)
     resumed = load_sweep(out)
     assert not resumed.duplicated(["point", "scheme", "rep"]).any()
-    pd.testing.assert_frame_equal(resumed, load_sweep(whole))
+    pd.testing.assert_frame_equal(resumed, load_sweep(whole), check_exact=True)
 
 
 def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_output_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
                         "--out", str(out), "--executor", "serial", "--chunk-size", "700"],
                        cwd=ROOT, env=env, check=True, capture_output=True)
         frames.append(load_sweep(out))
-    pd.testing.assert_frame_equal(*frames)
+    pd.testing.assert_frame_equal(*frames, check_exact=True)
 
 
 @pytest.mark.parametrize(("change", "key"), [
