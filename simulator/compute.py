@@ -2,7 +2,8 @@
 (docs/model.md, "Cluster and compute times").
 
 A model turns (root seed, realizations, N, r) into an array of finish times of shape
-(realizations, N, r). Every engine takes its timing from here, so they agree bit for bit.
+(realizations, N, r). Every engine takes its timing from here, so all see the very same
+finish times.
 """
 
 from __future__ import annotations
