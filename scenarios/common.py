@@ -35,7 +35,7 @@ import pandas as pd
 from pssim.analysis.frames import load_sweep
 from pssim.config import Config
 from pssim.errors import ConfigError, integer, writable_folder
-from pssim.sweep import DEFAULT_CHUNK_SIZE, run_points
+from pssim.execution import DEFAULT_CHUNK_SIZE, run_points
 
 #: The network of the bottleneck studies: a realistic gradient (10^6 float32 parameters,
 #: 4 MB per message), 10 Gbps uplinks (1.25e9 bytes/s) and 50 µs of latency.

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Simulate straggler-tolerant distributed gradient descent.")
 
 OUTPUT_SUFFIXES = (".parquet", ".csv")
@@ -54,8 +55,20 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
         frame.to_parquet(path, index=False)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from pssim import provenance
+
+        commit = provenance.commit()
+        typer.echo(f"pssim {provenance.version()}" + (f" ({commit})" if commit else ""))
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version (and the git commit of a checkout) and exit.")] = False,
+          ) -> None:
     """pssim: a parameter-server cluster with stragglers."""
 
 
@@ -248,9 +261,15 @@ def report(
     typer.echo(f"wrote {path}")
 
 
-@app.command()
+@app.command(help=(
+    "Run a parameter sweep; finished chunks are kept, so a killed sweep resumes.\n\n"
+    # Rich reads [name] as markup: the backslash keeps the table names.
+    "The sweep file is TOML with three tables: \\[sweep] (seed, reps, schemes, chunk_size), "
+    "\\[grid] (lists, whose product is the points) and \\[fixed] (one value each); see "
+    "docs/sweeps.md. Exits with 1 when a point failed (after writing all the others) and "
+    "130 when interrupted (finished chunks are kept)."))
 def sweep(
-    file: Annotated[Path, typer.Argument(help="Sweep file (TOML): [sweep], [grid], [fixed].")],
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML).")],
     out: Annotated[Path, typer.Option(help="Output folder (data/*.parquet, sweep.json, "
                                            "failures.json).")],
     executor: Annotated[str, typer.Option(help="serial, processes (default) or dask.")
@@ -260,29 +279,64 @@ def sweep(
     scheduler: Annotated[str | None, typer.Option(
         help="Address of a running Dask scheduler (tcp://HOST:PORT), with --executor "
              "dask.")] = None,
+    connect_timeout: Annotated[float, typer.Option(
+        help="Seconds to wait for the Dask scheduler to answer.")] = 10.0,
     chunk_size: Annotated[int | None, typer.Option(
-        help="Realizations per chunk (default: [sweep] chunk_size, else 5000).")] = None,
+        help="Realizations per chunk (default: the file's chunk_size, else 5000).")] = None,
     resume: Annotated[bool, typer.Option(
         help="Continue the sweep already in --out (re-running into it does the same).")
     ] = False,
+    force: Annotated[bool, typer.Option(
+        help="Run even a sweep beyond the size limits (10^5 points, 10^6 tasks, 10^9 "
+             "summary rows).")] = False,
     progress: Annotated[bool | None, typer.Option(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
 ) -> None:
-    """Run a parameter sweep; finished chunks are kept, so a killed sweep resumes."""
+    from pssim.execution import Interrupted
     from pssim.sweep import load_file, run_sweep
 
-    if scheduler is not None and executor != "dask":
-        _fail(ConfigError("scheduler", scheduler, "needs --executor dask"))
     try:
         result = run_sweep(load_file(file), out, executor=executor,
                            workers_per_host=workers_per_host, scheduler=scheduler,
-                           chunk_size=chunk_size, resume=resume,
+                           connect_timeout=connect_timeout, chunk_size=chunk_size,
+                           resume=resume, force=force,
                            progress=sys.stderr.isatty() if progress is None else progress)
     except ConfigError as err:
         _fail(err)
         return
+    except Interrupted as stop:
+        typer.echo(f"{stop}; resume with: pssim sweep {file} --out {out} --resume", err=True)
+        raise typer.Exit(130) from None
     typer.echo(result.describe())
+    if result.failures:
+        typer.echo(f"Error: {len(result.failures)} of {result.points} points failed (see "
+                   f"{out / 'failures.json'}); the others are written", err=True)
+        raise typer.Exit(1)
 
 
-def main() -> None:
-    app()
+def main(args: list[str] | None = None) -> None:
+    """The ``pssim`` command: a parser error (an unknown option, a value of the wrong type)
+    is one line that names the option and the value, with exit code 2."""
+    try:  # recent Typer releases carry their own copy of Click
+        from typer._click import exceptions as clicks
+    except ImportError:
+        from click import exceptions as clicks
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="pssim", standalone_mode=False)
+    except clicks.NoArgsIsHelpError as err:
+        # Rich has printed the help already; plain Click hands it over as the message.
+        if (text := err.format_message().strip()):
+            typer.echo(text)
+        sys.exit(0)
+    except clicks.UsageError as err:
+        # BadParameter names the option itself; one line, whatever Click's wording.
+        typer.echo(f"Error: {' '.join(err.format_message().split())}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

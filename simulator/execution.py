@@ -1,0 +1,489 @@
+"""Running many points in chunks of realizations on a serial, local-process or Dask
+executor, for sweep files and scenarios alike (docs/sweeps.md).
+
+The promise: a run never mixes data from different configurations and never loses
+finished work. Each chunk is written, as it finishes, to a temporary name and renamed,
+with the run's configuration hash in its Parquet metadata; one run at a time holds a
+folder (an exclusive lock); a resumed run verifies the chunks it finds and redoes a bad
+one; Ctrl-C keeps every finished chunk; and workers exit when the run that started them
+dies.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import fcntl
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from pssim import provenance
+from pssim.api import prepare, simulate
+from pssim.compute import ComputeModel
+from pssim.config import Config
+from pssim.engines import choose
+from pssim.errors import ConfigError, writable_folder
+
+EXECUTORS = ("serial", "processes", "dask")
+DEFAULT_CHUNK_SIZE = 5000
+_DEFAULT_WORKERS = Config.model_fields["workers"].default
+
+#: Beyond these a run is refused unless forced: it would build tasks for minutes or write
+#: more than a disk holds.
+MAX_POINTS = 100_000
+MAX_TASKS = 1_000_000
+MAX_ROWS = 1_000_000_000
+#: Bytes a summary row takes in memory (about 25 columns of 8 bytes), for size estimates.
+ROW_BYTES = 200
+
+#: The key of pssim's entry in a chunk's Parquet metadata.
+META_KEY = b"pssim"
+
+_ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss|inproc)://[^\s:/]+:\d{1,5}$")
+
+
+class Interrupted(Exception):
+    """The run was stopped (Ctrl-C); every finished chunk is kept."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        super().__init__(f"interrupted: {report.chunks_run} chunks finished in this run "
+                         f"are kept in {report.folder / 'data'}")
+
+
+def point_seed(seed: int, params: dict[str, Any], model: ComputeModel) -> int:
+    """The seed of a point's draws: (sweep seed, compute model, N) only, through a stable
+    digest (never Python's salted ``hash``). The model's resolved parameters are used, so
+    ``mu`` left to its default and ``mu = 10`` give the same draws."""
+    key = {**model.parameters(), "compute_times": str(params.get("compute_times")),
+           "workers": params.get("workers", _DEFAULT_WORKERS)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).digest()
+    words = np.frombuffer(digest[:16], dtype=np.uint32).tolist()
+    state = np.random.SeedSequence([seed, *words]).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))  # fits the summary's int64 seed column
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    point: int
+    params: dict[str, Any]
+    seed: int
+    start: int
+    stop: int
+
+
+def run_chunk(chunk: _Chunk, meta: dict[str, Any], path: Path | None = None
+              ) -> pd.DataFrame | None:
+    """Realizations start..stop-1 of one point (runs in a worker process). With ``path``
+    the worker writes the chunk itself and returns nothing, which spares sending it back
+    (local executors, whose workers share the output folder)."""
+    options = {k: v for k, v in chunk.params.items() if k not in ("reps", "seed")}
+    summary = simulate(**options, reps=chunk.stop - chunk.start, first_rep=chunk.start,
+                       seed=chunk.seed).summary
+    summary.insert(0, "point", np.int64(chunk.point))
+    if path is None:
+        return summary
+    write_parquet(summary, path, meta)
+    return None
+
+
+def write_parquet(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
+    """Write ``frame`` with ``meta`` in the file's Parquet metadata, under a temporary name
+    in the same folder renamed into place: a reader sees the whole file or none."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           META_KEY: json.dumps(meta, default=str).encode()})
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_meta(path: Path) -> tuple[dict[str, Any], int]:
+    """A chunk's pssim metadata and its number of rows (raises on a damaged file)."""
+    import pyarrow.parquet as pq
+
+    info = pq.read_metadata(path)
+    raw = (info.schema.to_arrow_schema().metadata or {}).get(META_KEY)
+    return (json.loads(raw) if raw else {}), info.num_rows
+
+
+@dataclass
+class Report:
+    """What a run did."""
+
+    folder: Path
+    points: int
+    chunks_run: int = 0
+    chunks_skipped: int = 0
+    chunks_redone: list[str] = field(default_factory=list)
+    realizations: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        lines = [f"{self.points} points; {self.chunks_run} chunks run, {self.chunks_skipped} "
+                 f"already done; {self.realizations} realizations in {self.seconds:.1f} s; "
+                 f"data in {self.folder / 'data'}"]
+        if self.chunks_redone:
+            lines.append(f"redone (damaged or incomplete): {', '.join(self.chunks_redone)}")
+        if self.failures:
+            lines.append(f"{len(self.failures)} failure(s):")
+            lines += [f"  point {f['point']} {f['parameters']}: {f['error']}"
+                      for f in self.failures]
+        return "\n".join(lines)
+
+
+def check_size(points: int, tasks: int, rows: float, force: bool) -> None:
+    """Refuse a run far beyond what a machine and a disk hold, unless ``force``."""
+    if force:
+        return
+    for what, n, limit in (("points", points, MAX_POINTS), ("tasks", tasks, MAX_TASKS),
+                           ("summary rows", rows, MAX_ROWS)):
+        if n > limit:
+            raise ConfigError("size", f"{n:.3g} {what}",
+                              f"exceeds {limit:.3g} {what} (about {rows * ROW_BYTES / 1e9:.3g} "
+                              "GB of results); shrink the grid or the reps, or pass --force")
+
+
+def run_points(points: list[dict[str, Any]], out: str | Path, *, description: dict[str, Any],
+               seed: int, seeding: str = "point", chunk_size: int = DEFAULT_CHUNK_SIZE,
+               executor: str = "processes", workers_per_host: int | None = None,
+               scheduler: str | None = None, connect_timeout: float = 10.0,
+               resume: bool = False, force: bool = False, progress: bool = False,
+               log: Callable[[str], Any] | None = None) -> Report:
+    """Simulate each point (Config fields, with ``scheme`` and ``reps``) into ``out``, in
+    chunks of realizations on ``executor``, writing each chunk as it finishes.
+
+    ``description`` identifies the run in ``out/sweep.json`` and, through its hash, in
+    every chunk: a folder that holds another run is refused. ``seeding`` is ``point``
+    (each point's draws from :func:`point_seed`) or ``root`` (every point draws from
+    ``seed`` itself: common random numbers across points, as the scenarios compare them).
+    ``log`` receives one line per notable event (a chunk redone). Raises
+    :class:`Interrupted` on Ctrl-C, after keeping every finished chunk.
+    """
+    if executor not in EXECUTORS:
+        raise ConfigError("executor", executor, f"must be one of {', '.join(EXECUTORS)}")
+    if workers_per_host is not None and workers_per_host < 1:
+        raise ConfigError("workers_per_host", workers_per_host, "must be an integer >= 1")
+    if chunk_size < 1:
+        raise ConfigError("chunk_size", chunk_size, "must be an integer >= 1")
+    if seeding not in ("point", "root"):
+        raise ConfigError("seeding", seeding, "must be point or root")
+    if scheduler is not None:
+        check_scheduler(scheduler, executor)
+    say = log or (lambda line: tqdm.write(line, file=sys.stderr))
+    total_tasks = sum(math.ceil(int(p["reps"]) / chunk_size) for p in points)
+    check_size(len(points), total_tasks,
+               sum(int(p["reps"]) * len(p["scheme"]) for p in points), force)
+    described = {**description, "inputs": _input_hashes(points)}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()
+                            ).hexdigest()
+    meta = {"config_hash": digest, **provenance.stamp()}
+    folder = Path(out)
+    writable_folder("out", folder / "data", folder)
+    with _lock(folder):
+        _resolve(described, chunk_size, folder, resume)
+        return _run(points, folder, meta, seed, seeding, chunk_size, executor,
+                    workers_per_host, scheduler, connect_timeout, progress, say)
+
+
+def _run(points: list[dict[str, Any]], folder: Path, meta: dict[str, Any], seed: int,
+         seeding: str, chunk_size: int, executor: str, workers_per_host: int | None,
+         scheduler: str | None, connect_timeout: float, progress: bool,
+         say: Callable[[str], Any]) -> Report:
+    report = Report(folder, len(points))
+    start_time = time.perf_counter()
+    tasks: list[_Chunk] = []
+    slow: list[_Chunk] = []
+    failed: dict[int, str] = {}
+    for i, params in enumerate(points):
+        try:
+            prepared = prepare(Config(**params))
+            # Points only the SimPy engine can run take far longer per realization.
+            simpy_only = choose(prepared.config.engine, prepared.network, False).name == "des"
+        except ConfigError as err:
+            failed[i] = str(err)
+            continue
+        point_rng = (point_seed(seed, params, prepared.compute) if seeding == "point"
+                     else seed)
+        reps, schemes = int(params["reps"]), len(prepared.schemes)
+        for start in range(0, reps, chunk_size):
+            stop = min(reps, start + chunk_size)
+            path = _chunk_path(folder, i, start, stop)
+            if path.exists() and _verified(path, meta["config_hash"], (stop - start) * schemes,
+                                           folder, report, say):
+                report.chunks_skipped += 1
+                continue
+            (slow if simpy_only else tasks).append(_Chunk(i, params, point_rng, start, stop))
+    if len(failed) == len(points):
+        first = next(iter(failed.values()))
+        raise ConfigError("sweep", f"all {len(failed)} points", f"are infeasible: {first}")
+    # The longest tasks first, so that no process is left with one at the end; the order
+    # of execution never changes a result.
+    todo = slow + tasks
+    # Finished chunks are written and released as they come, with a bounded number of tasks
+    # in flight, so memory does not grow with the size of the run.
+    in_flight = 2 * (workers_per_host or os.cpu_count() or 1)
+    pending: dict[cf.Future[pd.DataFrame | None], _Chunk] = {}
+    with _Executor(executor, workers_per_host, scheduler, connect_timeout) as pool, tqdm(
+            total=sum(c.stop - c.start for c in todo), unit="rep", disable=not progress,
+            desc="sweep", smoothing=0.1) as bar:
+        queue = iter(todo)
+        # Dask workers may run on other hosts: they send their chunks back to be written.
+        local = executor != "dask"
+        try:
+            while True:
+                for chunk in itertools.islice(queue, max(0, in_flight - len(pending))):
+                    path = _chunk_path(folder, chunk.point, chunk.start, chunk.stop)
+                    pending[pool.submit(run_chunk, chunk, meta, path if local else None)] = (
+                        chunk)
+                if not pending:
+                    break
+                done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    chunk = pending.pop(future)
+                    try:
+                        frame = future.result()
+                        if frame is not None:
+                            write_parquet(frame, _chunk_path(folder, chunk.point,
+                                                             chunk.start, chunk.stop), meta)
+                    except Exception as err:  # one failing chunk must not stop the sweep
+                        failed.setdefault(chunk.point, f"{type(err).__name__}: {err}")
+                        continue
+                    report.chunks_run += 1
+                    report.realizations += chunk.stop - chunk.start
+                    bar.update(chunk.stop - chunk.start)
+        except KeyboardInterrupt:
+            for future in pending:
+                future.cancel()
+            report.seconds = time.perf_counter() - start_time
+            raise Interrupted(report) from None
+    report.failures = [{"point": i, "parameters": _plain(points[i]), "error": e}
+                       for i, e in sorted(failed.items())]
+    _write_text(folder / "failures.json", json.dumps(report.failures, indent=2))
+    report.seconds = time.perf_counter() - start_time
+    return report
+
+
+def _verified(path: Path, digest: str, rows: int, folder: Path, report: Report,
+              say: Callable[[str], Any]) -> bool:
+    """Whether a chunk found on disk is whole and of this run; a damaged one is removed
+    (and redone), one of another configuration is refused."""
+    try:
+        meta, found = read_meta(path)
+    except Exception as err:  # any reader failure means a damaged file
+        reason = f"unreadable: {' '.join(str(err).split())}"
+    else:
+        if meta.get("config_hash") not in (None, digest):
+            raise ConfigError("out", str(folder), f"holds {path.name}, a chunk of another "
+                              "configuration (its hash differs); choose another folder")
+        if meta.get("config_hash") is None:
+            raise ConfigError("out", str(folder), f"holds {path.name}, a chunk that no "
+                              "pssim run of this version wrote; choose another folder")
+        if found == rows:
+            return True
+        reason = f"{found} rows instead of {rows}"
+    say(f"redoing {path.name}: {reason}")
+    report.chunks_redone.append(path.name)
+    path.unlink()
+    return False
+
+
+def _input_hashes(points: list[dict[str, Any]]) -> dict[str, str]:
+    """A content hash of every input file, so that an edited file is never resumed over."""
+    hashes: dict[str, str] = {}
+    for params in points:
+        source = params.get("compute_times")
+        if isinstance(source, str | Path) and str(source) not in hashes:
+            try:
+                hashes[str(source)] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+            except OSError:
+                continue  # reported as that point's failure when it is prepared
+    return hashes
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(json.dumps(params, default=str)))
+
+
+def _write_text(path: Path, text: str) -> None:
+    # A kill mid-write leaves the old file or the new one, never a truncated one.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _chunk_path(folder: Path, point: int, start: int, stop: int) -> Path:
+    return folder / "data" / f"p{point:05d}_r{start:010d}-{stop:010d}.parquet"
+
+
+def _resolve(description: dict[str, Any], chunk_size: int, folder: Path, resume: bool) -> None:
+    resolved = json.loads(json.dumps({**description, "chunk_size": chunk_size}, default=str))
+    saved = folder / "sweep.json"
+    before = None
+    if saved.is_file():
+        try:
+            before = json.loads(saved.read_text())
+        except (ValueError, OSError):
+            before = None  # damaged: the chunks' own hashes still guard against mixing
+    if before is not None and before != resolved:
+        chunk = before.get("chunk_size")
+        hint = (f"the same sweep in chunks of {chunk}: resume with --chunk-size {chunk}"
+                if {**before, "chunk_size": chunk_size} == resolved else
+                "a different sweep (see its sweep.json); choose another folder")
+        raise ConfigError("out", str(folder), f"holds {hint}")
+    if before is None and resume:
+        raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
+    for stale in (*(folder / "data").glob(".*.tmp"), *folder.glob(".*.tmp")):
+        stale.unlink(missing_ok=True)  # left by a run killed while writing
+    _write_text(saved, json.dumps(resolved, indent=2))
+
+
+@contextmanager
+def _lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder`` for this run alone; the kernel releases the lock if the process
+    dies, so a killed run never leaves the folder locked."""
+    path = folder / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 1000, 0).decode(errors="replace").strip() or "another run"
+            raise ConfigError("out", str(folder), f"is in use by {holder}; wait for it to "
+                              "finish or choose another folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (f"pid {os.getpid()} on {socket.gethostname()} since "
+                       f"{time.strftime('%Y-%m-%d %H:%M:%S')}").encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def check_scheduler(address: str, executor: str) -> None:
+    """A Dask scheduler address must be well formed, and given with ``--executor dask``."""
+    if executor != "dask":
+        raise ConfigError("scheduler", address, "needs --executor dask")
+    if not _ADDRESS.match(address):
+        raise ConfigError("scheduler", address, "must be an address such as "
+                          "tcp://HOST:PORT (or leave it out for a local cluster)")
+
+
+def _watch_parent(run_pid: int) -> None:
+    """In a pool's worker: exit when the run that started it is gone, so that killing the
+    run alone leaves no worker behind."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(run_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _Serial(cf.Executor):
+    """Runs each task when it is submitted: the reference executor."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:  # reported per chunk, like the other executors do
+            future.set_exception(err)
+        return future
+
+
+@dataclass
+class _Executor:
+    kind: str
+    workers_per_host: int | None
+    scheduler: str | None
+    connect_timeout: float = 10.0
+    _client: Any = None
+    _pool: cf.ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> cf.Executor:
+        if self.kind == "serial":
+            return _Serial()
+        if self.kind == "processes":
+            # forkserver: workers fork from a clean server that has imported pssim once,
+            # so they inherit no threads or locks from this process (tqdm's monitor, say)
+            # and start without importing numpy and pandas again.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["pssim.execution"])
+            self._pool = cf.ProcessPoolExecutor(
+                self.workers_per_host or os.cpu_count(), mp_context=context,
+                initializer=_watch_parent, initargs=(os.getpid(),))
+            return self._pool
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("executor", "dask", "needs the dask extra: pip install "
+                              "'pssim[dask]'") from None
+        if self.scheduler:
+            try:
+                self._client = Client(self.scheduler, timeout=self.connect_timeout)
+            except (OSError, TimeoutError) as err:
+                raise ConfigError("scheduler", self.scheduler,
+                                  f"must be a running Dask scheduler; none answered within "
+                                  f"{self.connect_timeout:g} s ({type(err).__name__})"
+                                  ) from None
+        else:
+            # The workers' statistical profiler interrupts the simulation every 10 ms for
+            # a view nobody looks at here: about 4% of a sweep.
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self._client = Client(LocalCluster(
+                    n_workers=self.workers_per_host or os.cpu_count(), threads_per_worker=1,
+                    dashboard_address=None))
+        executor: cf.Executor = self._client.get_executor()
+        return executor
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if self._pool is not None:
+            if kind is None:
+                self._pool.shutdown(wait=True)
+            else:
+                # Stopped or failed: the workers' tasks are of no more use.
+                processes = list(getattr(self._pool, "_processes", {}).values())
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    process.terminate()
+        if self._client is not None:
+            cluster = self._client.cluster
+            self._client.close()
+            if cluster is not None:
+                cluster.close()
