@@ -317,10 +317,12 @@ def sweep(
 def main(args: list[str] | None = None) -> None:
     """The ``pssim`` command: a parser error (an unknown option, a value of the wrong type)
     is one line that names the option and the value, with exit code 2."""
+    import importlib
+
     try:  # recent Typer releases carry their own copy of Click
-        from typer._click import exceptions as clicks
+        clicks: Any = importlib.import_module("typer._click.exceptions")
     except ImportError:
-        from click import exceptions as clicks
+        clicks = importlib.import_module("click.exceptions")
 
     command = typer.main.get_command(app)
     try:
