@@ -16,10 +16,12 @@ if TYPE_CHECKING:
         busy_time,
         computations,
         ecdf,
+        finished_work_time,
         link_utilization,
         load_results,
         load_sweep,
         messages_in_flight,
+        paired_margin,
         pareto_frontier,
         transmissions,
     )
@@ -34,9 +36,9 @@ if TYPE_CHECKING:
     )
     from pssim.analysis.summary import summarize
 
-_FRAMES = ("best_by_group", "busy_time", "computations", "ecdf", "link_utilization",
-           "load_results", "load_sweep", "messages_in_flight", "pareto_frontier",
-           "transmissions")
+_FRAMES = ("best_by_group", "busy_time", "computations", "ecdf", "finished_work_time",
+           "link_utilization", "load_results", "load_sweep", "messages_in_flight",
+           "paired_margin", "pareto_frontier", "transmissions")
 _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_metric_vs",
           "plot_timeline", "save")
 _HOME = {**dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
@@ -47,10 +49,12 @@ __all__ = [
     "busy_time",
     "computations",
     "ecdf",
+    "finished_work_time",
     "link_utilization",
     "load_results",
     "load_sweep",
     "messages_in_flight",
+    "paired_margin",
     "pareto_frontier",
     "plot_best_heatmap",
     "plot_cdf",

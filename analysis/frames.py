@@ -177,6 +177,75 @@ def best_by_group(table: pd.DataFrame, by: str | Sequence[str],
     return out
 
 
+def paired_margin(data: pd.DataFrame, by: str | Sequence[str],
+                  value: str = "completion_time", label: str = "scheme", pair: str = "rep",
+                  confidence: float = 0.95) -> pd.DataFrame:
+    """Whether the best ``label`` (smallest mean ``value``) of each group of ``by`` is
+    significantly better than the runner-up, from the realizations (one row per
+    ``label`` and ``pair``) rather than their summary.
+
+    Realizations with the same ``pair`` (rep) within a group drew the same stragglers
+    (common random numbers), so they are paired across schemes: the test is on the
+    differences d = runner-up − best, rep by rep, over the reps both have. Columns:
+    ``by``…, ``best``, ``best_value`` and ``runner_up``, ``runner_up_value`` (means over
+    all their realizations, ranked as :func:`best_by_group` ranks a summary: ties keep the
+    data's order), ``pairs`` (n), ``mean_difference`` (mean of d), ``se`` (its standard
+    error, sd(d)/√n), ``ci_low``, ``ci_high`` (the two-sided Student-t interval of the mean
+    difference at ``confidence``, n − 1 degrees of freedom) and ``significant``: True when
+    that interval excludes 0. With fewer than two pairs there is no interval (NaN) and the
+    difference is not significant; identical realizations (d = 0 throughout) are a tie,
+    a constant d ≠ 0 is significant. A group with one ``label`` has no runner-up: NaN
+    columns and ``significant`` missing (NA).
+
+    >>> d = pd.DataFrame({"load": 2, "scheme": ["A"] * 3 + ["B"] * 3, "rep": [0, 1, 2] * 2,
+    ...                   "completion_time": [1.0, 5.0, 9.0, 1.5, 5.5, 9.5]})
+    >>> paired_margin(d, "load")[["best", "runner_up", "mean_difference", "significant"]]
+      best runner_up  mean_difference  significant
+    0    A         B              0.5         True
+    """
+    from scipy import stats as scipy_stats
+
+    keys = _keys(by)
+    if not keys:
+        raise ValueError("by: give at least one column to group by")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence: {confidence!r}; must be between 0 and 1")
+    rows = data.loc[data[value].notna(), [*keys, label, pair, value]]
+    if rows.duplicated([*keys, label, pair]).any():
+        raise ValueError(f"data: several rows for one ({', '.join(keys)}, {label}, {pair}); "
+                         f"each {pair} must appear once per {label} and group")
+    means = rows.groupby([*keys, label], sort=False, dropna=False)[value].mean()
+    ranked = means.reset_index().sort_values(value, kind="mergesort")
+    place = ranked.groupby(keys, sort=False, dropna=False).cumcount()
+    best = ranked[place == 0].rename(columns={label: "best", value: "best_value"})
+    runner = ranked[place == 1].rename(columns={label: "runner_up", value: "runner_up_value"})
+    out = best.merge(runner, on=keys, how="left")
+
+    first = rows.merge(out[[*keys, "best"]], left_on=[*keys, label], right_on=[*keys, "best"])
+    second = rows.merge(out[[*keys, "runner_up"]].dropna(subset=["runner_up"]),
+                        left_on=[*keys, label], right_on=[*keys, "runner_up"])
+    paired = first[[*keys, pair, value]].merge(second[[*keys, pair, value]], on=[*keys, pair],
+                                               suffixes=("_best", "_runner_up"))
+    diff = paired[f"{value}_runner_up"] - paired[f"{value}_best"]
+    stats = diff.groupby([paired[k] for k in keys], sort=False, dropna=False).agg(
+        ["size", "mean", "std"]).reset_index()
+    stats.columns = [*keys, "pairs", "mean_difference", "sd"]
+    out = out.merge(stats, on=keys, how="left")
+    out = out.sort_values(keys, kind="mergesort").reset_index(drop=True)
+    n = out["pairs"].to_numpy(dtype=float, na_value=np.nan)
+    out["pairs"] = out["pairs"].fillna(0).astype("int64")
+    out["se"] = out.pop("sd") / np.sqrt(n)
+    # The t quantile is undefined for n < 2: no interval rather than a made-up one.
+    with np.errstate(invalid="ignore"):
+        quantile = scipy_stats.t.ppf(0.5 + confidence / 2, np.where(n >= 2, n - 1, np.nan))
+    half = out["se"] * quantile
+    out["ci_low"] = out["mean_difference"] - half
+    out["ci_high"] = out["mean_difference"] + half
+    significant = ((out["ci_low"] > 0) | (out["ci_high"] < 0)).astype("boolean")
+    out["significant"] = significant.mask(out["runner_up"].isna())
+    return out
+
+
 def _completion_times(trace: pd.DataFrame) -> pd.DataFrame:
     """T per (scheme, rep): the time of the ``complete`` event, or, for a trace cut short
     of it, the time of its last event."""
@@ -186,41 +255,93 @@ def _completion_times(trace: pd.DataFrame) -> pd.DataFrame:
     return horizon.rename("completion_time").reset_index()
 
 
-def busy_time(trace: pd.DataFrame, workers: int | None = None) -> pd.DataFrame:
-    """Per (scheme, rep, worker): ``busy_time``, the time the worker spent on computations
-    it finished by T (the time of its last ``compute_done`` at or before T, since a worker
-    computes back to back from time 0), ``completion_time`` T and ``utilization`` =
-    busy_time / T.
-
-    Workers without any finished computation do not appear in the trace; give
-    ``workers`` (N) to list workers 0..N−1 all the same, with busy time 0.
-
-    >>> trace = pd.DataFrame({"scheme": "A", "rep": 0, "time": [1.0, 2.0, 2.5],
-    ...                       "worker": [0, 0, None],
-    ...                       "event": ["compute_done", "compute_done", "complete"]})
-    >>> busy_time(trace, workers=2)
-      scheme  rep  worker  busy_time  completion_time  utilization
-    0      A    0       0        2.0              2.5          0.8
-    1      A    0       1        0.0              2.5          0.0
-    """
+def _worker_progress(trace: pd.DataFrame, workers: int | None) -> pd.DataFrame:
+    """Per (scheme, rep, worker): ``finished``, the computations it finished by T,
+    ``last_done``, the time of the last of them (0 for none), and ``completion_time`` T;
+    iterations in the trace's order (schemes as simulated), workers ascending. With
+    ``workers`` (N), workers 0..N−1 of every iteration, also those that finished nothing."""
     horizon = _completion_times(trace)
     done = trace.loc[trace["event"] == "compute_done", [*TRACE_KEYS, "worker", "time"]]
     done = done.merge(horizon, on=TRACE_KEYS)
     done = done[done["time"] <= done["completion_time"]]
     done = done.astype({"worker": "int64"})
-    busy = done.groupby([*TRACE_KEYS, "worker"], sort=False)["time"].max().rename("busy_time")
+    groups = done.groupby([*TRACE_KEYS, "worker"], sort=False)["time"]
+    progress = pd.DataFrame({"finished": groups.size(), "last_done": groups.max()})
     if workers is not None:
-        # Every worker of every iteration, even those that finished nothing by T.
+        # Workers that finished nothing by T leave no compute_done in the trace.
         grid = horizon[TRACE_KEYS].merge(pd.DataFrame({"worker": np.arange(workers)}),
                                          how="cross")
-        busy = busy.reindex(pd.MultiIndex.from_frame(grid), fill_value=0.0)
-    # Iterations in the trace's order (schemes as simulated), workers in ascending order.
+        progress = progress.reindex(pd.MultiIndex.from_frame(grid))
+        progress = progress.fillna({"finished": 0, "last_done": 0.0})
+    progress = progress.astype({"finished": "int64", "last_done": float})
     order = horizon.assign(order=np.arange(len(horizon)))
-    out = order.merge(busy.reset_index(), on=TRACE_KEYS)
+    out = order.merge(progress.reset_index(), on=TRACE_KEYS)
     out = out.sort_values(["order", "worker"], kind="mergesort").reset_index(drop=True)
-    out = out[[*TRACE_KEYS, "worker", "busy_time", "completion_time"]]
+    return out[[*TRACE_KEYS, "worker", "finished", "last_done", "completion_time"]]
+
+
+def busy_time(trace: pd.DataFrame, workers: int | None = None, *, load: int) -> pd.DataFrame:
+    """Per (scheme, rep, worker): ``busy_time``, the time within [0, T] the worker spent
+    computing, ``completion_time`` T and ``utilization`` = busy_time / T.
+
+    A worker computes back to back from time 0 until it has finished its ``load`` (r)
+    computations. The trace records only finished computations (``compute_done``), so a
+    worker that finished fewer than r by T was still computing at T: its computation under
+    way began at its last ``compute_done`` (or at 0) and counts up to T, and its busy time
+    is T. A worker that finished all r is busy until its r-th ``compute_done`` and idle
+    after. So a straggler that computed for the whole iteration is busy for all of it,
+    even with no ``compute_done`` at all; :func:`finished_work_time` counts only the
+    finished computations.
+
+    Workers without any finished computation do not appear in the trace; give
+    ``workers`` (N) to list workers 0..N−1 all the same (each busy for all of T).
+
+    >>> trace = pd.DataFrame({"scheme": "A", "rep": 0, "time": [1.0, 2.0, 2.5],
+    ...                       "worker": [0, 0, None],
+    ...                       "event": ["compute_done", "compute_done", "complete"]})
+    >>> busy_time(trace, workers=2, load=2)
+      scheme  rep  worker  busy_time  completion_time  utilization
+    0      A    0       0        2.0              2.5          0.8
+    1      A    0       1        2.5              2.5          1.0
+    >>> busy_time(trace, load=3)["busy_time"].tolist()
+    [2.5]
+    """
+    if isinstance(load, bool) or not isinstance(load, int | np.integer) or load < 1:
+        raise ValueError(f"load: {load!r}; must be an integer ≥ 1 (computations per worker)")
+    progress = _worker_progress(trace, workers)
+    if (progress["finished"] > load).any():
+        most = int(progress["finished"].max())
+        raise ValueError(f"load: {load}; the trace has a worker that finished {most} "
+                         "computations, more than the load")
+    computing = progress["finished"] < load
+    busy = progress["completion_time"].where(computing, progress["last_done"])
+    out = progress[[*TRACE_KEYS, "worker"]].assign(
+        busy_time=busy.astype(float), completion_time=progress["completion_time"])
     out["utilization"] = out["busy_time"] / out["completion_time"]
     return out
+
+
+def finished_work_time(trace: pd.DataFrame, workers: int | None = None) -> pd.DataFrame:
+    """Per (scheme, rep, worker): ``finished_work_time``, the time the worker spent on the
+    computations it finished by T (the time of its last ``compute_done`` at or before T,
+    since a worker computes back to back from time 0; 0 if it finished none), and
+    ``completion_time`` T.
+
+    Unlike :func:`busy_time`, the computation under way at T does not count: a straggler
+    that computed for the whole iteration without finishing has 0 here. Give ``workers``
+    (N) to list workers 0..N−1 even when they finished nothing.
+
+    >>> trace = pd.DataFrame({"scheme": "A", "rep": 0, "time": [1.0, 2.0, 2.5],
+    ...                       "worker": [0, 0, None],
+    ...                       "event": ["compute_done", "compute_done", "complete"]})
+    >>> finished_work_time(trace, workers=2)
+      scheme  rep  worker  finished_work_time  completion_time
+    0      A    0       0                 2.0              2.5
+    1      A    0       1                 0.0              2.5
+    """
+    progress = _worker_progress(trace, workers)
+    out = progress.rename(columns={"last_done": "finished_work_time"})
+    return out[[*TRACE_KEYS, "worker", "finished_work_time", "completion_time"]]
 
 
 def link_utilization(trace: pd.DataFrame, message_size: float | None,

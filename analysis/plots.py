@@ -25,7 +25,7 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from pssim.analysis.frames import computations, pareto_frontier, transmissions
 
@@ -74,15 +74,70 @@ def _tick(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float | np.number) else str(value)
 
 
+def _palette(n: int) -> list[Any]:
+    return sns.color_palette("tab10" if n <= 10 else "husl", n)
+
+
+def hue_palette(values: pd.Series) -> dict[Any, Any]:
+    """One colour per level of a ``hue`` column: numbers in ascending order, anything
+    else in order of appearance. Given to seaborn as a dict, it makes the legend list
+    every level (a numeric hue would otherwise get a colour scale whose legend shows only
+    a sample of it), and lets bands drawn by hand take their line's colour.
+
+    >>> list(hue_palette(pd.Series([4, 2, 4])))
+    [2, 4]
+    """
+    levels = values.dropna().unique().tolist()
+    if pd.api.types.is_numeric_dtype(values):
+        levels = sorted(levels)
+    return dict(zip(levels, _palette(len(levels)), strict=True))
+
+
+#: Line styles of the levels of a CDF figure's ``style`` drawn on top of the reference.
+_TOP_STYLES = ("-", ":", "-.")
+
+
 def plot_cdf(curves: pd.DataFrame, x: str = "time", y: str = "cdf", hue: str = "scheme",
-             style: str | None = None, title: str | None = None) -> Figure:
+             style: str | None = None, title: str | None = None,
+             reference: str | None = "closed form") -> Figure:
     """CDFs of T drawn as lines, one per ``hue`` (and ``style``, e.g. a column telling
     "closed form" from "Monte Carlo"), from a long table such as the curves of
     ``pssim.api.analyze`` or :func:`pssim.analysis.frames.ecdf`.
+
+    ``reference`` names a level of ``style`` (by default "closed form", as the Fig. 1
+    scenario names the closed forms) drawn first, wide, dashed and pale, beneath the other
+    levels (the Monte Carlo curves), which are drawn thin and solid on top, so that a
+    Monte Carlo curve stays visible where it lies on its closed form. When ``reference``
+    is None or not a level of ``style``, every level is drawn on top, in order of
+    appearance. The legend names every colour (a level of ``hue``) and every line style (a
+    level of ``style``).
     """
+    colors = hue_palette(curves[hue])
+    levels: list[Any] = [None] if style is None else curves[style].unique().tolist()
+    if reference not in levels:
+        reference = None
+    if reference is not None:
+        levels = [reference, *(v for v in levels if v != reference)]
+    looks: dict[Any, dict[str, Any]] = {}
+    for i, level in enumerate(v for v in levels if reference is None or v != reference):
+        looks[level] = {"linestyle": _TOP_STYLES[i % len(_TOP_STYLES)], "linewidth": 1.3,
+                        "zorder": 3 + i}
+    if reference is not None:
+        looks[reference] = {"linestyle": "--", "linewidth": 2.6, "alpha": 0.5, "zorder": 2}
+
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    sns.lineplot(data=curves, x=x, y=y, hue=hue, style=style, estimator=None,
-                 errorbar=None, sort=True, ax=ax)
+    for level in levels:
+        part = curves if level is None else curves[curves[style] == level]
+        for key, line in part.groupby(hue, sort=False):
+            line = line.sort_values([x, y], kind="mergesort")
+            ax.plot(line[x], line[y], color=colors[key], **looks[level])
+    handles: list[Any] = [Line2D([], [], color=c, linewidth=2, label=str(key))
+                          for key, c in colors.items()]
+    if style is not None:
+        handles += [Line2D([], [], color="0.25", label=str(level),
+                           **{k: v for k, v in looks[level].items() if k != "zorder"})
+                    for level in levels]
+    ax.legend(handles=handles, fontsize=8)
     ax.set_xlabel(LABELS["completion_time"] if x in ("time", "completion_time") else label(x))
     ax.set_ylabel(label(y))
     ax.set_ylim(-0.02, 1.02)
@@ -95,7 +150,8 @@ def plot_ecdf(summary: pd.DataFrame, hue: str = "scheme", x: str = "completion_t
               title: str | None = None) -> Figure:
     """The empirical CDF of the completion time (or of ``x``) per ``hue``."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    sns.ecdfplot(data=summary, x=x, hue=hue, ax=ax)
+    palette = hue_palette(summary[hue])
+    sns.ecdfplot(data=summary, x=x, hue=hue, hue_order=list(palette), palette=palette, ax=ax)
     ax.set_xlabel(label(x))
     ax.set_ylabel(LABELS["cdf"] if x == "completion_time" else f"CDF of {label(x)}")
     if title:
@@ -104,17 +160,22 @@ def plot_ecdf(summary: pd.DataFrame, hue: str = "scheme", x: str = "completion_t
 
 
 def plot_metric_vs(summary: pd.DataFrame, x: str, y: str, hue: str = "scheme",
-                   log_x: bool = False, ylabel: str | None = None,
+                   log_x: bool = False, log_y: bool = False, ylabel: str | None = None,
                    xlabel: str | None = None, title: str | None = None) -> Figure:
     """Mean of ``y`` against ``x`` per ``hue``, with bootstrap 95% confidence bands
     (seeded, so a figure is reproducible): e.g. mean completion time against the load r or
-    the master bandwidth (``log_x=True``), or messages against r.
+    the master bandwidth (``log_x=True``), or messages against r. ``log_y=True`` for
+    values spanning decades (completion times over bandwidths). The legend names every
+    level of ``hue``; each band has its line's colour.
     """
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    sns.lineplot(data=summary, x=x, y=y, hue=hue, errorbar=("ci", 95), seed=0, marker="o",
-                 ax=ax)
+    palette = hue_palette(summary[hue])
+    sns.lineplot(data=summary, x=x, y=y, hue=hue, hue_order=list(palette), palette=palette,
+                 errorbar=("ci", 95), seed=0, marker="o", ax=ax)
     if log_x:
         ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel or label(x))
     ax.set_ylabel(ylabel or (f"mean {label(y)}" if y in ("completion_time", "messages",
                                                         "messages_sent", "computations",
@@ -131,15 +192,26 @@ def plot_summary_vs(table: pd.DataFrame, x: str, y: str, hue: str = "scheme",
     """``y`` against ``x`` per ``hue`` from a table of :func:`analysis.summary.summarize`
     (one row per point), with its Student-t 95% band ``ci_low``–``ci_high`` when ``band``.
     For large runs: bootstrapping 100,000 realizations per point would take minutes and
-    give the same band."""
+    give the same band. The legend names every level of ``hue`` and what the bands are
+    (the table's ``ci_method``, a column or an entry of its ``attrs``, when it has one);
+    each band has its line's colour."""
     fig, ax = plt.subplots(figsize=(7.0, 4.5))
-    sns.lineplot(data=table, x=x, y=y, hue=hue, style=hue, markers=True, dashes=False,
+    palette = hue_palette(table[hue])
+    sns.lineplot(data=table, x=x, y=y, hue=hue, hue_order=list(palette), palette=palette,
+                 style=hue, style_order=list(palette), markers=True, dashes=False,
                  errorbar=None, ax=ax)
     if band:
-        colors = dict(zip(table[hue].unique().tolist(), sns.color_palette(), strict=False))
         for key, part in table.groupby(hue, sort=False):
+            part = part.sort_values(x, kind="mergesort")
             ax.fill_between(part[x], part["ci_low"], part["ci_high"], alpha=0.25,
-                            color=colors[key], linewidth=0)
+                            color=palette[key], linewidth=0)
+        handles, names = ax.get_legend_handles_labels()
+        methods: list[Any] = (table["ci_method"].dropna().unique().tolist()
+                              if "ci_method" in table else [table.attrs.get("ci_method")])
+        method = str(methods[0]) if len(methods) == 1 and methods[0] else "ci_low to ci_high"
+        handles.append(Patch(facecolor="0.5", alpha=0.25, linewidth=0))
+        names.append(f"band: {method}")
+        ax.legend(handles, names, title=hue, fontsize=8)
     if log_x:
         ax.set_xscale("log")
     if log_y:
@@ -163,13 +235,25 @@ def _annotation(value: Any, column: str | None) -> str:
     return f"{value:+.3g}"
 
 
+#: The legend entry of a hatched cell of :func:`plot_best_heatmap`.
+TIE_LABEL = "hatched: tie, the best is not significantly faster than the runner-up"
+#: The colour of the hatching of tied cells, dark enough on every cell colour.
+TIE_COLOR = (0.0, 0.0, 0.0, 0.5)
+
+
 def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
                       annotate: str | None = "relative_margin", name: str = "best",
-                      title: str | None = None) -> Figure:
+                      title: str | None = None, significant: str | None = None,
+                      tie_label: str = TIE_LABEL) -> Figure:
     """Which scheme is best in each cell of an ``x`` × ``y`` grid, from
     :func:`analysis.frames.best_by_group` (grouped by ``[x, y]``): one colour per scheme,
     named on the colour bar, and each cell annotated "SCHEME\\n+12%" with ``annotate``
     (its margin over the runner-up; None for the name only).
+
+    ``significant`` names a bool column (``significant`` of
+    :func:`analysis.frames.paired_margin`): cells where it is False, whose winner is not
+    significantly faster than the runner-up, are hatched as ties, and a legend below the
+    grid says so with ``tie_label``. Missing values (no runner-up) are not ties.
     """
     cells = best[best[name].notna()]
     if cells.empty:
@@ -189,8 +273,10 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
         note = _annotation(value, annotate)
         text[row[yv], col[xv]] = f"{scheme}\n{note}" if note else str(scheme)
 
-    palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
-    fig, ax = plt.subplots(figsize=(1.0 + 1.1 * len(xs), 1.2 + 0.7 * len(ys)))
+    palette = _palette(len(names))
+    # Constrained layout keeps room below the axes for the ties' legend.
+    fig, ax = plt.subplots(figsize=(1.0 + 1.1 * len(xs), 1.2 + 0.7 * len(ys)),
+                           layout="constrained")
     frame = pd.DataFrame(grid, index=[_tick(v) for v in ys], columns=[_tick(v) for v in xs])
     sns.heatmap(frame, cmap=ListedColormap(palette), vmin=-0.5, vmax=len(names) - 0.5,
                 annot=text, fmt="", annot_kws={"fontsize": 8}, linewidths=0.5,
@@ -199,6 +285,15 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
     if colorbar is not None:
         colorbar.set_ticklabels(names)
         colorbar.set_label("best scheme")
+    if significant is not None:
+        ties = pd.Series(cells[significant], dtype="boolean").eq(False).fillna(False)
+        for xv, yv in zip(cells.loc[ties.to_numpy(), x], cells.loc[ties.to_numpy(), y],
+                          strict=True):
+            ax.add_patch(Rectangle((col[xv], row[yv]), 1, 1, fill=False, hatch="///",
+                                   edgecolor=TIE_COLOR, linewidth=0))
+        fig.legend(handles=[Patch(facecolor="white", edgecolor=TIE_COLOR, hatch="///",
+                                  label=tie_label)],
+                   loc="outside lower center", fontsize=8, frameon=False)
     # The smallest y at the bottom, as on any other plot.
     ax.invert_yaxis()
     ax.set_xlabel(label(x))
@@ -268,13 +363,17 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
     master_row = len(ids)
     colors = sns.color_palette("tab10")
 
+    # Alternating shades keep back-to-back computations distinguishable.
+    odd, even = colors[0], (0.55, 0.7, 0.85)
+    drawn: set[str] = set()
+
     fig, ax = plt.subplots(figsize=(8.0, 1.6 + 0.4 * (len(ids) + 1)))
     for _, group in comps.groupby("worker", sort=False):
         y = lane[int(group["worker"].iloc[0])]
         spans = list(zip(group["start"], group["end"] - group["start"], strict=True))
-        # Alternating shades keep back-to-back computations distinguishable.
-        shades = [colors[0] if c % 2 else (0.55, 0.7, 0.85) for c in group["computation"]]
+        shades = [odd if c % 2 else even for c in group["computation"]]
         ax.broken_barh(spans, (y + 0.05, 0.4), facecolors=shades)
+        drawn |= {"odd" if c % 2 else "even" for c in group["computation"]}
     if load is not None:
         ends = comps.groupby("worker")["end"]
         done = dict(zip(ends.size().index.tolist(), ends.size().tolist(), strict=True))
@@ -284,6 +383,7 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
                 begin = float(last.get(w, 0.0))
                 ax.broken_barh([(begin, horizon - begin)], (lane[w] + 0.05, 0.4),
                                facecolors="none", edgecolor=colors[0], hatch="///")
+                drawn.add("computing")
     for _, group in sends.groupby("worker", sort=False):
         y = lane[int(group["worker"].iloc[0])]
         ended = group[group["end"].notna()]
@@ -293,16 +393,22 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
         ax.broken_barh(list(zip(pending["start"], horizon - pending["start"], strict=True)),
                        (y - 0.45, 0.4), facecolors="none",
                        edgecolor=colors[1], hatch="///")
+        drawn |= {"sent"} if len(ended) else set()
+        drawn |= {"sending"} if len(pending) else set()
     used = sends[sends["end"].notna() & (sends["end"] <= horizon)]
     ax.plot(used["end"], [lane[int(w)] - 0.25 for w in used["worker"]], linestyle="none",
             marker="v", color="black", markersize=5)
     ax.plot(used["end"], np.full(len(used), master_row - 0.3), linestyle="none", marker="v",
             color="black", markersize=5)
 
-    handles: list[Any] = [Patch(color=colors[0], label="computation"),
-                          Patch(facecolor="none", edgecolor=colors[0], hatch="///",
-                                label="under way at T"),
-                          Patch(color=colors[1], label="transmission")]
+    entries = {"odd": Patch(color=odd, label="computation 1, 3, 5…"),
+               "even": Patch(color=even, label="computation 2, 4, 6…"),
+               "computing": Patch(facecolor="none", edgecolor=colors[0], hatch="///",
+                                  label="computation under way at T"),
+               "sent": Patch(color=colors[1], label="transmission"),
+               "sending": Patch(facecolor="none", edgecolor=colors[1], hatch="///",
+                                label="transmission under way at T")}
+    handles: list[Any] = [patch for key, patch in entries.items() if key in drawn]
     if master_bandwidth is not None:
         recv = sub[sub["event"] == "received"]
         size = recv["bytes"] if message_size is None else float(message_size)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pssim.analysis.frames import best_by_group, pareto_frontier
-from pssim.analysis.summary import summarize
+from pssim.analysis.frames import best_by_group, paired_margin, pareto_frontier
+from pssim.analysis.summary import ci_method, summarize
 from pssim.config import Config
 from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, bandwidths, register
 from pssim.schemes import PAPER_SCHEMES, feasible
@@ -17,6 +17,12 @@ from pssim.schemes import PAPER_SCHEMES, feasible
 SUMMARY_KEYS = ["load", "master_bandwidth", "scheme"]
 #: The (r, bandwidth) whose time–load frontier is drawn.
 FRONTIER_LOAD, FRONTIER_BANDWIDTH = 8, 1e9
+#: The confidence of the paired test that tells a win from a tie.
+CONFIDENCE = 0.95
+#: What a hatched cell of the heatmaps means.
+TIE_LABEL = (f"hatched: tie, the best is not significantly faster than the runner-up "
+             f"(paired on the same realizations, {100 * CONFIDENCE:g}% Student-t interval of "
+             "the mean difference in T contains 0)")
 
 
 def schemes_at(config: Config) -> list[str]:
@@ -29,26 +35,38 @@ def schemes_at(config: Config) -> list[str]:
 
 def report(study: Study, output: Output) -> pd.DataFrame:
     """summary.csv, the best-scheme heatmaps (best.png/.csv over the paper's schemes,
-    best_lcc_family.png/.csv with LCC(p) too), frontier.csv (Pareto flags per (r,
-    bandwidth)) and the frontier figure at one (r, bandwidth)."""
+    best_lcc_family.png/.csv with LCC(p) too) with their paired tests (best_paired.csv,
+    best_lcc_family_paired.csv: cells whose winner is not significantly faster than the
+    runner-up are hatched as ties), frontier.csv (Pareto flags per (r, bandwidth)) and the
+    frontier figure at one (r, bandwidth)."""
     from pssim.analysis.plots import plot_best_heatmap, plot_frontier
 
     c = study.config
     summary = summarize(study.data, by=SUMMARY_KEYS)
     summary.insert(3, "paper_scheme", summary["scheme"].isin(PAPER_SCHEMES))
+    # summary.csv keeps its published columns; config.json states the interval's method.
     output.table(summary, "summary")
 
     size = (c.message_size or float("nan")) / 1e6
     setting = f"fifo, N = {c.workers}, {size:g} MB, {c.reps} realizations"
     by = ["master_bandwidth", "load"]
+    paper = study.data["scheme"].isin(PAPER_SCHEMES)
     best = best_by_group(summary[summary["paper_scheme"]], by)
-    output.figure(plot_best_heatmap(best, x="master_bandwidth", y="load", title=(
-        f"Fastest of the paper's schemes ({setting})\nmargin: mean T of the runner-up over "
-        "the winner's, relative to the runner-up's")), "best", best)
     family = best_by_group(summary, by)
-    output.figure(plot_best_heatmap(family, x="master_bandwidth", y="load", title=(
-        f"Fastest scheme including LCC(p), p dividing r ({setting})\nmargin: relative to "
-        "the runner-up's mean T")), "best_lcc_family", family)
+    for table, rows, name, heading in (
+            (best, study.data[paper], "best", "Fastest of the paper's schemes"),
+            (family, study.data, "best_lcc_family",
+             "Fastest scheme including LCC(p), p dividing r")):
+        # Both rank the same means with the same order among equals, so their best and
+        # runner-up agree cell by cell.
+        paired = paired_margin(rows, by, confidence=CONFIDENCE)
+        output.table(paired, f"{name}_paired")
+        marked = table.merge(paired[[*by, "significant"]], on=by, how="left")
+        output.figure(plot_best_heatmap(
+            marked, x="master_bandwidth", y="load", significant="significant",
+            tie_label=TIE_LABEL, title=(
+                f"{heading} ({setting})\nmargin: mean T of the runner-up over the "
+                "winner's, relative to the runner-up's")), name, table)
 
     frontier = pareto_frontier(summary, by=["load", "master_bandwidth"])
     output.table(frontier, "frontier")
@@ -72,6 +90,8 @@ SCENARIO = register(Scenario(
     schemes=schemes_at,
     settings=lambda config: {"lcc_family": "LCC(p) for every p dividing r",
                              "frontier_load": FRONTIER_LOAD,
-                             "frontier_bandwidth": FRONTIER_BANDWIDTH},
+                             "frontier_bandwidth": FRONTIER_BANDWIDTH,
+                             "summary_interval": ci_method(),
+                             "tie": TIE_LABEL.removeprefix("hatched: ")},
     report=report,
 ))

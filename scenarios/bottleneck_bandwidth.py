@@ -39,6 +39,20 @@ def point_reps(point: Config, reps: int) -> int:
     return reps_per_network(reps)[point.network]
 
 
+def load_at_the_ends(data: pd.DataFrame) -> pd.DataFrame:
+    """Mean messages received by T and transmissions begun by T, per scheme, at the
+    slowest and the fastest bandwidth of each swept network: under a bottleneck the two
+    part (docs/model.md, "Metrics")."""
+    swept = data[data["network"].isin(NETWORKS)]
+    ends = swept.groupby("network")["master_bandwidth"].agg(["min", "max"])
+    keep = swept[[b in (ends.loc[n, "min"], ends.loc[n, "max"]) for n, b in
+                  zip(swept["network"], swept["master_bandwidth"], strict=True)]]
+    table = keep.groupby(["network", "master_bandwidth", "scheme"], sort=False)[
+        ["messages", "messages_sent"]].mean().reset_index()
+    return table.rename(columns={"messages": "mean_messages",
+                                 "messages_sent": "mean_messages_sent"})
+
+
 def ranking(summary: pd.DataFrame) -> pd.DataFrame:
     """Per (network, bandwidth) the schemes from fastest to slowest mean T, rank 1 first."""
     cols = [*SUMMARY_KEYS, "n", "mean_completion_time", "ci_low", "ci_high", "mean_messages",
@@ -120,6 +134,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     output.table(ranking(summary), "ranking")
     output.table(ranking_changes(summary), "ranking_changes")
     output.text(finding(summary) + "\n", "finding.txt")
+    output.table(load_at_the_ends(study.data), "load")
     size = (c.message_size or math.nan) / 1e6
     reference = summary[summary["network"] == REFERENCE]
     for net in NETWORKS:
@@ -165,7 +180,9 @@ SCENARIO = register(Scenario(
     base={"scheme": list(PAPER_SCHEMES), "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
           "pg_tolerance": 0.05, **GRADIENT_NETWORK},
     factors={"network": NETWORKS, "master_bandwidth": bandwidths(7, 11, 9)},  # half decades
-    extra_points=({"network": REFERENCE, "master_bandwidth": math.inf},),
+    # Without links, bandwidths and latency have no effect: the reference leaves them out.
+    extra_points=({"network": REFERENCE, "master_bandwidth": math.inf,
+                   "uplink_bandwidth": math.inf, "latency": 0.0},),
     point_reps=point_reps,
     chunk_size=500,
     settings=lambda config: {"reps_per_network": reps_per_network(config.reps)},

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pssim import provenance
 from pssim.analysis.frames import load_sweep
 from pssim.config import Config
 from pssim.errors import ConfigError, integer, writable_folder
@@ -194,7 +195,7 @@ class Scenario:
             first = report.failures[0]
             raise ConfigError("scenario", self.name, f"failed at {len(report.failures)} "
                               f"point(s), first {first['parameters']}: {first['error']}")
-        output.config(described)
+        output.config({**described, **provenance.stamp()})
         columns = list(dict.fromkeys([*self.fixed_by_points() - {"scheme", "reps"},
                                       *RESULT_COLUMNS]))
         data = _in_scheme_order(load_sweep(output.folder, columns), points)

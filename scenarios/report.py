@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from pssim import provenance
 from pssim.scenarios.common import execute, load
 
 #: The scenarios of the report, in its order.
@@ -35,7 +36,10 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
 
 
 def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path:
+    stamp = provenance.stamp()
+    commit = f", commit {stamp['git_commit']}" if stamp["git_commit"] else ""
     parts = ["# pssim report", "",
+             f"pssim {stamp['pssim_version']}{commit}, {stamp['date']}.", "",
              "Produced by `make run` (`pssim report`). Each section's folder "
              "holds its data (Parquet), the numbers behind each figure (CSV) and its resolved "
              "configuration (config.json).", ""]
@@ -50,6 +54,13 @@ def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path
             parts += ["**Finding.** " + finding.read_text().strip(), ""]
         parts += [f"![{png.stem}]({name}/{png.name})" for png in sorted(folder.glob("*.png"))]
         parts.append("")
+        sent = folder / "load.csv"
+        if sent.exists():
+            parts += ["### Communication load: messages used against transmissions begun", "",
+                      "Under a bottleneck the load on the network is `messages_sent`, the "
+                      "transmissions begun by T (each occupies the links); `messages` counts "
+                      "those received by T, which the master used.", "",
+                      markdown_table(pd.read_csv(sent)), ""]
         claims = folder / "claims.csv"
         if claims.exists():
             parts += ["### The paper's Section V claims against the measured values", "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pssim.analysis.frames import computations, link_utilization, transmissions
+from pssim.analysis.frames import busy_time, computations, link_utilization, transmissions
 from pssim.api import simulate
 from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, register
 
@@ -34,7 +34,8 @@ def intervals(trace: pd.DataFrame, message_size: float, master_bandwidth: float
 
 def report(study: Study, output: Output) -> pd.DataFrame:
     """The trace (every simulated realization, from the SimPy engine), summary.csv,
-    link_utilization.csv and one Gantt chart per scheme of realization ``DRAWN``."""
+    link_utilization.csv, busy_time.csv (per worker, the computation under way at T
+    included) and one Gantt chart per scheme of realization ``DRAWN``."""
     from pssim.analysis.plots import plot_timeline
 
     c = study.config
@@ -45,6 +46,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     output.data(trace, "trace")
     output.table(result.summary, "summary")
     output.table(link_utilization(trace, size, c.master_bandwidth), "link_utilization")
+    output.table(busy_time(trace, c.workers, load=c.load), "busy_time")
     for scheme in result.summary["scheme"].unique().tolist():
         one = trace[(trace["scheme"] == scheme) & (trace["rep"] == DRAWN)]
         fig = plot_timeline(trace, scheme, DRAWN, message_size=size,

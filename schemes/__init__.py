@@ -6,8 +6,10 @@ from pssim.schemes.registry import (
     PAPER_SCHEMES,
     expand_names,
     feasible,
+    is_alias,
     make_scheme,
     register,
 )
 
-__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "feasible", "make_scheme", "register"]
+__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "feasible", "is_alias", "make_scheme",
+           "register"]

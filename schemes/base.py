@@ -51,6 +51,10 @@ class Scheme(ABC):
         """Name shown in tables, including the family's parameter if any."""
         return self.name
 
+    def identity(self) -> tuple[Any, ...]:
+        """What makes two schemes the same, whatever their names (LCC(1) is LCC-MMC)."""
+        return (self.label,)
+
     def labels(self) -> np.ndarray:
         """Piece carried by each message, shape (workers, messages_per_worker)."""
         m = self.messages_per_worker

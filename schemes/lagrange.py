@@ -48,6 +48,9 @@ class LCC(Scheme):
             return f"LCC({self.polynomials})"
         return self.name
 
+    def identity(self) -> tuple[Any, ...]:
+        return ("LCC", self.polynomials)
+
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters(), "polynomials": self.polynomials}
 

@@ -36,6 +36,12 @@ def expand_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
+def is_alias(name: str) -> bool:
+    """Whether ``name`` is family notation, LCC(p), that can name a scheme the paper
+    names otherwise (LCC(1) is LCC-MMC)."""
+    return _FAMILY.match(name.strip()) is not None
+
+
 def make_scheme(name: str, workers: int, load: int, **options: Any) -> Scheme:
     """Build scheme ``name`` (or ``LCC(p)``) at N workers and load r.
 

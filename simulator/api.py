@@ -10,6 +10,8 @@ realization is simulated.
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +24,22 @@ from pssim import network as networks
 from pssim.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
 from pssim.config import Config
 from pssim.engines import Outcome, TraceRow, choose
-from pssim.errors import ConfigError, integer
+from pssim.errors import ConfigError, Note, integer
 from pssim.network import Discipline
-from pssim.schemes import Scheme, expand_names, make_scheme
+from pssim.schemes import PAPER_SCHEMES, Scheme, is_alias, make_scheme
 
-#: Realizations simulated per step. It bounds the memory of the vectorized engine (a few MB
-#: of finish times at N = 40, r = 10, which stay in cache) and never changes results.
+#: Realizations simulated per step at most. It bounds the memory of the vectorized engine (a
+#: few MB of finish times at N = 40, r = 10, which stay in cache) and never changes results.
 CHUNK_SIZE = 2 * BLOCK
+#: Bytes a chunk's arrays may take: larger clusters get fewer realizations per chunk.
+CHUNK_BUDGET = 256 * 2**20
+#: Arrays of N·r floats that a realization holds at once (finish, ready, sent and arrival
+#: times, a sort's indices and copies, under fifo).
+ARRAYS_PER_REALIZATION = 12
+#: Bytes per summary row (about 25 columns of 8 bytes) and per trace row (a Python tuple
+#: while the run lasts), for the estimates that refuse a run too large for the machine.
+SUMMARY_ROW_BYTES = 200
+TRACE_ROW_BYTES = 150
 
 #: A configuration, or the scheme names that start one.
 ConfigLike = Config | str | Sequence[str] | None
@@ -67,7 +78,23 @@ def configure(config: ConfigLike = None, workers: int | None = None, load: int |
             raise ConfigError("scheme", options["scheme"], f"is given twice (first as "
                               f"{config!r}); give the schemes once")
         options["scheme"] = config
+    _infer_from_durations(options)
     return Config(**options)
+
+
+def _infer_from_durations(options: dict[str, Any]) -> None:
+    """N, r and the realizations that a table of durations implies, where not given: its
+    workers, its computations (when it has that column) and its reps (1 without a rep
+    column, since every realization would be the same)."""
+    source = options.get("compute_times")
+    if source is None or isinstance(source, ComputeModel):
+        return
+    table = (ExplicitDurations(source) if isinstance(source, pd.DataFrame)
+             else ExplicitDurations.from_file(source))
+    options.setdefault("workers", int(table.worker.max()) + 1)
+    if table.has_computation:
+        options.setdefault("load", int(table.comp.max()) + 1)
+    options.setdefault("reps", table.reps_available or 1)
 
 
 def run(config: ConfigLike = None, workers: int | None = None, load: int | None = None,
@@ -77,7 +104,7 @@ def run(config: ConfigLike = None, workers: int | None = None, load: int | None 
 
 
 def simulate(config: ConfigLike = None, workers: int | None = None, load: int | None = None,
-             *, trace: bool = False, progress: bool = False, chunk_size: int = CHUNK_SIZE,
+             *, trace: bool = False, progress: bool = False, chunk_size: int | None = None,
              first_rep: int = 0, **options: Any) -> Results:
     """Simulate ``reps`` independent iterations of each scheme on common random numbers.
 
@@ -91,13 +118,14 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
     realization k > 0, so that a long run can be split into pieces whose union equals the
     whole.
     """
-    chunk_size = integer("chunk_size", chunk_size, low=1)
     first_rep = integer("first_rep", first_rep, low=0)
     prepared = prepare(configure(config, workers, load, **options), first_rep=first_rep)
     cfg, built, net, model = (prepared.config, prepared.schemes, prepared.network,
                               prepared.compute)
     engine = choose(cfg.engine, net, trace)
     workers, load, reps = cfg.workers, cfg.load, cfg.reps
+    chunk_size = (fitting_chunk(cfg, len(built), trace) if chunk_size is None
+                  else integer("chunk_size", chunk_size, low=1))
     results = [Outcome.empty(reps) for _ in built]
     # Trace records go to plain lists during the run, one per scheme, and become one
     # DataFrame at the end.
@@ -109,15 +137,54 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
             # One draw per chunk, shared by all schemes: common random numbers.
             finish = model.finish_times(cfg.seed, first_rep + start, first_rep + stop,
                                         workers, load)
+            if not np.isfinite(finish).all():
+                raise ConfigError("compute model", model, "gives finish times that are not "
+                                  "finite numbers (they overflow): durations must be far "
+                                  "below 1e308 seconds")
             for s, out, records in zip(built, results, rows, strict=True):
-                out[start:stop] = engine.simulate(s, net, finish, first_rep + start,
-                                                  records if trace else None)
+                part = engine.simulate(s, net, finish, first_rep + start,
+                                       records if trace else None)
+                if not np.isfinite(part.completion_time).all():
+                    raise ConfigError("configuration", f"{s.label} on network {net.name}",
+                                      "gives completion times that are not finite numbers "
+                                      "(they overflow): use smaller times or sizes")
+                out[start:stop] = part
                 bar.update(stop - start)
     summary = _summary(built, net, model, cfg.seed, results, first_rep)
     if not trace:
         return Results(summary)
     return Results(summary, pd.concat([_trace_frame(r, s.label) for s, r in
                                        zip(built, rows, strict=True)], ignore_index=True))
+
+
+def memory() -> int:
+    """Bytes of memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
+    """Realizations per chunk within :data:`CHUNK_BUDGET`; a run whose results could not
+    fit in this machine's memory is refused with the estimate."""
+    per_realization = config.workers * config.load * 8 * ARRAYS_PER_REALIZATION
+    available = memory()
+    gib = 2.0**30
+    if per_realization > available / 4:
+        raise ConfigError("workers", config.workers, f"with load {config.load}, one "
+                          f"realization needs about {per_realization / gib:.3g} GiB, more "
+                          f"than a quarter of this machine's {available / gib:.3g} GiB")
+    summary = config.reps * schemes * SUMMARY_ROW_BYTES
+    if summary > available / 2:
+        raise ConfigError("reps", config.reps, f"the summary of {schemes} scheme(s) would "
+                          f"need about {summary / gib:.3g} GiB, more than half of this "
+                          f"machine's {available / gib:.3g} GiB; split the run with "
+                          "first_rep, or use pssim sweep, which writes as it goes")
+    if trace:
+        events = config.reps * schemes * (3 * config.workers * config.load + 1)
+        if events * TRACE_ROW_BYTES > available / 4:
+            raise ConfigError("trace", f"{events:.3g} events", f"would need about "
+                              f"{events * TRACE_ROW_BYTES / gib:.3g} GiB; trace fewer "
+                              "realizations (--reps)")
+    return max(1, min(CHUNK_SIZE, CHUNK_BUDGET // per_realization))
 
 
 def prepare(config: Config, first_rep: int = 0) -> Prepared:
@@ -129,6 +196,12 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
                          message_size=config.message_size)
     model = build_compute(config)
     model.check(config.workers, config.load, first_rep + config.reps)
+    ignored = [f"{name}={getattr(config, name):g}" for name, default in
+               (("uplink_bandwidth", math.inf), ("master_bandwidth", math.inf),
+                ("latency", 0.0)) if name not in net.uses and getattr(config, name) != default]
+    if ignored:
+        warnings.warn(f"{', '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} no "
+                      f"effect with network {net.name}", Note, stacklevel=3)
     return Prepared(config, built, net, model)
 
 
@@ -145,19 +218,50 @@ def build_compute(config: Config) -> ComputeModel:
 
 
 def build_schemes(config: Config) -> list[Scheme]:
-    """The schemes of a run, all at the same N and r (each checks N and r as it is built)."""
+    """The schemes of a run, all at the same N and r (each checks N and r as it is built).
+
+    ``all`` stands for the paper's schemes that can run here: the others are skipped with
+    a :class:`~pssim.errors.Note` (LCC-MMC-2 at an odd r, say); a scheme named on its own
+    that cannot run is an error.
+    """
     # Each scheme takes the fields its constructor names (polynomials, pg_tolerance, …), so
     # a scheme's new parameter needs only its Config field.
     options = {k: v for k, v in config.fields().items() if k not in ("workers", "load")}
-    built = [make_scheme(n, config.workers, config.load, **options)
-             for n in expand_names(list(config.scheme))]
-    labels = [s.label for s in built]
-    twice = sorted({x for x in labels if labels.count(x) > 1})
-    if twice:
+    if config.load > config.workers:  # no scheme can run: an error, not a skipped scheme
+        raise ConfigError("load", config.load, f"must be between 1 and "
+                          f"workers={config.workers}")
+    named: list[tuple[str, Scheme]] = []
+    skipped: list[str] = []
+    for item in config.scheme:
+        if item.lower() != "all":
+            named.append((item, make_scheme(item, config.workers, config.load, **options)))
+            continue
+        for name in PAPER_SCHEMES:
+            try:
+                named.append((name, make_scheme(name, config.workers, config.load, **options)))
+            except ConfigError as err:
+                skipped.append(f"{name} ({err.allowed})")
+    if not named:
         raise ConfigError("scheme", ",".join(config.scheme),
-                          f"names {twice[0]} twice at load {built[0].load} (LCC is LCC(r), "
-                          "LCC-MMC LCC(1), LCC-MMC-2 LCC(2)); list each scheme once")
-    return built
+                          f"has no scheme that can run at N={config.workers}, "
+                          f"r={config.load}: {'; '.join(skipped)}")
+    if skipped:
+        warnings.warn(f"all: skipped {'; '.join(skipped)} at N={config.workers}, "
+                      f"r={config.load}", Note, stacklevel=3)
+    unique: list[tuple[str, Scheme]] = []
+    for name, s in named:
+        twin = next((n for n, u in unique if u.identity() == s.identity()), None)
+        # The paper's own names may coincide at some r (LCC is LCC-MMC-2 at r = 2) and are
+        # compared as the paper does; family notation naming one of them again is a typo.
+        if twin is None or (twin != name and not (is_alias(twin) or is_alias(name))):
+            unique.append((name, s))
+        elif twin != name:
+            raise ConfigError("scheme", ",".join(config.scheme),
+                              f"names one scheme twice at load {s.load}: {twin} and {name} "
+                              "(LCC is LCC(r), LCC-MMC LCC(1), LCC-MMC-2 LCC(2)); list each "
+                              "scheme once")
+        # The same name twice (given beside all, say) runs once.
+    return [s for _, s in unique]
 
 
 def analyze(config: ConfigLike = None, workers: int | None = None, load: int | None = None,

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pssim.config import Config, help_text
-from pssim.errors import ConfigError, writable_folder
+from pssim.errors import ConfigError, Note, writable_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +29,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Simulate straggler-tolerant distributed gradient descent.")
 
-OUTPUT_SUFFIXES = (".parquet", ".csv")
+OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 #: How each kind of field is shown in the options' help.
 _METAVARS = {"int": "INTEGER", "float": "NUMBER", "quantity": "QUANTITY", "str": "TEXT",
@@ -37,22 +41,57 @@ def _fail(err: ConfigError) -> None:
     raise typer.Exit(2)
 
 
+@contextmanager
+def _notes() -> Iterator[None]:
+    """Print each :class:`~pssim.errors.Note` raised meanwhile as one line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Note)
+        try:
+            yield
+        finally:
+            for note in dict.fromkeys(str(w.message) for w in caught
+                                      if issubclass(w.category, Note)):
+                typer.echo(f"note: {note}", err=True)
+
+
 def _check_output(parameter: str, path: Path | None) -> None:
-    if path is not None and path.suffix not in OUTPUT_SUFFIXES:
-        raise ConfigError(parameter, str(path), "must end in .parquet or .csv")
-    if path is not None and path.is_dir():
+    """Everything about an output path that can be checked before simulating: its suffix,
+    its folder, the length of its name, and that a file can be created beside it."""
+    if path is None:
+        return
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ConfigError(parameter, str(path), "must end in .parquet, .pq or .csv")
+    if path.is_dir():
         raise ConfigError(parameter, str(path), "must be a file path, not a directory")
-    if path is not None:
-        writable_folder(parameter, path.parent, path)
+    writable_folder(parameter, path.parent, path)
+    limit = os.pathconf(path.parent, "PC_NAME_MAX")
+    if len(os.fsencode(path.name)) > limit:
+        raise ConfigError(parameter, str(path), f"has a name longer than the {limit} bytes "
+                          "this file system allows")
+    probe = path.parent / f".pssim-probe-{os.getpid()}.tmp"
+    try:
+        probe.write_bytes(b"")
+    except OSError as err:
+        raise ConfigError(parameter, str(path), f"must be in a folder where files can be "
+                          f"created ({err.strerror})") from None
+    probe.unlink()
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as Parquet or CSV, by the file's suffix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
+def write_table(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
+    """Write ``frame`` as Parquet (with ``meta`` in its metadata) or CSV, by the file's
+    suffix, to a temporary name renamed into place: a failed write leaves no partial
+    file at ``path``."""
+    from pssim.execution import write_parquet
+
+    if path.suffix.lower() != ".csv":
+        write_parquet(frame, path, meta)
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _version(value: bool) -> None:
@@ -89,7 +128,8 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
     """Give a command one option per Config field (``--message-size`` for
     ``message_size``), except ``skip``, each taken as text and converted by the Config
     itself, so the command line and the Python API accept the same values and report the
-    same errors. Without ``defaults``, an option not given is None (an override)."""
+    same errors. An option not given is None; ``defaults`` shows the Config's default in
+    the help."""
     from pssim.config import kind
 
     def decorate(command: Any) -> Any:
@@ -97,13 +137,16 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
         for name, info in Config.model_fields.items():
             if name in skip:
                 continue
-            option = typer.Option(f"--{name.replace('_', '-')}", help=help_text(name),
+            shown = _shown(info.default)
+            # Given options only reach the Config, so that what a file of durations
+            # implies (N, r, reps) is used where nothing was given.
+            text = help_text(name) + (f" [default: {shown}]" if defaults and shown else "")
+            option = typer.Option(f"--{name.replace('_', '-')}", help=text,
                                   metavar=_METAVARS.get(kind(name), "TEXT"),
                                   rich_help_panel=panel)
-            params.append(inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY,
-                default=_shown(info.default) if defaults else None,
-                annotation=Annotated[str | None, option]))
+            params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                                            default=None,
+                                            annotation=Annotated[str | None, option]))
         return _with_parameters(command, params)
 
     return decorate
@@ -136,25 +179,39 @@ def run(
 ) -> None:
     """Run schemes over many realizations; print mean completion time (seconds) with its
     95% confidence interval and mean messages per scheme."""
-    from pssim.api import simulate
+    from pssim import api
 
     try:
         _check_output("out", out)
         _check_output("trace", trace)
-        config = Config(**{k: v for k, v in given.items() if v is not None})
-        if config.engine == "analytic":
-            _analytic(config, trace, out)
-            return
-        result = simulate(config, trace=trace is not None,
-                          progress=sys.stderr.isatty() if progress is None else progress)
+        if out is not None and trace is not None and out.resolve() == trace.resolve():
+            raise ConfigError("trace", str(trace), "must be another file than --out (the "
+                              "summary would be overwritten)")
+        with _notes():
+            config = api.configure(**{k: v for k, v in given.items() if v is not None})
+            if config.engine == "analytic":
+                _analytic(config, trace, out)
+                return
+            result = api.simulate(config, trace=trace is not None,
+                                  progress=sys.stderr.isatty() if progress is None
+                                  else progress)
     except ConfigError as err:
         _fail(err)
         return
-    if out is not None:
-        write_table(result.summary, out)
-    if trace is not None and result.trace is not None:
-        write_table(result.trace, trace)
+    from pssim import provenance
+
+    meta = {"config": config.to_json(), **provenance.stamp()}
+    failed = []
+    for path, frame in ((out, result.summary), (trace, result.trace)):
+        if path is not None and frame is not None:
+            try:
+                write_table(frame, path, meta)
+            except OSError as err:
+                failed.append(f"Error: could not write {path} ({err.strerror or err})")
     typer.echo(format_table(result.summary))
+    if failed:
+        typer.echo("\n".join(failed), err=True)
+        raise typer.Exit(1)
 
 
 def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
@@ -163,9 +220,11 @@ def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
     if trace is not None:
         raise ConfigError("engine", "analytic", "gives distributions, not an event trace; "
                           "use des")
+    from pssim import provenance
+
     table, cdf = analyze(config)
     if out is not None:
-        write_table(cdf, out)
+        write_table(cdf, out, {"config": config.to_json(), **provenance.stamp()})
     quantiles = [c for c in table.columns if c.startswith("q")]
     typer.echo(f"{'scheme':<12} {'mean T (s)':>11} " + " ".join(
         f"{c.split('_')[0][1:] + ' q (s)':>11}" for c in quantiles))

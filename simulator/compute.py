@@ -17,6 +17,9 @@ import pandas as pd
 
 from pssim.errors import ConfigError, finite
 
+#: The largest worker, computation or rep id a durations table may hold (exact as a float).
+MAX_ID = 2**53
+
 #: Realizations per random stream. Realization k always takes row k % BLOCK of stream
 #: k // BLOCK, so its draws never depend on how a run is chunked or parallelised.
 BLOCK = 1024
@@ -98,34 +101,45 @@ class ExplicitDurations(ComputeModel):
 
     name = "explicit"
 
-    def __init__(self, table: pd.DataFrame, *, source: str = "compute_times") -> None:
+    def __init__(self, table: pd.DataFrame, *, source: str = "the table") -> None:
         self.source = source
+
+        def bad(problem: str) -> ConfigError:
+            # One sentence about the file: what is wrong where, and what is allowed.
+            return ConfigError("compute_times", source, problem)
+
         missing = [c for c in ("worker", "duration") if c not in table.columns]
         if missing:
-            raise ConfigError(source, _describe(table),
-                              f"must have the columns worker and duration (missing: "
-                              f"{', '.join(missing)}); optional: computation, rep")
+            raise bad(f"has the columns {_describe(table)}, without "
+                      f"{' and '.join(missing)}; it must have the columns worker and "
+                      "duration (optional: computation, rep)")
         if table.empty:
-            raise ConfigError(source, "no rows", "must give at least one duration")
+            raise bad("has no rows; it must give at least one duration")
+
+        def bad_row(i: int, column: str, value: Any, allowed: str) -> ConfigError:
+            return bad(f"row {i + 1}, column {column}: {value} is not allowed; {allowed}")
+
         cols = ["worker", "duration"] + [c for c in ("computation", "rep") if c in table.columns]
         t = table[cols]
         for c in cols:
             values = pd.to_numeric(t[c], errors="coerce").to_numpy(dtype=float)
             if c == "duration":
-                bad = ~np.isfinite(values) | (values <= 0)
+                wrong = ~np.isfinite(values) | (values <= 0)
                 allowed = "durations must be finite numbers > 0"
             else:
-                bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
-                allowed = f"{c} must be an integer >= 0"
+                # Ids beyond 2^53 are not exact as the numbers a CSV reader gives, and
+                # beyond 2^63 they would wrap to another worker: both are refused.
+                wrong = (~np.isfinite(values) | (values != np.round(values)) | (values < 0)
+                         | (values > MAX_ID))
+                allowed = f"{c} must be an integer in [0, 2^53]"
                 if c == "computation":
-                    bad |= values < 1
-                    allowed = "computation must be an integer >= 1"
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
+                    wrong |= values < 1
+                    allowed = "computation must be an integer in [1, 2^53]"
+            if wrong.any():
+                i = int(np.flatnonzero(wrong)[0])
                 value = t[c].iloc[i]  # a plain Python value, not np.float64(nan), in the text
-                raise ConfigError(f"{source} (row {i + 1}, column {c})",
-                                  value.item() if isinstance(value, np.generic) else value,
-                                  allowed)
+                shown = value.item() if isinstance(value, np.generic) else value
+                raise bad_row(i, c, shown, allowed)
         self.table = t.astype({c: "int64" for c in cols if c != "duration"}).astype(
             {"duration": "float64"})
         has_rep = "rep" in cols
@@ -134,8 +148,8 @@ class ExplicitDurations(ComputeModel):
         dup = self.table.duplicated(keys)
         if dup.any():
             first = self.table[dup].iloc[0]
-            raise ConfigError(source, {k: int(first[k]) for k in keys},
-                              f"each ({', '.join(keys)}) must appear once")
+            twice = ", ".join(f"{k} {int(first[k])}" for k in keys)
+            raise bad(f"gives {twice} twice; each ({', '.join(keys)}) must appear once")
         self.rep = self.table["rep"].to_numpy() if has_rep else np.zeros(len(t), dtype=np.int64)
         self.worker = self.table["worker"].to_numpy()
         self.comp = (self.table["computation"].to_numpy() - 1 if self.has_computation
@@ -168,7 +182,7 @@ class ExplicitDurations(ComputeModel):
             reason = " ".join(str(exc).split())  # one line: pandas' messages end in "\n"
             raise ConfigError("compute_times", str(path),
                               f"must be a readable CSV or Parquet file ({reason})") from None
-        return cls(table, source=f"compute_times file {str(path)!r}")
+        return cls(table, source=str(path))
 
     def check(self, workers: int, load: int, reps: int) -> None:
         if self.reps_available is not None and reps > self.reps_available:
@@ -183,8 +197,9 @@ class ExplicitDurations(ComputeModel):
                 what = f", computation {comp + 1}" if self.has_computation else ""
                 needs = (f"computations 1..{load} of " if self.has_computation
                          else "a duration for ")
-                raise ConfigError(self.source, f"no duration for worker {worker}{what}{where}",
-                                  f"must give {needs}every worker 0..{workers - 1}")
+                raise ConfigError("compute_times", self.source,
+                                  f"has no duration for worker {worker}{what}{where}; it must "
+                                  f"give {needs}every worker 0..{workers - 1}")
 
     def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
         d = self._dense(start, stop, workers, load)
@@ -202,4 +217,4 @@ class ExplicitDurations(ComputeModel):
 
 
 def _describe(table: pd.DataFrame) -> str:
-    return f"columns {list(map(str, table.columns))}"
+    return ", ".join(map(str, table.columns))

@@ -22,13 +22,21 @@ class ConfigError(ValueError):
         super().__init__(f"invalid {parameter}={value!r}: {allowed}")
 
 
+class Note(UserWarning):
+    """Something a user should know that is not an error: a scheme of ``all`` skipped
+    because it cannot run here, an option that has no effect. The command line prints each
+    on one line."""
+
+
 def finite(parameter: str, value: Any, *, low: float | None = None, low_open: bool = False,
            allow_inf: bool = False) -> float:
-    """Return ``value`` as a float, rejecting NaN, infinities (unless allowed) and values
-    below ``low`` (or at ``low`` when ``low_open``)."""
+    """Return ``value`` as a float, rejecting NaN, infinities (unless allowed), booleans
+    and values below ``low`` (or at ``low`` when ``low_open``)."""
     what = "a number" if allow_inf else "a finite number"
     if low is not None:
         what += f" {'>' if low_open else '>='} {low:g}"
+    if isinstance(value, bool):  # True is 1.0 to float(), not a number a user means
+        raise ConfigError(parameter, value, f"must be {what}")
     try:
         x = float(value)
     except (TypeError, ValueError):

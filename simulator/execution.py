@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from pssim.api import prepare, simulate
 from pssim.compute import ComputeModel
 from pssim.config import Config
 from pssim.engines import choose
-from pssim.errors import ConfigError, writable_folder
+from pssim.errors import ConfigError, Note, writable_folder
 
 EXECUTORS = ("serial", "processes", "dask")
 DEFAULT_CHUNK_SIZE = 5000
@@ -96,8 +97,11 @@ def run_chunk(chunk: _Chunk, meta: dict[str, Any], path: Path | None = None
     the worker writes the chunk itself and returns nothing, which spares sending it back
     (local executors, whose workers share the output folder)."""
     options = {k: v for k, v in chunk.params.items() if k not in ("reps", "seed")}
-    summary = simulate(**options, reps=chunk.stop - chunk.start, first_rep=chunk.start,
-                       seed=chunk.seed).summary
+    with warnings.catch_warnings():
+        # Notes were given once, when the run prepared its points, not once per chunk.
+        warnings.simplefilter("ignore", Note)
+        summary = simulate(**options, reps=chunk.stop - chunk.start, first_rep=chunk.start,
+                           seed=chunk.seed).summary
     summary.insert(0, "point", np.int64(chunk.point))
     if path is None:
         return summary
@@ -247,7 +251,8 @@ def _run(points: list[dict[str, Any]], folder: Path, meta: dict[str, Any], seed:
     todo = slow + tasks
     # Finished chunks are written and released as they come, with a bounded number of tasks
     # in flight, so memory does not grow with the size of the run.
-    in_flight = 2 * (workers_per_host or os.cpu_count() or 1)
+    # (The serial executor runs a task as it is submitted: one at a time.)
+    in_flight = 1 if executor == "serial" else 2 * (workers_per_host or os.cpu_count() or 1)
     pending: dict[cf.Future[pd.DataFrame | None], _Chunk] = {}
     with _Executor(executor, workers_per_host, scheduler, connect_timeout) as pool, tqdm(
             total=sum(c.stop - c.start for c in todo), unit="rep", disable=not progress,

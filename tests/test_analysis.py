@@ -21,6 +21,7 @@ from pssim.analysis.frames import (
     busy_time,
     computations,
     ecdf,
+    finished_work_time,
     link_utilization,
     load_results,
     messages_in_flight,
@@ -195,16 +196,31 @@ def test_best_by_group_two_keys_and_other_metric() -> None:
 # --- trace utilities --------------------------------------------------------------------
 
 def test_busy_time(trace: pd.DataFrame) -> None:
-    out = busy_time(trace)
+    # r = 2: A's worker 0 finished both by 2 and idles until T = 3; A's worker 1 and B's
+    # worker 0 finished one and were computing the second at T.
+    out = busy_time(trace, load=2)
     assert list(out.columns) == ["scheme", "rep", "worker", "busy_time", "completion_time",
                                  "utilization"]
     assert out[["scheme", "worker"]].values.tolist() == [["A", 0], ["A", 1], ["B", 0]]
-    np.testing.assert_allclose(out["busy_time"], [2.0, 2.5, 1.0])
+    np.testing.assert_allclose(out["busy_time"], [2.0, 3.0, 2.0])
     np.testing.assert_allclose(out["completion_time"], [3.0, 3.0, 2.0])
-    np.testing.assert_allclose(out["utilization"], [2 / 3, 2.5 / 3, 0.5])
-    full = busy_time(trace, workers=3)
+    np.testing.assert_allclose(out["utilization"], [2 / 3, 1.0, 1.0])
+    full = busy_time(trace, workers=3, load=2)
     assert full["worker"].tolist() == [0, 1, 2, 0, 1, 2]
-    np.testing.assert_allclose(full["busy_time"], [2.0, 2.5, 0.0, 1.0, 0.0, 0.0])
+    # Workers that finished nothing computed for all of T.
+    np.testing.assert_allclose(full["busy_time"], [2.0, 3.0, 3.0, 2.0, 2.0, 2.0])
+
+
+def test_finished_work_time(trace: pd.DataFrame) -> None:
+    out = finished_work_time(trace)
+    assert list(out.columns) == ["scheme", "rep", "worker", "finished_work_time",
+                                 "completion_time"]
+    assert out[["scheme", "worker"]].values.tolist() == [["A", 0], ["A", 1], ["B", 0]]
+    np.testing.assert_allclose(out["finished_work_time"], [2.0, 2.5, 1.0])
+    np.testing.assert_allclose(out["completion_time"], [3.0, 3.0, 2.0])
+    full = finished_work_time(trace, workers=3)
+    assert full["worker"].tolist() == [0, 1, 2, 0, 1, 2]
+    np.testing.assert_allclose(full["finished_work_time"], [2.0, 2.5, 0.0, 1.0, 0.0, 0.0])
 
 
 def test_link_utilization(trace: pd.DataFrame) -> None:
@@ -262,8 +278,10 @@ def test_trace_utilities_on_a_simulated_trace() -> None:
     keyed = received.set_index(["worker", "message"])["time"]
     for w, m, end in zip(ended["worker"], ended["message"], ended["end"], strict=True):
         assert keyed[(w, m)] == end
-    busy = busy_time(t, workers=4)
+    busy = busy_time(t, workers=4, load=2)
     assert ((busy["utilization"] >= 0) & (busy["utilization"] <= 1)).all()
+    finished = finished_work_time(t, workers=4)
+    assert (busy["busy_time"] >= finished["finished_work_time"]).all()
     assert len(computations(t)) == res.summary["computations"].iloc[0]
     assert (messages_in_flight(res.summary) >= 0).all()
 

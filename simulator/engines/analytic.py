@@ -14,8 +14,16 @@ eq. (15).
 
 Eq. (15) sums over all vectors N(t), whose number grows combinatorially. Here the workers
 are independent and identical, so the law of M(t) is the N-fold convolution of one worker's
-message-count pmf, truncated at K because only the event M(t) >= K matters. The cost is
-O(N * (r/g + 1) * K) per time point, and all time points are handled at once.
+message-count pmf. That power is taken by FFT after exponential tilting: the tilt moves the
+bulk of the tilted sum onto K, so the transform's absolute rounding error stays small
+relative to the tail probability P(M(t) >= K) or P(M(t) < K), whichever is the smaller, even
+when that tail is far below 1e-16. The cost is O(N r/g log(N r/g)) per time point.
+
+Time is handled in the model's own coordinates: t = k * g * alpha + v / mu, where k is the
+last kink passed (a worker's k-th message has become possible) and v >= 0 the dimensionless
+time since it. All of T's spread lives within a few units of v after the kinks, so neither
+the exponents nor the integration nor the quantile search ever subtract two absolute times:
+alpha * mu can be 1e-6 or 1e20 alike.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import fft
 from scipy.optimize import brentq
 
 from pssim.compute import ComputeModel, ShiftedExponential
@@ -48,6 +57,15 @@ def unsupported(schemes: list[Scheme], network: Discipline, model: ComputeModel)
     return None
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+# Below this a worker state's probability underflows to 0, so no probability that double
+# precision can represent depends on it; leaving such states out bounds the tilt.
+_LOG_TINY = -745.0
+# Bisection steps for the tilt; it only has to put K near the tilted bulk, not exactly on it.
+_TILT_STEPS = 48
+# Time points per FFT batch are chosen so that one batch holds about this many entries.
+_BATCH_ENTRIES = 1 << 21
 
 # Gauss-Legendre rule used on every panel of the mean's integral. The survival function is
 # analytic between its kinks, so a moderate fixed rule plus bisection converges very fast.
@@ -57,16 +75,17 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 # with a small absolute floor so that panels where the survival underflows still terminate.
 _REL_TOL = 1e-13
 _ABS_TOL_FACTOR = 1e-15
-# The survival cannot be evaluated more accurately than its exponents mu * (t / s - alpha),
-# whose rounding error grows with mu * t / g and then compounds over the N workers'
-# factors; the acceptance test must not ask for more, or bisection would never stop.
-_NOISE_FACTOR = 8.0
+# The FFT's rounding error grows about linearly with the number of workers; the acceptance
+# test must not ask for more, or bisection would never stop.
+_NOISE_FACTOR = 16.0
 # Hard bounds on the work, reached only when the noise estimate is still too optimistic.
 _MAX_BISECTIONS = 40
 _MAX_PENDING_PANELS = 4096
-# The mean's integral stops where the remaining tail is provably below this fraction of a
-# lower bound on E[T].
+# Pieces of the mean's integral are left out or taken as exact only when provably below
+# this fraction of a lower bound on the integral.
 _TAIL_FRACTION = 1e-17
+# Cells of the first, coarse look at the survival function over the truncated range.
+_SCOUT_CELLS = 256
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,25 @@ class _Params:
     def max_messages(self) -> int:
         """Messages one worker sends when it finishes all its computations."""
         return self.load // self.group
+
+    @property
+    def first_kink(self) -> int:
+        """Fewest messages per worker that can add up to K: ceil(K / N).
+
+        Before that many kinks no worker can have sent enough for K messages in total, and
+        M(t) >= K needs at least one worker with that many, so T >= first_kink * g * min X.
+        """
+        return -(-self.threshold // self.workers)
+
+    @property
+    def scale(self) -> float:
+        """mu * alpha: the distance between kinks in units of g / mu."""
+        with np.errstate(over="ignore"):
+            return float(np.float64(self.mu) * self.alpha)
+
+    def kink(self, k: IntArray | int) -> FloatArray | float:
+        """The time k * g * alpha of the k-th kink, rounded the same way everywhere."""
+        return (k * self.group) * self.alpha
 
 
 def _validate(
@@ -103,70 +141,170 @@ def _validate(
     return _Params(n, r, g, k, rate, shift)
 
 
-def _worker_message_pmf(t: FloatArray, p: _Params) -> FloatArray:
-    """P(one worker has sent exactly j messages by t), shape (len(t), r/g + 1).
-
-    Built from the log-survivals log(1 - F_{jg}(t)) so that every entry is a product of
-    nonnegative factors: subtracting two close CDF values would lose all relative accuracy
-    in the tails, where the mean's integral and the quantiles need it.
-    """
+def _local(t: FloatArray, p: _Params) -> tuple[IntArray, FloatArray]:
+    """The kink index k in [0, r/g] and the scaled time v = mu * (t - k g alpha) of each t."""
     m = p.max_messages
-    counts = p.group * np.arange(1, m + 1, dtype=np.float64)
-    log_surv = np.minimum(0.0, -p.mu * (t[:, None] / counts[None, :] - p.alpha))
-    pmf = np.empty((t.size, m + 1))
-    pmf[:, 0] = np.exp(log_surv[:, 0])
-    # 1 - F_{(j+1)g} - (1 - F_{jg}) = S_{(j+1)g} * (1 - S_{jg} / S_{(j+1)g}); S is increasing
-    # in the computation count, so the expm1 argument is <= 0.
-    pmf[:, 1:m] = np.exp(log_surv[:, 1:]) * -np.expm1(log_surv[:, :-1] - log_surv[:, 1:])
-    pmf[:, m] = -np.expm1(log_surv[:, -1])
-    return pmf
+    if p.alpha > 0.0:
+        with np.errstate(over="ignore"):
+            ratio = t / (p.group * p.alpha)
+        k = np.floor(np.clip(ratio, 0.0, m)).astype(np.int64)
+        # The rounded quotient can put t on the wrong side of a kink by one.
+        k = np.where((k > 0) & (t < p.kink(k)), k - 1, k)
+        k = np.where((k < m) & (t >= p.kink(k + 1)), k + 1, k)
+    else:
+        k = np.where(t >= 0.0, m, 0).astype(np.int64)
+    # t - k g alpha is the small difference of two close numbers, so the product is taken
+    # exactly as k g alpha_hi + k g alpha_lo (alpha_hi has 26 significant bits): near a kink
+    # v then keeps full relative accuracy instead of inheriting the rounding of k g alpha.
+    kg = (k * p.group).astype(np.float64)
+    alpha_hi, alpha_lo = _split(p.alpha)
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = np.where(k > 0, p.mu * ((t - kg * alpha_hi) - kg * alpha_lo), 0.0)
+    return k, np.maximum(v, 0.0)
 
 
-def _truncated_total_pmf(t: FloatArray, p: _Params) -> FloatArray:
-    """Law of min(M(t), K), shape (len(t), K + 1); the last column is P(M(t) >= K).
+def _split(x: float) -> tuple[float, float]:
+    """x = hi + lo exactly, hi with at most 26 significant bits (Veltkamp's splitting)."""
+    c = 134217729.0 * x
+    if not math.isfinite(c):
+        return x, 0.0
+    hi = c - (c - x)
+    return hi, x - hi
 
-    Keeping the event M(t) >= K as its own accumulated column, instead of forming 1 minus
-    the lower probabilities, keeps the CDF accurate where it is tiny, and the lower columns
-    keep the survival accurate where it is tiny.
+
+def _worker_log_pmf(k: IntArray, v: FloatArray, p: _Params) -> FloatArray:
+    """log P(one worker has sent exactly j messages) at (k, v), shape (len(k), r/g + 1).
+
+    With s = j g computations, mu * (t / s - alpha) = A (k - j) / j + v / s (A = mu alpha), a
+    sum of two nonnegative terms for j <= k, and the gap between consecutive exponents is
+    mu t / (g j (j + 1)) = (A k + v / g) / (j (j + 1)); nothing is a difference of two
+    large numbers, so every entry keeps its relative accuracy down to underflow.
     """
-    k = p.threshold
-    m = p.max_messages
-    pmf = _worker_message_pmf(t, p)
-    dist = np.zeros((t.size, k + 1))
-    dist[:, 0] = 1.0
-    for n_done in range(1, p.workers + 1):
-        # The workers already folded in sent at most (n_done - 1) * m messages, so the columns
-        # above that are still exactly zero and need not be convolved.
-        top = min(k - 1, (n_done - 1) * m)
-        ext = np.zeros((t.size, k + m))
-        src = dist[:, : top + 1]
-        for j in range(m + 1):
-            ext[:, j : j + top + 1] += src * pmf[:, j : j + 1]
-        # Mass already at ">= K" stays there whatever this worker sends (total weight 1).
-        overflow = dist[:, k] + ext[:, k:].sum(axis=1)
-        dist[:, :k] = ext[:, :k]
-        dist[:, k] = overflow
-    return dist
+    m, g, a = p.max_messages, p.group, p.scale
+    j = np.arange(1, m + 1, dtype=np.float64)
+    kf = k.astype(np.float64)[:, None]
+    vv = v[:, None]
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        # Zero explicitly where j >= k: A may be infinite, and inf * 0 is NaN.
+        expo = np.where(kf > j, a * (kf - j) / j, 0.0) + vv / (j * g)
+        mu_t_over_g = np.where(kf > 0, a * kf, 0.0) + vv / g
+        inner = j[:-1]
+        mid = -expo[:, 1:] + np.log(-np.expm1(-mu_t_over_g / (inner * (inner + 1.0))))
+        top = np.log(-np.expm1(-v / (np.maximum(k, 1) * g)))
+    logp = np.full((k.size, m + 1), -np.inf)
+    logp[:, 0] = np.where(k == 0, 0.0, -expo[:, 0])
+    logp[:, 1:m] = np.where(inner < kf, mid, -np.inf)
+    rows = np.flatnonzero(k > 0)
+    logp[rows, k[rows]] = top[rows]
+    return logp
 
 
-def _cdf_and_survival(t: FloatArray, p: _Params) -> tuple[FloatArray, FloatArray]:
-    """P(T <= t) and P(T > t) for finite 1-D t, each accurate in relative terms in its tail."""
-    dist = _truncated_total_pmf(t, p)
-    cdf = np.clip(dist[:, -1], 0.0, 1.0)
-    surv = np.clip(dist[:, :-1].sum(axis=1), 0.0, 1.0)
-    # Each side is accurate in relative terms only while it is the smaller one; the larger
-    # one is taken as the complement so that the pair sums to 1 and stays monotone near 1.
-    small_cdf = cdf <= surv
-    return np.where(small_cdf, cdf, 1.0 - surv), np.where(small_cdf, 1.0 - cdf, surv)
+def _tilt(logp: FloatArray, target: FloatArray, bound: float) -> FloatArray:
+    """theta with sum_j j p_j e^(theta j) / sum_j p_j e^(theta j) close to target, per row."""
+    j = np.arange(logp.shape[1], dtype=np.float64)
+    lo = np.full(logp.shape[0], -bound)
+    hi = np.full(logp.shape[0], bound)
+    for _ in range(_TILT_STEPS):
+        mid = 0.5 * (lo + hi)
+        lw = logp + mid[:, None] * j
+        w = np.exp(lw - lw.max(axis=1, keepdims=True))
+        below = w @ j < target * w.sum(axis=1)
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def _power(z: NDArray[np.complex128], n: int) -> NDArray[np.complex128]:
+    """z ** n by repeated squaring in place: several times faster than numpy's complex power
+    (which goes through exp and log for large n), and about as accurate."""
+    base = z
+    result: NDArray[np.complex128] | None = None
+    while True:
+        if n & 1:
+            if result is None:
+                result = base.copy()
+            else:
+                np.multiply(result, base, out=result)
+        n >>= 1
+        if not n:
+            return result if result is not None else np.ones_like(z)
+        np.multiply(base, base, out=base)
+
+
+def _tails_batch(
+    logp: FloatArray, low: IntArray, high: IntArray, p: _Params
+) -> tuple[FloatArray, FloatArray]:
+    """P(M >= K) and P(M < K) for rows whose support [low, high] per worker straddles K / N.
+
+    With weights p_j e^(theta (j - K/N)) / L, P(M = n) = q_N(n) L^N e^(-theta (n - K)), where
+    q_N is the N-fold convolution of the tilted pmf. theta puts the tilted mean near K, so
+    q_N is of order 1/sqrt(N) at K; only the side where e^(-theta (n - K)) <= 1 is summed, so
+    the FFT's absolute error is not amplified, and the other side is the complement.
+    """
+    n, kk, m = p.workers, p.threshold, p.max_messages
+    j = np.arange(m + 1, dtype=np.float64)
+    # Clipping keeps the tilt finite when K / N sits on an end of the support: K = N * high
+    # then has tilted probability about e^(-1/2) instead of 0.
+    target = np.clip(kk / n, low + 0.5 / n, high - 0.5 / n)
+    bound = -_LOG_TINY + math.log(2.0 * n * (m + 1) ** 2) + 1.0
+    theta = _tilt(logp, target, bound)
+    lw = logp + theta[:, None] * (j - kk / n)
+    top = lw.max(axis=1)
+    log_norm = top + np.log(np.exp(lw - top[:, None]).sum(axis=1))
+    tilted = np.exp(lw - log_norm[:, None])
+    # Shift each row's support to start at 0, so the transform only spans N * (high - low).
+    width = high - low
+    span = n * int(width.max()) + 1
+    length = fft.next_fast_len(span, real=True)
+    shifted = np.take_along_axis(tilted, np.minimum(low[:, None] + j.astype(np.int64), m), 1)
+    shifted[j[None, :] > width[:, None]] = 0.0
+    spectrum = _power(fft.rfft(shifted, n=length, axis=1), n)
+    dist = fft.irfft(spectrum, n=length, axis=1)[:, :span]
+    np.maximum(dist, 0.0, out=dist)
+    offset = np.arange(span)[None, :] - (kk - n * low)[:, None]
+    upper = theta >= 0.0
+    side = np.where(upper[:, None], offset >= 0, offset < 0)
+    side &= np.arange(span)[None, :] <= n * width[:, None]
+    with np.errstate(over="ignore", under="ignore"):
+        weight = np.exp(np.where(side, -theta[:, None] * offset, -np.inf))
+    total = (dist * weight).sum(axis=1)
+    with np.errstate(divide="ignore", under="ignore"):
+        tail = np.minimum(np.exp(n * log_norm + np.log(total)), 1.0)
+    return np.where(upper, tail, 1.0 - tail), np.where(upper, 1.0 - tail, tail)
+
+
+def _cdf_and_survival_local(
+    k: IntArray, v: FloatArray, p: _Params
+) -> tuple[FloatArray, FloatArray]:
+    """P(T <= t) and P(T > t) at t = k g alpha + v / mu, each accurate in relative terms in its
+    own tail (the larger of the two is the complement of the smaller)."""
+    n, kk, m = p.workers, p.threshold, p.max_messages
+    logp = _worker_log_pmf(k, v, p)
+    live = logp > _LOG_TINY
+    logp = np.where(live, logp, -np.inf)
+    low = np.argmax(live, axis=1).astype(np.int64)
+    high = (m - np.argmax(live[:, ::-1], axis=1)).astype(np.int64)
+    cdf = np.where(kk <= n * low, 1.0, 0.0)
+    surv = 1.0 - cdf
+    rows = np.flatnonzero((kk > n * low) & (kk <= n * high))
+    if rows.size:
+        # Rows of similar support width share a transform length, so sort before batching.
+        rows = rows[np.argsort(high[rows] - low[rows], kind="stable")]
+        per_batch = max(1, _BATCH_ENTRIES // (n * (m + 1) + 1))
+        for start in range(0, rows.size, per_batch):
+            b = rows[start : start + per_batch]
+            cdf[b], surv[b] = _tails_batch(logp[b], low[b], high[b], p)
+    return cdf, surv
 
 
 def _cdf_any(t: ArrayLike, p: _Params) -> FloatArray:
     arr = np.asarray(t, dtype=np.float64)
     flat = arr.ravel()
     out = np.full(flat.shape, np.nan)
-    finite = np.isfinite(flat)
-    if finite.any():
-        out[finite] = _cdf_and_survival(flat[finite], p)[0]
+    ok = np.isfinite(flat)
+    if ok.any():
+        k, v = _local(flat[ok], p)
+        out[ok] = _cdf_and_survival_local(k, v, p)[0]
     out[flat == np.inf] = 1.0
     out[flat == -np.inf] = 0.0
     return out.reshape(arr.shape)
@@ -185,68 +323,62 @@ def count_rule_cdf(
     """P(T <= t) for a count-rule scheme, elementwise over ``t`` (same shape; NaN stays NaN).
 
     This is eq. (15) for any message size g (eq. (18) when g = r), evaluated through the
-    law of the total message count so that it stays cheap for the paper's N = 40.
+    law of the total message count so that it stays cheap for N in the thousands.
     """
     p = _validate(workers, load, group, threshold, mu, alpha)
     return _cdf_any(t, p)
 
 
-def _tail_end(p: _Params, lower_mean: float) -> float:
-    """A time beyond which the integral of P(T > t) is below _TAIL_FRACTION * lower_mean.
+@dataclass
+class _Pieces:
+    """Panels of the survival function in local coordinates: kink index and v range."""
 
-    P(T > t) <= P(some worker has not finished all r computations) <= N * (1 - F_r(t)),
-    whose integral from t_end to infinity is N * r / mu * exp(-mu * (t_end / r - alpha)).
-    """
-    r = p.load
-    budget = _TAIL_FRACTION * lower_mean
-    return r * (p.alpha + math.log(p.workers * r / (p.mu * budget)) / p.mu)
+    k: IntArray
+    lo: FloatArray
+    hi: FloatArray
 
 
-def _integrate_survival(p: _Params, edges: list[float]) -> float:
-    """Adaptive composite Gauss-Legendre integral of P(T > t) over consecutive panels.
+def _integrate_survival(p: _Params, panels: _Pieces) -> float:
+    """Adaptive composite Gauss-Legendre integral of P(T > t) dv over the panels.
 
     Each round evaluates every pending panel and its two halves in one vectorized call, and
     accepts the halves' sum when it agrees with the whole-panel value.
     """
-    lo = np.asarray(edges[:-1], dtype=np.float64)
-    hi = np.asarray(edges[1:], dtype=np.float64)
-    keep = hi > lo
-    lo, hi = lo[keep], hi[keep]
+    k, lo, hi = panels.k, panels.lo, panels.hi
     if lo.size == 0:
         return 0.0
-    total_length = float(hi[-1] - lo[0])
+    total_length = float((hi - lo).sum())
     nodes = 0.5 * (_GL_NODES + 1.0)
     weights = 0.5 * _GL_WEIGHTS
     abs_floor: float | None = None
-    noise_per_time = _NOISE_FACTOR * np.finfo(float).eps * p.workers * p.mu / p.group
-    noise_const = _NOISE_FACTOR * np.finfo(float).eps * p.workers
+    rel_tol = max(_REL_TOL, _NOISE_FACTOR * np.finfo(float).eps * p.workers)
     total = 0.0
     for _ in range(_MAX_BISECTIONS):
         mid = 0.5 * (lo + hi)
         # Rows: whole panel, left half, right half; columns: quadrature nodes.
         starts = np.concatenate([lo, lo, mid])
         widths = np.concatenate([hi - lo, mid - lo, hi - mid])
-        t = (starts[:, None] + widths[:, None] * nodes[None, :]).ravel()
-        surv = _cdf_and_survival(t, p)[1].reshape(starts.size, nodes.size)
+        kinks = np.repeat(np.concatenate([k, k, k]), nodes.size)
+        v = (starts[:, None] + widths[:, None] * nodes[None, :]).ravel()
+        surv = _cdf_and_survival_local(kinks, v, p)[1].reshape(starts.size, nodes.size)
         est = widths * (surv @ weights)
         whole = est[: lo.size]
         halves = est[lo.size : 2 * lo.size] + est[2 * lo.size :]
         if abs_floor is None:
             abs_floor = _ABS_TOL_FACTOR * float(halves.sum()) / total_length
-        rel_tol = np.maximum(_REL_TOL, noise_const + noise_per_time * hi)
         ok = np.abs(whole - halves) <= rel_tol * halves + abs_floor * (hi - lo)
         if 2 * np.count_nonzero(~ok) > _MAX_PENDING_PANELS:
             return total + float(halves.sum())
         total += float(halves[ok].sum())
         if ok.all():
             return total
-        lo, mid, hi = lo[~ok], mid[~ok], hi[~ok]
-        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
+        k, lo, mid, hi = k[~ok], lo[~ok], mid[~ok], hi[~ok]
+        k, lo, hi = np.concatenate([k, k]), np.concatenate([lo, mid]), np.concatenate([mid, hi])
     # Panels still refining after this many halvings are too narrow for further halving to
     # help; their current estimate is the best available.
-    t = (lo[:, None] + (hi - lo)[:, None] * nodes[None, :]).ravel()
-    surv = _cdf_and_survival(t, p)[1].reshape(lo.size, nodes.size)
-    return total + float(((hi - lo) * (surv @ weights)).sum())
+    v = (lo[:, None] + (hi - lo)[:, None] * nodes[None, :]).ravel()
+    surv = _cdf_and_survival_local(np.repeat(k, nodes.size), v, p)[1]
+    return total + float(((hi - lo) * (surv.reshape(lo.size, nodes.size) @ weights)).sum())
 
 
 def count_rule_mean(
@@ -254,22 +386,53 @@ def count_rule_mean(
 ) -> float:
     """E[T] = integral of P(T > t) dt (eqs. 16-17), to about 1e-12 relative.
 
-    The survival function has kinks at t = j * g * alpha, where a worker's j-th message
-    becomes possible, so it is integrated panel by panel between them (it equals 1 before
-    the first), then over the exponential tail up to a provable truncation point.
+    P(T > t) = 1 up to the kink t0 = ceil(K / N) g alpha, so E[T] = t0 + I / mu with
+    I = integral of P(T > t0 + u / mu) du, a dimensionless integral whose mass lies within a
+    few g ceil(K / N) of u = 0 whatever alpha * mu is. I is integrated between kinks (where
+    the survival is analytic), up to a provable truncation point.
     """
     p = _validate(workers, load, group, threshold, mu, alpha)
-    g_alpha = p.group * p.alpha
-    # T >= time of the first message = g * min X, so E[T] >= g * (alpha + 1 / (N mu)).
-    lower_mean = p.group * (p.alpha + 1.0 / (p.workers * p.mu))
-    t_end = _tail_end(p, lower_mean)
-    kinks = [j * g_alpha for j in range(1, p.max_messages + 1)]
-    # The tail is split into pieces of one worker's time scale r / mu so the first round
-    # already resolves where the survival decays.
-    scale = p.load / p.mu
-    n_tail = max(1, math.ceil((t_end - kinks[-1]) / scale))
-    tail = list(np.linspace(kinks[-1], t_end, n_tail + 1)[1:])
-    return g_alpha + _integrate_survival(p, [*kinks, *tail])
+    n, g, m, k0 = p.workers, p.group, p.max_messages, p.first_kink
+    # T >= k0 g min X (see first_kink), so I >= mu * k0 g / (N mu).
+    budget = _TAIL_FRACTION * k0 * g / n
+    # M(t) >= K once every worker has k0 messages, so P(T > t) <= N exp(-u / (k0 g)), whose
+    # integral beyond u_end is N k0 g exp(-u_end / (k0 g)) = budget.
+    u_end = k0 * g * math.log(n * k0 * g / budget)
+    step = u_end / _SCOUT_CELLS
+    gap = g * p.scale
+    ks: list[IntArray] = []
+    vs: list[FloatArray] = []
+    offsets: list[FloatArray] = []
+    for k in range(k0, m + 1):
+        # (k - k0) * gap, with 0 * inf taken as 0 for an overflowed mu * alpha.
+        offset = (k - k0) * gap if k > k0 else 0.0
+        if offset >= u_end:
+            break
+        length = u_end - offset if k == m else min(gap, u_end - offset)
+        if length <= 0.0:
+            continue
+        v = np.linspace(0.0, length, max(1, math.ceil(length / step)) + 1)
+        ks.append(np.full(v.size - 1, k, dtype=np.int64))
+        vs.append(v)
+        offsets.append(offset + v[:-1])
+    # A coarse look first: the survival is monotone, so where it is within a budget of 1 the
+    # integral is the length, and where it times the remaining range is below a budget the
+    # rest is negligible; only the cells in between need quadrature.
+    cell_k = np.concatenate(ks)
+    cell_lo = np.concatenate([v[:-1] for v in vs])
+    cell_hi = np.concatenate([v[1:] for v in vs])
+    u_lo = np.concatenate(offsets)
+    u_hi = u_lo + (cell_hi - cell_lo)
+    cdf_hi, surv_hi = _cdf_and_survival_local(cell_k, cell_hi, p)
+    surv_lo = np.concatenate([[1.0], surv_hi[:-1]])
+    full = np.cumprod(u_hi * cdf_hi <= budget).astype(bool)
+    rest = np.cumsum(surv_lo * (u_end - u_lo) <= budget).astype(bool)
+    middle = ~full & ~rest
+    head = float((cell_hi[full] - cell_lo[full]).sum())
+    integral = head + _integrate_survival(
+        p, _Pieces(cell_k[middle], cell_lo[middle], cell_hi[middle])
+    )
+    return float(p.kink(k0) + integral / p.mu)
 
 
 def count_rule_quantile(
@@ -284,8 +447,10 @@ def count_rule_quantile(
 ) -> np.ndarray:
     """Smallest t with P(T <= t) >= q, elementwise over ``q`` in (0, 1) (same shape).
 
-    Used to read percentiles of the completion time (e.g. the 99th) off the closed form;
-    found by Brent's method on the CDF, which is continuous and increasing where 0 < F < 1.
+    Used to read percentiles of the completion time (e.g. the 99th) off the closed form.
+    The kink interval holding the quantile is found from the CDF at the kinks, then Brent's
+    method solves for the scaled time v since that kink, where the CDF is continuous and
+    increasing and varies on a scale of order 1 whatever alpha * mu is.
     """
     p = _validate(workers, load, group, threshold, mu, alpha)
     arr = np.asarray(q, dtype=np.float64)
@@ -293,16 +458,34 @@ def count_rule_quantile(
     bad = ~((flat > 0.0) & (flat < 1.0))
     if bad.any():
         raise ConfigError("q", flat[bad][0].item(), "must be strictly between 0 and 1")
+    n, g, m, k0 = p.workers, p.group, p.max_messages, p.first_kink
+    gap = g * p.scale
     out = np.empty(flat.shape)
-    # The CDF is 0 up to g * alpha (no message can exist before), and by the bound of
-    # _tail_end it is >= q once N * exp(-mu * (t / r - alpha)) <= 1 - q; the factor 2 keeps
-    # the upper end strictly inside despite rounding.
-    t_lo = p.group * p.alpha
+    # The CDF is 0 up to kink k0; later kinks start where it already is positive.
+    later = np.arange(k0 + 1, m + 1, dtype=np.int64)
+    at_kinks = _cdf_and_survival_local(later, np.zeros(later.size), p)[0]
     for i, qi in enumerate(flat):
-        t_hi = p.load * (p.alpha + math.log(2.0 * p.workers / (1.0 - qi)) / p.mu)
+        level = float(qi)
+        k = k0 + int(np.count_nonzero(at_kinks < level))
+        # P(T > t) <= N exp(-mu (t / (k0 g) - alpha)) (every worker has k0 messages gives
+        # M >= K), which is below (1 - q) / 2 here; the factor 2 keeps the end strictly
+        # inside the bracket despite rounding.
+        passed = p.scale * (k - k0) / k0 if k > k0 else 0.0
+        v_hi = k0 * g * (math.log(2.0 * n / (1.0 - level)) - passed)
+        if k < m:
+            v_hi = min(v_hi, gap)
+        v_hi = max(v_hi, 0.0)
 
-        def gap(t: float, qi: float = float(qi)) -> float:
-            return float(_cdf_and_survival(np.array([t]), p)[0][0]) - qi
+        def gap_at(v: float, k: int = k, level: float = level) -> float:
+            cdf = _cdf_and_survival_local(np.array([k]), np.array([v]), p)[0][0]
+            return float(cdf) - level
 
-        out[i] = brentq(gap, t_lo, t_hi, xtol=1e-15 * t_hi, rtol=4 * np.finfo(float).eps)
+        if v_hi > 0.0 and gap_at(v_hi) > 0.0:
+            # v is resolved down to the rounding of t = kink + v / mu, no further.
+            xtol = 4.0 * np.finfo(float).eps * (k * gap + v_hi)
+            xtol = max(min(xtol, 1e-3 * v_hi), np.finfo(float).tiny)
+            v = brentq(gap_at, 0.0, v_hi, xtol=xtol, rtol=4 * np.finfo(float).eps)
+        else:
+            v = v_hi
+        out[i] = p.kink(k) + v / p.mu
     return out.reshape(arr.shape)

@@ -71,6 +71,9 @@ class Discipline(ABC):
     engines: ClassVar[frozenset[str]] = frozenset({"des"})
     #: Whether messages need a size (every discipline with a finite link does).
     needs_size: ClassVar[bool] = True
+    #: The link parameters the discipline uses; setting another one gets a note.
+    uses: ClassVar[frozenset[str]] = frozenset({"uplink_bandwidth", "master_bandwidth",
+                                                "latency"})
 
     def __post_init__(self) -> None:
         convert = {"uplink_bandwidth": bandwidth, "master_bandwidth": bandwidth,
@@ -82,6 +85,12 @@ class Discipline(ABC):
         if self.message_size is None and self.needs_size:
             raise ConfigError("message_size", None, f"is required with network "
                               f"{self.name!r}: the bytes of one message")
+        for link, seconds in (("uplink_bandwidth", self.uplink_time),
+                              ("master_bandwidth", self.master_time)):
+            if not math.isfinite(seconds):
+                raise ConfigError("message_size", self.message_size,
+                                  f"would take longer than 1e308 s to cross {link}="
+                                  f"{getattr(self, link):g} B/s: times must be finite")
 
     @property
     def uplink_time(self) -> float:

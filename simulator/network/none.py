@@ -17,6 +17,8 @@ class NoNetwork(Discipline):
     name = "none"
     engines: ClassVar[frozenset[str]] = frozenset({"des", "vectorized"})
     needs_size = False
+    # A message is received the instant it is ready: no link to have a bandwidth or delay.
+    uses: ClassVar[frozenset[str]] = frozenset()
 
     def des(self, cluster: Cluster, workers: int) -> Send:
         def send(worker: int, message: int) -> None:

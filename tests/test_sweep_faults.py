@@ -1,0 +1,290 @@
+"""Sweeps under faults (docs/sweeps.md): a run never mixes data from different
+configurations and never loses finished work."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import pssim.execution
+from pssim import ConfigError
+from pssim.analysis import load_sweep
+from pssim.cli import app
+from pssim.execution import Interrupted, read_meta
+from pssim.sweep import load_file, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small(reps: int = 60, chunk_size: int = 20, **fixed: Any) -> dict:
+    return {"sweep": {"seed": 3, "reps": reps, "schemes": ["LCC", "UC-MMC"],
+                      "chunk_size": chunk_size},
+            "grid": {"load": [2, 4]}, "fixed": {"workers": 8, **fixed}}
+
+
+def toml(config: dict) -> str:
+    lines = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def chunks(out: Path) -> list[Path]:
+    return sorted((out / "data").glob("*.parquet"))
+
+
+def test_ctrl_c_keeps_every_finished_chunk_and_serial_writes_as_it_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = pssim.execution.simulate
+    calls = []
+
+    def interrupted_third(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pssim.execution, "simulate", interrupted_third)
+    with pytest.raises(Interrupted) as stop:
+        run_sweep(small(), tmp_path, executor="serial")
+    assert stop.value.report.chunks_run == 2
+    assert len(chunks(tmp_path)) == 2  # written as they finished, and kept
+    monkeypatch.setattr(pssim.execution, "simulate", real)
+    report = run_sweep(small(), tmp_path, executor="serial", resume=True)
+    assert (report.chunks_skipped, report.chunks_run) == (2, 4)
+    whole = tmp_path / "whole"
+    run_sweep(small(), whole, executor="serial")
+    pd.testing.assert_frame_equal(load_sweep(tmp_path), load_sweep(whole), check_exact=True)
+
+
+def test_tasks_in_flight_are_bounded_and_local_workers_write_their_chunks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real_wait = pssim.execution.cf.wait
+
+    def wait(pending: Any, **kwargs: Any) -> Any:
+        seen.append(len(pending))
+        return real_wait(pending, **kwargs)
+
+    monkeypatch.setattr(pssim.execution.cf, "wait", wait)
+    returned: list[object] = []
+    real_chunk = pssim.execution.run_chunk
+
+    def spy(*args: Any) -> Any:
+        returned.append(real_chunk(*args))
+        return returned[-1]
+
+    monkeypatch.setattr(pssim.execution, "run_chunk", spy)
+    run_sweep(small(reps=100, chunk_size=10), tmp_path, executor="serial")
+    assert len(chunks(tmp_path)) == 20
+    assert max(seen) == 1  # one at a time, not all 20 at once
+    assert returned == [None] * 20  # nothing sent back to the parent to hold
+
+
+def test_a_process_pool_has_two_tasks_per_worker_in_flight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    real_wait = pssim.execution.cf.wait
+
+    def wait(pending: Any, **kwargs: Any) -> Any:
+        seen.append(len(pending))
+        return real_wait(pending, **kwargs)
+
+    monkeypatch.setattr(pssim.execution.cf, "wait", wait)
+    run_sweep(small(reps=100, chunk_size=10), tmp_path, executor="processes",
+              workers_per_host=1)
+    assert len(chunks(tmp_path)) == 20
+    assert max(seen) == 2
+
+
+def test_resume_refuses_an_edited_input_file_and_reads_it_beside_the_sweep_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "study"
+    folder.mkdir()
+    times = folder / "durations.csv"
+    times.write_text("worker,duration\n" + "".join(f"{w},{1 + w / 10}\n" for w in range(8)))
+    sweep = folder / "sweep.toml"
+    sweep.write_text(toml(small(compute_times="durations.csv")))
+    monkeypatch.chdir(tmp_path)  # not the sweep file's folder
+    out = tmp_path / "out"
+    assert run_sweep(load_file(sweep), out, executor="serial").failures == []
+    times.write_text(times.read_text().replace("1.5", "9.5"))
+    with pytest.raises(ConfigError, match="different sweep"):
+        run_sweep(load_file(sweep), out, executor="serial")
+
+
+def test_a_folder_in_use_is_refused_at_once_naming_the_holder(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    fd = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, b"pid 4242 on somehost since 2026-01-01 00:00:00")
+        with pytest.raises(ConfigError, match="in use by pid 4242 on somehost"):
+            run_sweep(small(), tmp_path, executor="serial")
+    finally:
+        os.close(fd)
+    assert chunks(tmp_path) == []
+    assert run_sweep(small(), tmp_path, executor="serial").chunks_run == 6  # released
+
+
+def test_chunks_of_another_configuration_are_refused_without_sweep_json(tmp_path: Path) -> None:
+    run_sweep(small(), tmp_path, executor="serial")
+    meta, rows = read_meta(chunks(tmp_path)[0])
+    assert len(meta["config_hash"]) == 64 and rows == 20 * 2
+    assert meta["pssim_version"] == pssim.execution.provenance.version()
+    (tmp_path / "sweep.json").unlink()
+    with pytest.raises(ConfigError, match="chunk of another configuration"):
+        run_sweep(small(mu=5.0), tmp_path, executor="serial")
+
+
+def test_a_damaged_sweep_json_is_rewritten(tmp_path: Path) -> None:
+    run_sweep(small(), tmp_path, executor="serial")
+    (tmp_path / "sweep.json").write_text("")  # as a kill mid-write once left it
+    report = run_sweep(small(), tmp_path, executor="serial")
+    assert report.chunks_skipped == 6
+    assert json.loads((tmp_path / "sweep.json").read_text())["chunk_size"] == 20
+
+
+def test_damaged_chunks_are_named_and_redone(tmp_path: Path) -> None:
+    run_sweep(small(), tmp_path, executor="serial")
+    whole = load_sweep(tmp_path)
+    empty, garbage = chunks(tmp_path)[1], chunks(tmp_path)[4]
+    empty.write_bytes(b"")
+    garbage.write_bytes(b"PAR1 not a parquet file")
+    lines: list[str] = []
+    report = pssim.execution.run_points(
+        [{**p, "scheme": ["LCC", "UC-MMC"], "reps": 60} for p in
+         ({"workers": 8, "load": 2}, {"workers": 8, "load": 4})], tmp_path / "other",
+        description={"x": 1}, seed=1, executor="serial", chunk_size=20, log=lines.append)
+    assert report.chunks_redone == []
+    report = run_sweep(small(), tmp_path, executor="serial")
+    assert sorted(report.chunks_redone) == sorted([empty.name, garbage.name])
+    assert report.chunks_run == 2 and report.chunks_skipped == 4
+    assert empty.name in report.describe()
+    pd.testing.assert_frame_equal(load_sweep(tmp_path), whole, check_exact=True)
+
+
+def test_a_sweep_with_failed_points_exits_nonzero_after_writing_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = pssim.execution.simulate
+
+    def fail_at_load_4(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("load") == 4:
+            raise RuntimeError("disk on fire")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pssim.execution, "simulate", fail_at_load_4)
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(toml(small()))
+    result = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "o"),
+                                      "--executor", "serial", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "1 of 2 points failed" in result.output
+    assert len(chunks(tmp_path / "o")) == 3  # load 2's chunks
+
+
+def test_huge_sweeps_are_refused_unless_forced(tmp_path: Path) -> None:
+    config = {"sweep": {"reps": 10, "schemes": ["LCC"]},
+              "grid": {"workers": list(range(1, 1001)), "load": list(range(1, 1001))}}
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"1e\+06 points.*--force"):
+        run_sweep(config, tmp_path)
+    assert time.perf_counter() - start < 30  # refused before building a million points
+    config = {"sweep": {"reps": 10**9, "schemes": ["all"]}, "fixed": {"workers": 4}}
+    with pytest.raises(ConfigError, match="summary rows"):
+        run_sweep(config, tmp_path)
+
+
+@pytest.mark.parametrize(("address", "words"), [
+    ("localhost:8786", "tcp://HOST:PORT"),
+    ("", "tcp://HOST:PORT"),
+    ("tcp://127.0.0.1:9", "none answered within 1 s"),
+])
+def test_bad_scheduler_addresses_give_one_line(tmp_path: Path, address: str,
+                                               words: str) -> None:
+    pytest.importorskip("distributed")
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(toml(small()))
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "o"),
+                                      "--executor", "dask", "--scheduler", address,
+                                      "--connect-timeout", "1"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.output
+    assert time.perf_counter() - start < 20
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of a session, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _slow_sweep(tmp_path: Path) -> tuple[Path, Path]:
+    config = small(reps=400, chunk_size=20)
+    config["fixed"]["engine"] = "des"
+    config["fixed"]["workers"] = 30
+    config["grid"]["load"] = [4, 6, 10]
+    sweep = tmp_path / "slow.toml"
+    sweep.write_text(toml(config))
+    return sweep, tmp_path / "out"
+
+
+def _start(sweep: Path, out: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "pssim", "sweep", str(sweep), "--out",
+                             str(out), "--executor", "processes", "--workers-per-host", "2",
+                             "--no-progress"], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not chunks(out) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chunks(out), "no chunk was written"
+    return proc
+
+
+def test_ctrl_c_on_processes_stops_at_once_and_says_how_to_resume(tmp_path: Path) -> None:
+    sweep, out = _slow_sweep(tmp_path)
+    proc = _start(sweep, out)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    start = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - start < 15
+    assert proc.returncode == 130, err
+    assert "resume with: pssim sweep" in err and "Traceback" not in err
+    kept = len(chunks(out))
+    assert kept >= 1
+    report = run_sweep(load_file(sweep), out, executor="serial", resume=True)
+    assert report.chunks_skipped == kept
+
+
+def test_killing_only_the_parent_ends_its_workers(tmp_path: Path) -> None:
+    sweep, out = _slow_sweep(tmp_path)
+    proc = _start(sweep, out)
+    assert len(_session(proc.pid)) >= 3  # the run, the fork server, the workers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _session(proc.pid) == []
