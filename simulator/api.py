@@ -135,8 +135,9 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
         for start in range(0, reps, chunk_size):
             stop = min(reps, start + chunk_size)
             # One draw per chunk, shared by all schemes: common random numbers.
-            finish = model.finish_times(cfg.seed, first_rep + start, first_rep + stop,
-                                        workers, load)
+            with np.errstate(over="ignore"):  # overflow is refused just below, in words
+                finish = model.finish_times(cfg.seed, first_rep + start, first_rep + stop,
+                                            workers, load)
             if not np.isfinite(finish).all():
                 raise ConfigError("compute model", model, "gives finish times that are not "
                                   "finite numbers (they overflow): durations must be far "

@@ -61,13 +61,13 @@ def _check_output(parameter: str, path: Path | None) -> None:
         return
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ConfigError(parameter, str(path), "must end in .parquet, .pq or .csv")
-    if path.is_dir():
-        raise ConfigError(parameter, str(path), "must be a file path, not a directory")
     writable_folder(parameter, path.parent, path)
     limit = os.pathconf(path.parent, "PC_NAME_MAX")
     if len(os.fsencode(path.name)) > limit:
         raise ConfigError(parameter, str(path), f"has a name longer than the {limit} bytes "
                           "this file system allows")
+    if path.is_dir():
+        raise ConfigError(parameter, str(path), "must be a file path, not a directory")
     probe = path.parent / f".pssim-probe-{os.getpid()}.tmp"
     try:
         probe.write_bytes(b"")
@@ -188,7 +188,8 @@ def run(
             raise ConfigError("trace", str(trace), "must be another file than --out (the "
                               "summary would be overwritten)")
         with _notes():
-            config = api.configure(**{k: v for k, v in given.items() if v is not None})
+            options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+            config = api.configure(**options)
             if config.engine == "analytic":
                 _analytic(config, trace, out)
                 return

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from pssim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
 def test_readme_python_examples_run() -> None:
@@ -21,3 +26,22 @@ def test_readme_python_examples_run() -> None:
     assert set(summary["scheme"]) == {"GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC",
                                       "UC-MMC-PG"}
     assert namespace["res"].trace["event"].iloc[-1] == "complete"
+
+
+def test_readme_command_lines_run(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each `pssim run` line of the README, run from the project folder as written, with
+    fewer realizations where it asks for many and without the files it would write."""
+    monkeypatch.chdir(ROOT)
+    text = README.read_text().replace("\\\n", " ")
+    lines = re.findall(r"^\.venv/bin/pssim (run .*)$", text, flags=re.M)
+    assert any("--compute-times examples/durations.csv" in line for line in lines)
+    for line in lines:
+        args = shlex.split(line.split("#")[0])
+        if "--reps" in args:
+            args[args.index("--reps") + 1] = "20"
+        args = [a for a in args if (not a.startswith(("--out", "--trace"))
+                and not a.endswith((".parquet", ".csv"))) or "durations" in a]
+        with pytest.raises(SystemExit) as done:
+            main(args)
+        assert done.value.code == 0, (line, capsys.readouterr().err)
