@@ -9,13 +9,16 @@ of ``simulate(..., trace=True).trace`` (``scheme``, ``rep``, ``time``, ``worker`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pssim.errors import ConfigError
+from pssim.units import bandwidth, nbytes
 
 #: One iteration of the trace is identified by these columns.
 TRACE_KEYS = ["scheme", "rep"]
@@ -47,17 +50,29 @@ def load_results(path: str | Path, columns: list[str] | None = None) -> pd.DataF
                        key=lambda f: f.name)
         if not files:
             raise ValueError(f"{p}: the directory holds no Parquet files (*.parquet, *.pq)")
-        return pd.concat([pd.read_parquet(f, columns=columns) for f in files],
-                         ignore_index=True)
+        frame = pd.concat([pd.read_parquet(f, columns=columns) for f in files],
+                          ignore_index=True)
+        return _with_meta(frame, files[0])
     if not p.exists():
         raise ValueError(f"{p}: no such file or directory")
     suffix = p.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
-        return pd.read_parquet(p, columns=columns)
+        return _with_meta(pd.read_parquet(p, columns=columns), p)
     if suffix == ".csv":
         return pd.read_csv(p, usecols=columns)
     raise ValueError(f"{p}: unknown suffix {p.suffix!r}; expected .parquet, .pq or .csv, "
                      "or a directory of Parquet files")
+
+
+def _with_meta(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` with the configuration and provenance that pssim wrote into ``path``'s
+    Parquet metadata, as ``frame.attrs["pssim"]``."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(b"pssim")
+    if raw:
+        frame.attrs["pssim"] = json.loads(raw)
+    return frame
 
 
 def load_sweep(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -344,12 +359,33 @@ def finished_work_time(trace: pd.DataFrame, workers: int | None = None) -> pd.Da
     return out[[*TRACE_KEYS, "worker", "finished_work_time", "completion_time"]]
 
 
-def link_utilization(trace: pd.DataFrame, message_size: float | None,
-                     master_bandwidth: float) -> pd.DataFrame:
+def run_parameter(frame: pd.DataFrame, name: str) -> Any:
+    """A parameter of the run that produced ``frame``, from the configuration it carries
+    (``frame.attrs["pssim"]``, set by ``pssim.simulate`` and by :func:`load_results` from a
+    file's Parquet metadata), or None."""
+    config = frame.attrs.get("pssim", {}).get("config", {})
+    return config.get(name) if isinstance(config, dict) else None
+
+
+def _quantity(frame: pd.DataFrame, name: str, value: Any,
+              convert: Callable[[str, Any], float]) -> float | None:
+    """``value`` in bytes or bytes/s from a number or a string with a unit, as the command
+    line takes it; when None, the run's own value, if the frame carries it."""
+    if value is None:
+        value = run_parameter(frame, name)
+    return None if value is None else convert(name, value)
+
+
+def link_utilization(trace: pd.DataFrame, message_size: float | str | None = None,
+                     master_bandwidth: float | str | None = None) -> pd.DataFrame:
     """Per (scheme, rep): the time the master's link was busy within [0, T] and the
     ``utilization`` busy_time / T, for the fifo network, where each message occupies the
     link for message_size / master_bandwidth just before its ``received`` event.
-    ``message_size`` None takes each message's size from the trace's ``bytes`` column.
+
+    Sizes and bandwidths are bytes and bytes/s, or strings with units (``"4MB"``,
+    ``"10Gbps"``). Left out, they are the run's own, from the configuration the trace
+    carries; a ``message_size`` still unknown is taken per message from the ``bytes``
+    column.
 
     Overlapping occupancies (other networks) count once.
 
@@ -359,8 +395,11 @@ def link_utilization(trace: pd.DataFrame, message_size: float | None,
       scheme  rep  busy_time  completion_time  utilization
     0      A    0        2.0              4.0          0.5
     """
-    if not master_bandwidth > 0:
-        raise ValueError(f"master_bandwidth: {master_bandwidth!r}; must be > 0 bytes/s")
+    message_size = _quantity(trace, "message_size", message_size, nbytes)
+    master_bandwidth = _quantity(trace, "master_bandwidth", master_bandwidth, bandwidth)
+    if master_bandwidth is None:
+        raise ConfigError("master_bandwidth", None, "must be given: the trace carries no "
+                          "configuration to take it from")
     horizon = _completion_times(trace)
     recv = trace.loc[trace["event"] == "received", [*TRACE_KEYS, "time", "bytes"]
                      if message_size is None else [*TRACE_KEYS, "time"]]

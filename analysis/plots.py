@@ -27,7 +27,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from pssim.analysis.frames import computations, pareto_frontier, transmissions
+from pssim.analysis.frames import (
+    computations,
+    pareto_frontier,
+    run_parameter,
+    transmissions,
+)
+from pssim.units import bandwidth, nbytes
 
 #: Axis labels, with units, of the columns of the summary and of the derived tables.
 LABELS = {
@@ -338,7 +344,8 @@ def plot_frontier(table: pd.DataFrame, x: str = "mean_messages",
 
 
 def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
-                  message_size: float | None = None, master_bandwidth: float | None = None,
+                  message_size: float | str | None = None,
+                  master_bandwidth: float | str | None = None,
                   workers: int | None = None, load: int | None = None) -> Figure:
     """A Gantt chart of one iteration (one ``scheme`` and realization ``rep`` of the
     trace): per worker its computations (upper lane) and its transmissions, send_start to
@@ -409,8 +416,13 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
                "sending": Patch(facecolor="none", edgecolor=colors[1], hatch="///",
                                 label="transmission under way at T")}
     handles: list[Any] = [patch for key, patch in entries.items() if key in drawn]
+    if master_bandwidth is None:
+        master_bandwidth = run_parameter(trace, "master_bandwidth")
     if master_bandwidth is not None:
         recv = sub[sub["event"] == "received"]
+        # Units as on the command line: "4MB", "10Gbps".
+        master_bandwidth = bandwidth("master_bandwidth", master_bandwidth)
+        message_size = None if message_size is None else nbytes("message_size", message_size)
         size = recv["bytes"] if message_size is None else float(message_size)
         start = (recv["time"] - size / master_bandwidth).clip(lower=0.0)
         ax.broken_barh(list(zip(start, recv["time"] - start, strict=True)),

@@ -20,7 +20,7 @@ FRONTIER_LOAD, FRONTIER_BANDWIDTH = 8, 1e9
 #: The confidence of the paired test that tells a win from a tie.
 CONFIDENCE = 0.95
 #: What a hatched cell of the heatmaps means.
-TIE_LABEL = (f"hatched: tie, the best is not significantly faster than the runner-up "
+TIE_LABEL = ("hatched: tie, the best is not significantly faster than the runner-up "
              f"(paired on the same realizations, {100 * CONFIDENCE:g}% Student-t interval of "
              "the mean difference in T contains 0)")
 
@@ -44,7 +44,8 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     c = study.config
     summary = summarize(study.data, by=SUMMARY_KEYS)
     summary.insert(3, "paper_scheme", summary["scheme"].isin(PAPER_SCHEMES))
-    # summary.csv keeps its published columns; config.json states the interval's method.
+    # No ci_method column: summary.csv keeps the columns its readers know, and config.json
+    # states the interval's method instead.
     output.table(summary, "summary")
 
     size = (c.message_size or float("nan")) / 1e6

@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from pssim import network as networks
+from pssim import provenance
 from pssim.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
 from pssim.config import Config
 from pssim.engines import Outcome, TraceRow, choose
@@ -152,10 +153,15 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
                 out[start:stop] = part
                 bar.update(stop - start)
     summary = _summary(built, net, model, cfg.seed, results, first_rep)
+    # The frames carry the run's configuration, so that analysis helpers can read what
+    # they are not given (the message size, a bandwidth).
+    summary.attrs["pssim"] = {"config": cfg.to_json(), **provenance.stamp()}
     if not trace:
         return Results(summary)
-    return Results(summary, pd.concat([_trace_frame(r, s.label) for s, r in
-                                       zip(built, rows, strict=True)], ignore_index=True))
+    events = pd.concat([_trace_frame(r, s.label) for s, r in zip(built, rows, strict=True)],
+                       ignore_index=True)
+    events.attrs["pssim"] = summary.attrs["pssim"]
+    return Results(summary, events)
 
 
 def memory() -> int:

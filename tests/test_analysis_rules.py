@@ -36,11 +36,11 @@ def _close_figures() -> Iterator[None]:
     plt.close("all")
 
 
-def trace_of(rows: list[tuple[str, float, int | None, str, int | None, int | None]]
+def trace_of(rows: list[tuple[float, int | None, str, int | None, int | None]]
              ) -> pd.DataFrame:
-    """A one-iteration trace (scheme A, rep 0) from (unused, time, worker, event,
-    computation, message) rows."""
-    _, time, worker, event, computation, message = zip(*rows, strict=True)
+    """A one-iteration trace (scheme A, rep 0) from (time, worker, event, computation,
+    message) rows, None for missing."""
+    time, worker, event, computation, message = zip(*rows, strict=True)
     return pd.DataFrame({
         "scheme": "A", "rep": 0, "time": np.array(time, dtype=float),
         "worker": pd.array(worker, dtype="Int64"), "event": list(event),
@@ -54,10 +54,10 @@ def straggler_trace() -> pd.DataFrame:
     # worker 1 finishes one (at 1.5) and computes the second from 1.5 to T; worker 2 is a
     # straggler that finishes nothing: it computed for all of [0, T].
     return trace_of([
-        ("", 1.0, 0, "compute_done", 1, None),
-        ("", 1.5, 1, "compute_done", 1, None),
-        ("", 2.0, 0, "compute_done", 2, None),
-        ("", 2.5, None, "complete", None, None),
+        (1.0, 0, "compute_done", 1, None),
+        (1.5, 1, "compute_done", 1, None),
+        (2.0, 0, "compute_done", 2, None),
+        (2.5, None, "complete", None, None),
     ])
 
 
@@ -109,7 +109,9 @@ def rule_holds(rule: str, value: float) -> bool:
     between = re.fullmatch(r"in \(([-\d.e]+), ([-\d.e]+)\)", rule)
     if between:
         return float(between[1]) < value < float(between[2])
-    op, bound = re.fullmatch(r"([<>=]) ([-\d.e]+)(?: \(.*\))?", rule).groups()  # type: ignore[union-attr]
+    compared = re.fullmatch(r"([<>=]) ([-\d.e]+)(?: \(.*\))?", rule)
+    assert compared is not None, rule
+    op, bound = compared.groups()
     return {"<": value < float(bound), ">": value > float(bound),
             "=": value == float(bound)}[op]
 
@@ -350,13 +352,13 @@ def test_plot_timeline_legend_names_every_colour() -> None:
     # Worker 0 computes three times (both shades), sends once (received) and again (still
     # under way at T); worker 1 has not finished its first computation at T = 4.
     trace = trace_of([
-        ("", 1.0, 0, "compute_done", 1, None),
-        ("", 1.0, 0, "send_start", None, 1),
-        ("", 1.5, 0, "received", None, 1),
-        ("", 2.0, 0, "compute_done", 2, None),
-        ("", 3.0, 0, "compute_done", 3, None),
-        ("", 3.0, 0, "send_start", None, 2),
-        ("", 4.0, None, "complete", None, None),
+        (1.0, 0, "compute_done", 1, None),
+        (1.0, 0, "send_start", None, 1),
+        (1.5, 0, "received", None, 1),
+        (2.0, 0, "compute_done", 2, None),
+        (3.0, 0, "compute_done", 3, None),
+        (3.0, 0, "send_start", None, 2),
+        (4.0, None, "complete", None, None),
     ])
     fig = plots.plot_timeline(trace, "A", 0, message_size=1.0, master_bandwidth=2.0,
                               workers=2, load=3)
@@ -379,3 +381,42 @@ def test_plot_timeline_legend_names_every_colour() -> None:
             assert {to_rgb(c) for c in faces if c[3] > 0} <= filled
     texts = legend_texts(fig)
     assert "computation under way at T" in texts and "transmission under way at T" in texts
+
+
+def test_docstring_examples_of_the_rules_run() -> None:
+    import doctest
+
+    from pssim.analysis import summary
+
+    for module in (summary, paper_fig2):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0
+
+
+# -- 24: units and the run's own configuration ---------------------------------------------
+
+
+def test_link_utilization_takes_units_and_the_runs_own_values(tmp_path: Path) -> None:
+    import pssim.cli
+    import pssim.provenance
+    from pssim.analysis import link_utilization, load_results
+
+    res = pssim.simulate("LCC,UC-MMC", 6, 2, reps=3, seed=1, network="fifo",
+                         message_size="1MB", master_bandwidth="1GB/s", trace=True)
+    trace = res.trace
+    assert trace is not None
+    numbers = link_utilization(trace, 1e6, 1e9)
+    pd.testing.assert_frame_equal(link_utilization(trace, "1MB", "8Gbps"), numbers)
+    pd.testing.assert_frame_equal(link_utilization(trace), numbers)  # from trace.attrs
+    path = tmp_path / "trace.parquet"
+    code = pssim.cli.main  # the file as the command line writes it
+    with pytest.raises(SystemExit):
+        code(["run", "--scheme", "LCC,UC-MMC", "--workers", "6", "--load", "2", "--reps",
+              "3", "--seed", "1", "--network", "fifo", "--message-size", "1MB",
+              "--master-bandwidth", "1GB/s", "--trace", str(path)])
+    loaded = load_results(path)
+    assert loaded.attrs["pssim"]["config"]["master_bandwidth"] == 1e9
+    assert loaded.attrs["pssim"]["pssim_version"] == pssim.provenance.version()
+    pd.testing.assert_frame_equal(link_utilization(loaded), numbers)
+    with pytest.raises(pssim.ConfigError, match="master_bandwidth"):
+        link_utilization(pd.DataFrame(trace))  # a plain copy carries nothing
