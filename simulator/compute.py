@@ -32,7 +32,8 @@ class ComputeModel(ABC):
 
     @abstractmethod
     def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
-        """Finish times, shape (stop - start, workers, load), of realizations start..stop-1.
+        """Finish times, shape (stop - start, workers, load), of realizations start..stop-1,
+        nondecreasing along the last axis (a worker performs its computations in order).
 
         Row k depends only on (seed, k, the model and its parameters, workers): never on
         the scheme, the network, the engine, or on start and stop.
