@@ -201,3 +201,91 @@ def test_bad_parameters(name: str, value: object) -> None:
 def test_bad_quantile_level(q: float) -> None:
     with pytest.raises(ValueError, match=r"\bq="):
         count_rule_quantile([0.5, q], **GOOD)
+
+
+# (7) The shift alpha * mu over many decades (issue 23). With alpha = 1e5 all of T's spread
+# lies within about 1 / mu after a kink at 1e5 or more, which a quadrature placed in
+# absolute time missed; with mu = 1e20 the spread is below the spacing of doubles there.
+WIDE = [(10.0, 1e-5), (10.0, 0.01), (10.0, 1.0), (10.0, 1e5), (1e20, ALPHA)]
+
+
+def sample_completion_times(
+    n: int, r: int, g: int, k: int, mu: float, alpha: float, draws: int, seed: int
+) -> np.ndarray:
+    """T of the model itself: the K-th smallest message time j * g * X_i."""
+    rng = np.random.default_rng(seed)
+    x = alpha + rng.exponential(1.0 / mu, size=(draws, n))
+    times = (x[:, :, None] * (g * np.arange(1, r // g + 1))[None, None, :]).reshape(draws, -1)
+    return np.partition(times, k - 1, axis=1)[:, k - 1]
+
+
+def assert_mean_within_4_se(mean: float, t_done: np.ndarray) -> None:
+    se = t_done.std(ddof=1) / math.sqrt(t_done.size)
+    # With mu = 1e20 every draw rounds to the same double, so the standard error is about 0
+    # and the sample mean itself is only right to a few roundings.
+    assert abs(mean - t_done.mean()) <= 4 * se + 4 * np.spacing(t_done.mean())
+
+
+# g = 1 (LCC-MMC, K = 2N - 1) and g = r (GC, K = N - r + 1).
+@pytest.mark.parametrize(("g", "k"), [(1, 19), (5, 6)])
+@pytest.mark.parametrize(("mu", "alpha"), WIDE)
+def test_mean_matches_monte_carlo_for_any_shift(g: int, k: int, mu: float, alpha: float) -> None:
+    t_done = sample_completion_times(10, 5, g, k, mu, alpha, draws=200_000, seed=23)
+    assert_mean_within_4_se(count_rule_mean(**params(10, 5, g, k, mu, alpha)), t_done)
+
+
+# The exact means of sections (1) and (2) hold whatever the shift.
+@pytest.mark.parametrize(("mu", "alpha"), [*WIDE, (10.0, 0.0), (1e-3, 2.0)])
+def test_exact_means_for_any_shift(mu: float, alpha: float) -> None:
+    n, r = 12, 6
+    assert count_rule_mean(**params(1, r, 2, 2, mu, alpha)) == pytest.approx(
+        4 * (alpha + 1 / mu), rel=1e-12
+    )
+    assert count_rule_mean(**params(n, r, 1, 1, mu, alpha)) == pytest.approx(
+        alpha + 1 / (n * mu), rel=1e-12
+    )
+    assert count_rule_mean(**params(n, r, 2, n * r // 2, mu, alpha)) == pytest.approx(
+        r * (alpha + harmonic(n) / mu), rel=1e-12
+    )
+    assert count_rule_mean(**params(n, r, r, 5, mu, alpha)) == pytest.approx(
+        r * (alpha + (harmonic(n) - harmonic(n - 5)) / mu), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(("mu", "alpha"), WIDE)
+@pytest.mark.parametrize(("n", "r", "g", "k"), [(10, 5, 1, 19), (10, 5, 5, 6), (1, 3, 1, 3)])
+def test_quantiles_for_any_shift(n: int, r: int, g: int, k: int, mu: float, alpha: float) -> None:
+    kw = params(n, r, g, k, mu, alpha)
+    levels = np.array([1e-9, 0.001, 0.1, 0.5, 0.9, 0.999, 1 - 1e-9])
+    t = count_rule_quantile(levels, **kw)
+    kink = math.ceil(k / n) * g * alpha
+    assert np.all(np.isfinite(t)) and np.all(np.diff(t) >= 0) and np.all(t > kink)
+    cdf = count_rule_cdf(t, **kw)
+    assert np.all(cdf >= levels)
+    if mu == 1e20:
+        # T - kink is about 1e-20, far below the spacing of doubles at the kink: the smallest
+        # double t with P(T <= t) >= q is the first one after it.
+        np.testing.assert_array_equal(t, np.nextafter(kink, 1.0))
+    else:
+        # Only the rounding of t, about 1e-11 at t = 5e5, limits how close F(t) gets to q.
+        np.testing.assert_allclose(cdf, levels, rtol=1e-6, atol=1e-8)
+
+
+# (8) N = 1000: the law of M(t) takes an FFT of length N r / g instead of N convolutions.
+def test_thousand_workers() -> None:
+    n, r = 1000, 10
+    # GC: T = r X_(K), an order statistic with a closed-form mean.
+    gc = count_rule_mean(**params(n, r, r, n - r + 1))
+    assert gc == pytest.approx(r * (ALPHA + (harmonic(n) - harmonic(r - 1)) / MU), rel=1e-12)
+    # LCC-MMC: T >= 2 min X, and Monte Carlo of the model.
+    kw = params(n, r, 1, 2 * n - 1)
+    mean = count_rule_mean(**kw)
+    assert mean > 2 * (ALPHA + 1 / (n * MU))
+    t_done = sample_completion_times(n, r, 1, 2 * n - 1, MU, ALPHA, draws=1000, seed=8)
+    assert_mean_within_4_se(mean, t_done)
+    t = np.linspace(0.0, 2 * mean, 200)
+    cdf = count_rule_cdf(t, **kw)
+    assert cdf[0] == 0.0 and cdf[-1] == 1.0 and np.all(np.diff(cdf) >= 0)
+    median = count_rule_quantile(0.5, **kw)
+    assert count_rule_cdf(median, **kw) == pytest.approx(0.5, abs=1e-9)
+    assert abs((t_done <= median).mean() - 0.5) < 4 * math.sqrt(0.25 / t_done.size)

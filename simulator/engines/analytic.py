@@ -59,6 +59,9 @@ def unsupported(schemes: list[Scheme], network: Discipline, model: ComputeModel)
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
+_EPS = float(np.finfo(np.float64).eps)
+_TINY = float(np.finfo(np.float64).tiny)
+
 # Below this a worker state's probability underflows to 0, so no probability that double
 # precision can represent depends on it; leaving such states out bounds the tilt.
 _LOG_TINY = -745.0
@@ -84,8 +87,10 @@ _MAX_PENDING_PANELS = 4096
 # Pieces of the mean's integral are left out or taken as exact only when provably below
 # this fraction of a lower bound on the integral.
 _TAIL_FRACTION = 1e-17
+# Steps of one double that a quantile may be moved up so that F(t) >= q holds in floats.
+_NUDGES = 8
 # Cells of the first, coarse look at the survival function over the truncated range.
-_SCOUT_CELLS = 256
+_SCOUT_CELLS = 32
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,8 @@ class _Params:
         with np.errstate(over="ignore"):
             return float(np.float64(self.mu) * self.alpha)
 
-    def kink(self, k: IntArray | int) -> FloatArray | float:
-        """The time k * g * alpha of the k-th kink, rounded the same way everywhere."""
+    def kink(self, k: int) -> float:
+        """The time k * g * alpha of the k-th kink, rounded as in _local."""
         return (k * self.group) * self.alpha
 
 
@@ -149,27 +154,16 @@ def _local(t: FloatArray, p: _Params) -> tuple[IntArray, FloatArray]:
             ratio = t / (p.group * p.alpha)
         k = np.floor(np.clip(ratio, 0.0, m)).astype(np.int64)
         # The rounded quotient can put t on the wrong side of a kink by one.
-        k = np.where((k > 0) & (t < p.kink(k)), k - 1, k)
-        k = np.where((k < m) & (t >= p.kink(k + 1)), k + 1, k)
+        k = np.where((k > 0) & (t < (k * p.group) * p.alpha), k - 1, k)
+        k = np.where((k < m) & (t >= ((k + 1) * p.group) * p.alpha), k + 1, k)
     else:
         k = np.where(t >= 0.0, m, 0).astype(np.int64)
-    # t - k g alpha is the small difference of two close numbers, so the product is taken
-    # exactly as k g alpha_hi + k g alpha_lo (alpha_hi has 26 significant bits): near a kink
-    # v then keeps full relative accuracy instead of inheriting the rounding of k g alpha.
-    kg = (k * p.group).astype(np.float64)
-    alpha_hi, alpha_lo = _split(p.alpha)
+    # Kinks are the rounded products k g alpha (the same everywhere, so the CDF is exactly 0
+    # at the computed k0 g alpha); t minus a nearby kink is exact, so near a kink v keeps full
+    # relative accuracy.
     with np.errstate(over="ignore", invalid="ignore"):
-        v = np.where(k > 0, p.mu * ((t - kg * alpha_hi) - kg * alpha_lo), 0.0)
+        v = np.where(k > 0, p.mu * (t - (k * p.group) * p.alpha), 0.0)
     return k, np.maximum(v, 0.0)
-
-
-def _split(x: float) -> tuple[float, float]:
-    """x = hi + lo exactly, hi with at most 26 significant bits (Veltkamp's splitting)."""
-    c = 134217729.0 * x
-    if not math.isfinite(c):
-        return x, 0.0
-    hi = c - (c - x)
-    return hi, x - hi
 
 
 def _worker_log_pmf(k: IntArray, v: FloatArray, p: _Params) -> FloatArray:
@@ -276,8 +270,9 @@ def _tails_batch(
 def _cdf_and_survival_local(
     k: IntArray, v: FloatArray, p: _Params
 ) -> tuple[FloatArray, FloatArray]:
-    """P(T <= t) and P(T > t) at t = k g alpha + v / mu, each accurate in relative terms in its
-    own tail (the larger of the two is the complement of the smaller)."""
+    """P(T <= t) and P(T > t) at t = k g alpha + v / mu, each accurate in relative terms
+    where it is small: the side that is a tail of M(t) is summed, the other is its complement.
+    """
     n, kk, m = p.workers, p.threshold, p.max_messages
     logp = _worker_log_pmf(k, v, p)
     live = logp > _LOG_TINY
@@ -329,29 +324,20 @@ def count_rule_cdf(
     return _cdf_any(t, p)
 
 
-@dataclass
-class _Pieces:
-    """Panels of the survival function in local coordinates: kink index and v range."""
-
-    k: IntArray
-    lo: FloatArray
-    hi: FloatArray
-
-
-def _integrate_survival(p: _Params, panels: _Pieces) -> float:
-    """Adaptive composite Gauss-Legendre integral of P(T > t) dv over the panels.
+def _integrate_survival(p: _Params, k: IntArray, lo: FloatArray, hi: FloatArray) -> float:
+    """Adaptive composite Gauss-Legendre integral of P(T > t) dv over the panels [lo, hi]
+    of v after kink k.
 
     Each round evaluates every pending panel and its two halves in one vectorized call, and
     accepts the halves' sum when it agrees with the whole-panel value.
     """
-    k, lo, hi = panels.k, panels.lo, panels.hi
     if lo.size == 0:
         return 0.0
     total_length = float((hi - lo).sum())
     nodes = 0.5 * (_GL_NODES + 1.0)
     weights = 0.5 * _GL_WEIGHTS
     abs_floor: float | None = None
-    rel_tol = max(_REL_TOL, _NOISE_FACTOR * np.finfo(float).eps * p.workers)
+    rel_tol = max(_REL_TOL, _NOISE_FACTOR * _EPS * p.workers)
     total = 0.0
     for _ in range(_MAX_BISECTIONS):
         mid = 0.5 * (lo + hi)
@@ -429,9 +415,7 @@ def count_rule_mean(
     rest = np.cumsum(surv_lo * (u_end - u_lo) <= budget).astype(bool)
     middle = ~full & ~rest
     head = float((cell_hi[full] - cell_lo[full]).sum())
-    integral = head + _integrate_survival(
-        p, _Pieces(cell_k[middle], cell_lo[middle], cell_hi[middle])
-    )
+    integral = head + _integrate_survival(p, cell_k[middle], cell_lo[middle], cell_hi[middle])
     return float(p.kink(k0) + integral / p.mu)
 
 
@@ -482,10 +466,17 @@ def count_rule_quantile(
 
         if v_hi > 0.0 and gap_at(v_hi) > 0.0:
             # v is resolved down to the rounding of t = kink + v / mu, no further.
-            xtol = 4.0 * np.finfo(float).eps * (k * gap + v_hi)
-            xtol = max(min(xtol, 1e-3 * v_hi), np.finfo(float).tiny)
-            v = brentq(gap_at, 0.0, v_hi, xtol=xtol, rtol=4 * np.finfo(float).eps)
+            xtol = max(min(4.0 * _EPS * (k * gap + v_hi), 1e-3 * v_hi), _TINY)
+            v = float(brentq(gap_at, 0.0, v_hi, xtol=xtol, rtol=4.0 * _EPS))
         else:
             v = v_hi
         out[i] = p.kink(k) + v / p.mu
+    # Brent's v is within xtol on either side of the root, and t = kink + v / mu is rounded;
+    # the smallest t with F(t) >= q is then at most a few doubles higher (for mu = 1e20, the
+    # first double after the kink).
+    for _ in range(_NUDGES):
+        short = _cdf_any(out, p) < flat
+        if not short.any():
+            break
+        out[short] = np.nextafter(out[short], np.inf)
     return out.reshape(arr.shape)
