@@ -44,9 +44,10 @@ def load_at_the_ends(data: pd.DataFrame) -> pd.DataFrame:
     slowest and the fastest bandwidth of each swept network: under a bottleneck the two
     part (docs/model.md, "Metrics")."""
     swept = data[data["network"].isin(NETWORKS)]
-    ends = swept.groupby("network")["master_bandwidth"].agg(["min", "max"])
-    keep = swept[[b in (ends.loc[n, "min"], ends.loc[n, "max"]) for n, b in
-                  zip(swept["network"], swept["master_bandwidth"], strict=True)]]
+    bandwidth = swept.groupby("network")["master_bandwidth"]
+    at_an_end = ((swept["master_bandwidth"] == bandwidth.transform("min"))
+                 | (swept["master_bandwidth"] == bandwidth.transform("max")))
+    keep = swept[at_an_end]
     table = keep.groupby(["network", "master_bandwidth", "scheme"], sort=False)[
         ["messages", "messages_sent"]].mean().reset_index()
     return table.rename(columns={"messages": "mean_messages",
