@@ -359,6 +359,35 @@ def finished_work_time(trace: pd.DataFrame, workers: int | None = None) -> pd.Da
     return out[[*TRACE_KEYS, "worker", "finished_work_time", "completion_time"]]
 
 
+#: Units a bandwidth can be shown in, and their bytes per second.
+BANDWIDTH_UNITS: dict[str, float] = {"B/s": 1.0, "kB/s": 1e3, "MB/s": 1e6, "GB/s": 1e9,
+                                     "kbps": 1e3 / 8, "Mbps": 1e6 / 8, "Gbps": 1e9 / 8,
+                                     "Tbps": 1e12 / 8}
+#: Columns that hold bandwidths (bytes/s) in pssim's tables.
+BANDWIDTH_COLUMNS = ("master_bandwidth", "uplink_bandwidth", "from_bandwidth", "to_bandwidth")
+
+
+def in_bandwidth_unit(frame: pd.DataFrame, unit: str = "B/s") -> pd.DataFrame:
+    """``frame`` with its bandwidth columns in ``unit`` (``Gbps``, ``MB/s``, …) instead of
+    bytes/s, and ``attrs["units"]`` saying so (figures label their axes from it).
+
+    >>> in_bandwidth_unit(pd.DataFrame({"master_bandwidth": [1.25e9]}), "Gbps")
+       master_bandwidth
+    0              10.0
+    """
+    if unit not in BANDWIDTH_UNITS:
+        raise ConfigError("bandwidth_unit", unit,
+                          f"must be one of {', '.join(BANDWIDTH_UNITS)}")
+    if unit == "B/s":
+        return frame
+    out = frame.copy()
+    converted = [c for c in BANDWIDTH_COLUMNS if c in out.columns]
+    for column in converted:
+        out[column] = out[column] / BANDWIDTH_UNITS[unit]
+    out.attrs["units"] = {**frame.attrs.get("units", {}), **dict.fromkeys(converted, unit)}
+    return out
+
+
 def run_parameter(frame: pd.DataFrame, name: str) -> Any:
     """A parameter of the run that produced ``frame``, from the configuration it carries
     (``frame.attrs["pssim"]``, set by ``pssim.simulate`` and by :func:`load_results` from a

@@ -67,13 +67,19 @@ LABELS = {
 DPI = 120
 
 
-def label(column: str) -> str:
-    """The axis label of a column: with its unit when known, else the name spelled out.
+def label(column: str, units: dict[str, str] | None = None) -> str:
+    """The axis label of a column: with its unit when known (``units``, from a table's
+    ``attrs["units"]``, overrides bytes/s), else the name spelled out.
 
     >>> label("master_bandwidth")
     'master bandwidth B (bytes/s)'
+    >>> label("master_bandwidth", {"master_bandwidth": "Gbps"})
+    'master bandwidth B (Gbps)'
     """
-    return LABELS.get(column, column.replace("_", " "))
+    text = LABELS.get(column, column.replace("_", " "))
+    if units and column in units:
+        text = text.replace("(bytes/s)", f"({units[column]})")
+    return text
 
 
 def _tick(value: Any) -> str:
@@ -182,7 +188,7 @@ def plot_metric_vs(summary: pd.DataFrame, x: str, y: str, hue: str = "scheme",
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel or label(x))
+    ax.set_xlabel(xlabel or label(x, summary.attrs.get("units")))
     ax.set_ylabel(ylabel or (f"mean {label(y)}" if y in ("completion_time", "messages",
                                                         "messages_sent", "computations",
                                                         "bytes") else label(y)))
@@ -222,8 +228,8 @@ def plot_summary_vs(table: pd.DataFrame, x: str, y: str, hue: str = "scheme",
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel or label(x))
-    ax.set_ylabel(ylabel or label(y))
+    ax.set_xlabel(xlabel or label(x, table.attrs.get("units")))
+    ax.set_ylabel(ylabel or label(y, table.attrs.get("units")))
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -302,8 +308,8 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
                    loc="outside lower center", fontsize=8, frameon=False)
     # The smallest y at the bottom, as on any other plot.
     ax.invert_yaxis()
-    ax.set_xlabel(label(x))
-    ax.set_ylabel(label(y))
+    ax.set_xlabel(label(x, best.attrs.get("units")))
+    ax.set_ylabel(label(y, best.attrs.get("units")))
     if title:
         ax.set_title(title)
     return fig
@@ -336,8 +342,8 @@ def plot_frontier(table: pd.DataFrame, x: str = "mean_messages",
                           markeredgecolor="black", color="black", linestyle="--"))
     names.append("Pareto optimal")
     ax.legend([h for h in handles if h is not None], names, title=hue, fontsize=8)
-    ax.set_xlabel(label(x))
-    ax.set_ylabel(label(y))
+    ax.set_xlabel(label(x, table.attrs.get("units")))
+    ax.set_ylabel(label(y, table.attrs.get("units")))
     if title:
         ax.set_title(title)
     return fig

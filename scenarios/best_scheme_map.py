@@ -64,7 +64,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         output.table(paired, f"{name}_paired")
         marked = table.merge(paired[[*by, "significant"]], on=by, how="left")
         output.figure(plot_best_heatmap(
-            marked, x="master_bandwidth", y="load", significant="significant",
+            output.shown(marked), x="master_bandwidth", y="load", significant="significant",
             tie_label=TIE_LABEL, title=(
                 f"{heading} ({setting})\nmargin: mean T of the runner-up over the "
                 "winner's, relative to the runner-up's")), name, table)
@@ -73,9 +73,12 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     output.table(frontier, "frontier")
     r, b = FRONTIER_LOAD, FRONTIER_BANDWIDTH
     point = frontier[(frontier["load"] == r) & (frontier["master_bandwidth"] == b)]
+    shown = output.shown(pd.DataFrame({"master_bandwidth": [b]}))
+    unit = shown.attrs.get("units", {}).get("master_bandwidth", "bytes/s")
     output.figure(plot_frontier(point, title=(
-        f"Completion time against communication load, r = {r}, B = {b:g} bytes/s\n"
-        f"({setting})")), f"frontier_r{r}", point)
+        f"Completion time against communication load, r = {r}, "
+        f"B = {shown['master_bandwidth'].iloc[0]:g} {unit}\n({setting})")),
+        f"frontier_r{r}", point)
     return best
 
 

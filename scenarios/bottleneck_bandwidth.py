@@ -143,6 +143,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         setting = (f"N = {c.workers}, r = {c.load}, {size:g} MB, {counts[net]} realizations "
                    "per point")
         numbers = pd.concat([part, reference], ignore_index=True)
+        part = output.shown(part)
         output.figure(_plot(part, reference, "mean_completion_time",
                             "mean completion time E[T] (s)", log_y=True,
                             title=f"Mean completion time, {net} network\n({setting})"),

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pssim import provenance
-from pssim.analysis.frames import load_sweep
+from pssim.analysis.frames import in_bandwidth_unit, load_sweep
 from pssim.config import Config
 from pssim.errors import ConfigError, integer, writable_folder
 from pssim.execution import DEFAULT_CHUNK_SIZE, run_points
@@ -58,21 +58,32 @@ def bandwidths(low: int, high: int, points: int) -> list[float]:
 class Output:
     """A scenario's output folder: each figure as PNG (and SVG on request) with a CSV of the
     numbers drawn, tables as CSV, and the resolved configuration as JSON. Every file is
-    written to a temporary name and renamed into place."""
+    written to a temporary name and renamed into place. Bandwidths are shown in
+    ``bandwidth_unit`` (bytes/s unless asked): tables name the unit in the column
+    (``master_bandwidth_Gbps``), figures on the axis."""
 
     folder: Path
     formats: tuple[str, ...] = ("png",)
     written: list[Path] = field(default_factory=list)
+    bandwidth_unit: str = "B/s"
 
     def __post_init__(self) -> None:
+        in_bandwidth_unit(pd.DataFrame(), self.bandwidth_unit)  # a bad unit fails first
         writable_folder("out", self.folder)
+
+    def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its bandwidths in the unit of the figures and tables."""
+        return in_bandwidth_unit(frame, self.bandwidth_unit)
 
     def data(self, frame: pd.DataFrame, name: str) -> Path:
         return self._keep(self.folder / f"{name}.parquet",
                           lambda p: frame.to_parquet(p, index=False))
 
     def table(self, frame: pd.DataFrame, name: str) -> Path:
-        return self._keep(self.folder / f"{name}.csv", lambda p: frame.to_csv(p, index=False))
+        shown = self.shown(frame)
+        named = shown.rename(columns={c: f"{c}_{u.replace('/', 'p')}" for c, u in
+                                      shown.attrs.get("units", {}).items()})
+        return self._keep(self.folder / f"{name}.csv", lambda p: named.to_csv(p, index=False))
 
     def text(self, text: str, name: str) -> Path:
         return self._keep(self.folder / name, lambda p: Path(p).write_text(text))
@@ -166,7 +177,8 @@ class Scenario:
     def run(self, reps: int | None = None, seed: int = 0, out: Path | None = None, *,
             overrides: dict[str, Any] | None = None, svg: bool = False,
             executor: str = "processes", workers_per_host: int | None = None,
-            chunk_size: int | None = None, progress: bool = False) -> Output:
+            chunk_size: int | None = None, bandwidth_unit: str = "B/s",
+            progress: bool = False) -> Output:
         """Simulate every point into ``out`` (default ``results/NAME``), then report there.
         Everything is validated before anything is written."""
         overrides = dict(overrides or {})
@@ -181,7 +193,7 @@ class Scenario:
         config = Config(**{**self.base, **overrides, "reps": reps, "seed": seed})
         points = self.points(config)
         output = Output(Path("results") / self.name if out is None else out,
-                        ("png", "svg") if svg else ("png",))
+                        ("png", "svg") if svg else ("png",), bandwidth_unit=bandwidth_unit)
         described = {"scenario": self.name, **config.to_json(),
                      "overrides": sorted(overrides), "factors": self.factors,
                      **(self.settings(config) if self.settings else {})}

@@ -270,6 +270,9 @@ def scenario(
                         ] = "processes",
     workers_per_host: Annotated[int | None, typer.Option(
         help="Processes (or Dask workers); default: all cores.")] = None,
+    bandwidth_unit: Annotated[str, typer.Option(
+        help="Unit of the bandwidths in tables and figures: B/s, kB/s, MB/s, GB/s, kbps, "
+             "Mbps, Gbps or Tbps.")] = "B/s",
     progress: Annotated[bool | None, typer.Option(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
     **overrides: str | None,
@@ -287,6 +290,7 @@ def scenario(
     try:
         output = common.execute(name, reps, seed, out, svg, progress, executor=executor,
                                 workers_per_host=workers_per_host,
+                                bandwidth_unit=bandwidth_unit,
                                 overrides={k: v for k, v in overrides.items()
                                            if v is not None})
     except ConfigError as err:
@@ -306,6 +310,9 @@ def report(
         help="Also write half-size copies of the figures here.")] = None,
     executor: Annotated[str, typer.Option(help="serial, processes (default) or dask.")
                         ] = "processes",
+    bandwidth_unit: Annotated[str, typer.Option(
+        help="Unit of the bandwidths in tables and figures: B/s, kB/s, MB/s, GB/s, kbps, "
+             "Mbps, Gbps or Tbps.")] = "B/s",
     progress: Annotated[bool | None, typer.Option(
         help="Show progress bars (default: when stderr is a terminal).")] = None,
 ) -> None:
@@ -314,7 +321,8 @@ def report(
     from pssim.scenarios.report import make_report
 
     try:
-        path = make_report(out, reps, seed, gallery, progress, typer.echo, executor=executor)
+        path = make_report(out, reps, seed, gallery, progress, typer.echo, executor=executor,
+                           bandwidth_unit=bandwidth_unit)
     except ConfigError as err:
         _fail(err)
         return

@@ -309,3 +309,35 @@ def test_notes_are_not_errors() -> None:
         warnings.simplefilter("error", Note)
         with pytest.raises(Note):
             pssim.run(workers=10, load=3, reps=1)
+
+
+# -- 28: bandwidths in the unit asked for ----------------------------------------------------
+
+
+def test_scenario_tables_and_figures_in_gbps(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from pssim.analysis import plots
+    from pssim.scenarios import bottleneck_bandwidth
+    from pssim.scenarios.common import execute
+
+    labels: list[str] = []
+    real = plots.plot_summary_vs
+
+    def spy(table: pd.DataFrame, x: str, *args: Any, **kwargs: Any) -> Any:
+        fig = real(table, x, *args, **kwargs)
+        labels.append(fig.axes[0].get_xlabel())
+        return fig
+
+    monkeypatch.setattr(plots, "plot_summary_vs", spy)
+    monkeypatch.setattr(bottleneck_bandwidth, "FAIR_MIN_REPS", 5)
+    execute("bottleneck_bandwidth", 20, 1, tmp_path, executor="serial", progress=False,
+            bandwidth_unit="Gbps")
+    table = pd.read_csv(tmp_path / "summary.csv")
+    swept = bottleneck_bandwidth.SCENARIO.factors["master_bandwidth"]
+    gbps = sorted(set(table["master_bandwidth_Gbps"][np.isfinite(
+        table["master_bandwidth_Gbps"])]))
+    assert gbps == pytest.approx(sorted(b * 8 / 1e9 for b in swept))
+    assert labels and all(label == "master bandwidth B (Gbps)" for label in labels)
+    with pytest.raises(ConfigError, match="bandwidth_unit"):
+        execute("timeline", 1, 0, tmp_path / "x", executor="serial", bandwidth_unit="furlongs")
+    assert not (tmp_path / "x").exists()
