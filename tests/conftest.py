@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 
@@ -12,3 +14,12 @@ def durations(per_worker: list[float] | list[list[float]]) -> pd.DataFrame:
         else:
             rows.append({"worker": w, "duration": d})
     return pd.DataFrame(rows)
+
+
+def toml(config: dict) -> str:
+    """A sweep file's text from its tables."""
+    lines = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ import pytest
 from pssim import ConfigError
 from pssim.analysis import load_sweep
 from pssim.sweep import load_file, points, run_sweep, validate
+from tests.conftest import toml
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "sweep.toml"
@@ -88,7 +89,7 @@ def test_resume_after_a_kill_equals_an_uninterrupted_sweep(tmp_path: Path) -> No
     config = example(reps=600, chunk_size=40)
     config["fixed"]["engine"] = "des"  # slow enough to be killed mid-run
     sweep_file = tmp_path / "slow.toml"
-    sweep_file.write_text(_toml(config))
+    sweep_file.write_text(toml(config))
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "pssim", "sweep", str(sweep_file), "--out", str(out),
            "--executor", "serial", "--no-progress"]
@@ -171,9 +172,3 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path: Path) -> None:
         run_sweep(example(reps=50), tmp_path / "empty", executor="serial", resume=True)
 
 
-def _toml(config: dict) -> str:
-    lines = []
-    for section, values in config.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    return "\n".join(lines) + "\n"

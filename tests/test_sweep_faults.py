@@ -23,6 +23,7 @@ from pssim.analysis import load_sweep
 from pssim.cli import app
 from pssim.execution import Interrupted, read_meta
 from pssim.sweep import load_file, run_sweep
+from tests.conftest import toml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,14 +32,6 @@ def small(reps: int = 60, chunk_size: int = 20, **fixed: Any) -> dict:
     return {"sweep": {"seed": 3, "reps": reps, "schemes": ["LCC", "UC-MMC"],
                       "chunk_size": chunk_size},
             "grid": {"load": [2, 4]}, "fixed": {"workers": 8, **fixed}}
-
-
-def toml(config: dict) -> str:
-    lines = []
-    for section, values in config.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    return "\n".join(lines) + "\n"
 
 
 def chunks(out: Path) -> list[Path]:
@@ -69,8 +62,9 @@ def test_ctrl_c_keeps_every_finished_chunk_and_serial_writes_as_it_goes(
     pd.testing.assert_frame_equal(load_sweep(tmp_path), load_sweep(whole), check_exact=True)
 
 
-def test_tasks_in_flight_are_bounded_and_local_workers_write_their_chunks(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def in_flight(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of tasks in flight each time the run waits for one."""
     seen: list[int] = []
     real_wait = pssim.execution.cf.wait
 
@@ -79,6 +73,11 @@ def test_tasks_in_flight_are_bounded_and_local_workers_write_their_chunks(
         return real_wait(pending, **kwargs)
 
     monkeypatch.setattr(pssim.execution.cf, "wait", wait)
+    return seen
+
+
+def test_tasks_in_flight_are_bounded_and_local_workers_write_their_chunks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_flight: list[int]) -> None:
     returned: list[object] = []
     real_chunk = pssim.execution.run_chunk
 
@@ -89,24 +88,16 @@ def test_tasks_in_flight_are_bounded_and_local_workers_write_their_chunks(
     monkeypatch.setattr(pssim.execution, "run_chunk", spy)
     run_sweep(small(reps=100, chunk_size=10), tmp_path, executor="serial")
     assert len(chunks(tmp_path)) == 20
-    assert max(seen) == 1  # one at a time, not all 20 at once
+    assert max(in_flight) == 1  # one at a time, not all 20 at once
     assert returned == [None] * 20  # nothing sent back to the parent to hold
 
 
-def test_a_process_pool_has_two_tasks_per_worker_in_flight(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[int] = []
-    real_wait = pssim.execution.cf.wait
-
-    def wait(pending: Any, **kwargs: Any) -> Any:
-        seen.append(len(pending))
-        return real_wait(pending, **kwargs)
-
-    monkeypatch.setattr(pssim.execution.cf, "wait", wait)
+def test_a_process_pool_has_two_tasks_per_worker_in_flight(tmp_path: Path,
+                                                          in_flight: list[int]) -> None:
     run_sweep(small(reps=100, chunk_size=10), tmp_path, executor="processes",
               workers_per_host=1)
     assert len(chunks(tmp_path)) == 20
-    assert max(seen) == 2
+    assert max(in_flight) == 2
 
 
 def test_resume_refuses_an_edited_input_file_and_reads_it_beside_the_sweep_file(
