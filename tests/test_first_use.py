@@ -341,3 +341,9 @@ def test_scenario_tables_and_figures_in_gbps(tmp_path: Path,
     with pytest.raises(ConfigError, match="bandwidth_unit"):
         execute("timeline", 1, 0, tmp_path / "x", executor="serial", bandwidth_unit="furlongs")
     assert not (tmp_path / "x").exists()
+
+
+def test_sweep_help_shows_its_tables_whole() -> None:
+    result = RUNNER.invoke(app, ["sweep", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert all(table in result.output for table in ("[sweep]", "[grid]", "[fixed]"))

@@ -184,3 +184,16 @@ def test_timeline_runs_as_a_module(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     check_files(tmp_path, ["trace.parquet", "config.json",
                            *figures("timeline_UC-MMC", "timeline_LCC")])
+
+
+def test_bottleneck_load_shows_transmissions_begun_beside_messages_used(
+        bottleneck: Path) -> None:
+    load = pd.read_csv(bottleneck / "load.csv")
+    assert list(load.columns) == ["network", "master_bandwidth", "scheme", "mean_messages",
+                                  "mean_messages_sent"]
+    assert (load["mean_messages_sent"] >= load["mean_messages"]).all()
+    # At 1e7 B/s a 4 MB message holds the master's link for 0.4 s: LCC's workers have all
+    # begun sending (40) long before its 19th message is through.
+    slow = load[(load["network"] == "fifo") & (load["master_bandwidth"] == 1e7)]
+    lcc = slow.set_index("scheme").loc["LCC"]
+    assert lcc["mean_messages"] == 19 and lcc["mean_messages_sent"] == 40
