@@ -218,7 +218,7 @@ def paired_margin(data: pd.DataFrame, by: str | Sequence[str],
       best runner_up  mean_difference  significant
     0    A         B              0.5         True
     """
-    from scipy import stats as scipy_stats
+    from scipy.special import stdtrit
 
     keys = _keys(by)
     if not keys:
@@ -252,7 +252,7 @@ def paired_margin(data: pd.DataFrame, by: str | Sequence[str],
     out["se"] = out.pop("sd") / np.sqrt(n)
     # The t quantile is undefined for n < 2: no interval rather than a made-up one.
     with np.errstate(invalid="ignore"):
-        quantile = scipy_stats.t.ppf(0.5 + confidence / 2, np.where(n >= 2, n - 1, np.nan))
+        quantile = stdtrit(np.where(n >= 2, n - 1, np.nan), 0.5 + confidence / 2)
     half = out["se"] * quantile
     out["ci_low"] = out["mean_difference"] - half
     out["ci_high"] = out["mean_difference"] + half
