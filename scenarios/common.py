@@ -1,9 +1,10 @@
 """What a scenario is: a base configuration, the factors it varies, and how it reports.
 
-A scenario runs through the sweep machinery (:func:`pssim.sweep.run_points`): the same
+A scenario runs through the sweep machinery (:func:`pssim.execution.run_points`): the same
 executors as ``pssim sweep`` (serial, processes, Dask), chunks written as they finish,
 progress, and resume: running a scenario again into its folder skips every finished chunk,
-so a finished folder is summarised and plotted again from its data without simulating.
+so a finished folder is summarised and plotted again from its data without simulating
+(the timeline alone replays its few realizations, to draw their events).
 Every point draws from the root seed, so all points compare schemes on common random
 numbers. A user can override any base parameter (N, the message size, a bandwidth) and
 gets the same figures for their own cluster.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
-import math
 import os
 import pkgutil
 import sys
@@ -68,8 +68,9 @@ class Output:
     bandwidth_unit: str = "B/s"
 
     def __post_init__(self) -> None:
-        in_bandwidth_unit(pd.DataFrame(), self.bandwidth_unit)  # a bad unit fails first
-        writable_folder("out", self.folder)
+        # A bad unit fails first; the folder is made by the run, once its points are known
+        # to be valid, so that a refused run leaves nothing behind.
+        in_bandwidth_unit(pd.DataFrame(), self.bandwidth_unit)
 
     def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with its bandwidths in the unit of the figures and tables."""
@@ -102,6 +103,7 @@ class Output:
         return self.text(text, "config.json")
 
     def _keep(self, path: Path, write: Callable[[Path], Any]) -> Path:
+        writable_folder("out", self.folder)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp{path.suffix}")
         try:
             write(tmp)
@@ -113,8 +115,6 @@ class Output:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
     return str(value)
 
 
@@ -156,9 +156,9 @@ class Scenario:
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def fixed_by_points(self) -> set[str]:
-        """Fields that each point sets, which a user cannot override."""
-        fixed = set(self.factors) | {k for p in self.extra_points for k in p}
-        return fixed | ({"scheme"} if self.schemes else set())
+        """Fields that the factors set at every point, which a user cannot override (an
+        extra point, such as a reference, may set others for itself alone)."""
+        return set(self.factors) | ({"scheme"} if self.schemes else set())
 
     def points(self, config: Config) -> list[dict[str, Any]]:
         """Each point's Config fields (with ``scheme`` and ``reps``)."""
@@ -208,8 +208,8 @@ class Scenario:
             raise ConfigError("scenario", self.name, f"failed at {len(report.failures)} "
                               f"point(s), first {first['parameters']}: {first['error']}")
         output.config({**described, **provenance.stamp()})
-        columns = list(dict.fromkeys([*self.fixed_by_points() - {"scheme", "reps"},
-                                      *RESULT_COLUMNS]))
+        varied = self.fixed_by_points() | {k for p in self.extra_points for k in p}
+        columns = list(dict.fromkeys([*varied - {"scheme", "reps"}, *RESULT_COLUMNS]))
         data = _in_scheme_order(load_sweep(output.folder, columns), points)
         self.report(Study(config, points, data, progress), output)
         return output

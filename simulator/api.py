@@ -79,23 +79,25 @@ def configure(config: ConfigLike = None, workers: int | None = None, load: int |
             raise ConfigError("scheme", options["scheme"], f"is given twice (first as "
                               f"{config!r}); give the schemes once")
         options["scheme"] = config
-    _infer_from_durations(options)
-    return Config(**options)
+    built = Config(**options)
+    implied = _implied_by_durations(built, given=set(options))
+    return built.replace(**implied) if implied else built
 
 
-def _infer_from_durations(options: dict[str, Any]) -> None:
+def _implied_by_durations(config: Config, given: set[str]) -> dict[str, int]:
     """N, r and the realizations that a table of durations implies, where not given: its
     workers, its computations (when it has that column) and its reps (1 without a rep
     column, since every realization would be the same)."""
-    source = options.get("compute_times")
-    if source is None or isinstance(source, ComputeModel):
-        return
-    table = (ExplicitDurations(source) if isinstance(source, pd.DataFrame)
-             else ExplicitDurations.from_file(source))
-    options.setdefault("workers", int(table.worker.max()) + 1)
+    source = config.compute_times
+    if source is None or isinstance(source, ComputeModel) or given >= {"workers", "load",
+                                                                        "reps"}:
+        return {}
+    table = build_compute(config)
+    assert isinstance(table, ExplicitDurations)  # a path or a table: explicit durations
+    implied = {"workers": int(table.worker.max()) + 1, "reps": table.reps_available or 1}
     if table.has_computation:
-        options.setdefault("load", int(table.comp.max()) + 1)
-    options.setdefault("reps", table.reps_available or 1)
+        implied["load"] = int(table.comp.max()) + 1
+    return {k: v for k, v in implied.items() if k not in given}
 
 
 def run(config: ConfigLike = None, workers: int | None = None, load: int | None = None,
@@ -125,8 +127,9 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
                               prepared.compute)
     engine = choose(cfg.engine, net, trace)
     workers, load, reps = cfg.workers, cfg.load, cfg.reps
-    chunk_size = (fitting_chunk(cfg, len(built), trace) if chunk_size is None
-                  else integer("chunk_size", chunk_size, low=1))
+    # The size checks hold whatever chunk size is asked for.
+    fitting = fitting_chunk(cfg, len(built), trace)
+    chunk_size = fitting if chunk_size is None else integer("chunk_size", chunk_size, low=1)
     results = [Outcome.empty(reps) for _ in built]
     # Trace records go to plain lists during the run, one per scheme, and become one
     # DataFrame at the end.
@@ -199,6 +202,14 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
     """Build a configuration's schemes, network and compute model: every check that can
     fail before a realization is simulated."""
     built = build_schemes(config)
+    if isinstance(config.network, Discipline):
+        beside = [name for name in ("uplink_bandwidth", "master_bandwidth", "latency",
+                                    "message_size")
+                  if getattr(config, name) != Config.model_fields[name].default]
+        if beside:
+            raise ConfigError("network", config.network, f"is a discipline object, which "
+                              f"holds its own link parameters; give {', '.join(beside)} to "
+                              "it, not beside it")
     net = networks.build(config.network, uplink_bandwidth=config.uplink_bandwidth,
                          master_bandwidth=config.master_bandwidth, latency=config.latency,
                          message_size=config.message_size)
@@ -258,17 +269,20 @@ def build_schemes(config: Config) -> list[Scheme]:
                       f"r={config.load}", Note, stacklevel=3)
     unique: list[tuple[str, Scheme]] = []
     for name, s in named:
-        twin = next((n for n, u in unique if u.identity() == s.identity()), None)
-        # The paper's own names may coincide at some r (LCC is LCC-MMC-2 at r = 2) and are
-        # compared as the paper does; family notation naming one of them again is a typo.
-        if twin is None or (twin != name and not (is_alias(twin) or is_alias(name))):
+        twin = next(((n, u) for n, u in unique if u.identity() == s.identity()), None)
+        if twin is None:
             unique.append((name, s))
-        elif twin != name:
+        elif twin[0].strip().upper() == name.strip().upper():
+            continue  # one name twice (LCC and lcc, or beside all): it runs once
+        elif any(map(is_alias, (twin[0], name, twin[1].label, s.label))):
             raise ConfigError("scheme", ",".join(config.scheme),
-                              f"names one scheme twice at load {s.load}: {twin} and {name} "
-                              "(LCC is LCC(r), LCC-MMC LCC(1), LCC-MMC-2 LCC(2)); list each "
-                              "scheme once")
-        # The same name twice (given beside all, say) runs once.
+                              f"names one scheme twice at load {s.load}: {twin[0]} and "
+                              f"{name} (LCC is LCC(r), LCC-MMC LCC(1), LCC-MMC-2 LCC(2)); "
+                              "list each scheme once")
+        else:
+            # The paper's own names may coincide at some r (LCC is LCC-MMC-2 at r = 2):
+            # they are compared as the paper compares them.
+            unique.append((name, s))
     return [s for _, s in unique]
 
 
@@ -287,12 +301,9 @@ def analyze(config: ConfigLike = None, workers: int | None = None, load: int | N
 
     cfg = configure(config, workers, load, **options)
     points = integer("points", points, low=2)
-    built = build_schemes(cfg)
-    net = networks.build(cfg.network, uplink_bandwidth=cfg.uplink_bandwidth,
-                         master_bandwidth=cfg.master_bandwidth, latency=cfg.latency,
-                         message_size=cfg.message_size)
-    model = build_compute(cfg)
-    why = analytic.unsupported(built, net, model)
+    prepared = prepare(cfg)
+    built, model = prepared.schemes, prepared.compute
+    why = analytic.unsupported(built, prepared.network, model)
     if why is not None:
         raise ConfigError("engine", "analytic", f"{why}; use des or vectorized")
     assert isinstance(model, ShiftedExponential)

@@ -41,6 +41,15 @@ def _fail(err: ConfigError) -> None:
     raise typer.Exit(2)
 
 
+def _stopped(stop: Exception, resume: str) -> None:
+    """A run that stopped before its end (Ctrl-C, a worker lost): one line saying what is
+    kept and how to resume; exit 130 when interrupted, else 1."""
+    from pssim.execution import Interrupted
+
+    typer.echo(f"{stop}; resume with: {resume}", err=True)
+    raise typer.Exit(130 if isinstance(stop, Interrupted) else 1)
+
+
 @contextmanager
 def _notes() -> Iterator[None]:
     """Print each :class:`~pssim.errors.Note` raised meanwhile as one line on stderr."""
@@ -287,14 +296,24 @@ def scenario(
         for key, known in common.scenarios().items():
             typer.echo(f"{key:<22} {known.description} (default {known.default_reps} reps)")
         return
+    from pssim.execution import Stopped
+
+    given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        output = common.execute(name, reps, seed, out, svg, progress, executor=executor,
-                                workers_per_host=workers_per_host,
-                                bandwidth_unit=bandwidth_unit,
-                                overrides={k: v for k, v in overrides.items()
-                                           if v is not None})
+        with _notes():
+            output = common.execute(name, reps, seed, out, svg, progress, executor=executor,
+                                    workers_per_host=workers_per_host,
+                                    bandwidth_unit=bandwidth_unit, overrides=given)
     except ConfigError as err:
         _fail(err)
+        return
+    except Stopped as stop:
+        again = " ".join([f"pssim scenario {name}", *(f"--{k.replace('_', '-')} {v}"
+                                                      for k, v in given.items()),
+                          *(f"--{k} {v}" for k, v in (("reps", reps), ("seed", seed))
+                            if v is not None),
+                          f"--out {out or Path('results') / name}"])
+        _stopped(stop, again)
         return
     typer.echo(f"{name}: wrote {len(output.written)} files and data/ to {output.folder}")
 
@@ -318,11 +337,17 @@ def report(
 ) -> None:
     """Run the paper's figures and the bottleneck studies into one folder and write
     REPORT.md (the main job of ``make run``)."""
+    from pssim.execution import Stopped
     from pssim.scenarios.report import make_report
 
     try:
-        path = make_report(out, reps, seed, gallery, progress, typer.echo, executor=executor,
-                           bandwidth_unit=bandwidth_unit)
+        with _notes():
+            path = make_report(out, reps, seed, gallery, progress, typer.echo,
+                               executor=executor, bandwidth_unit=bandwidth_unit)
+    except Stopped as stop:
+        _stopped(stop, f"pssim report --out {out}" + (f" --reps {reps}" if reps else "")
+                 + f" --seed {seed}")
+        return
     except ConfigError as err:
         _fail(err)
         return
@@ -360,21 +385,23 @@ def sweep(
     progress: Annotated[bool | None, typer.Option(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
 ) -> None:
-    from pssim.execution import Interrupted
+    from pssim.execution import Stopped
     from pssim.sweep import load_file, run_sweep
 
     try:
-        result = run_sweep(load_file(file), out, executor=executor,
-                           workers_per_host=workers_per_host, scheduler=scheduler,
-                           connect_timeout=connect_timeout, chunk_size=chunk_size,
-                           resume=resume, force=force,
-                           progress=sys.stderr.isatty() if progress is None else progress)
+        with _notes():
+            result = run_sweep(load_file(file), out, executor=executor,
+                               workers_per_host=workers_per_host, scheduler=scheduler,
+                               connect_timeout=connect_timeout, chunk_size=chunk_size,
+                               resume=resume, force=force,
+                               progress=sys.stderr.isatty() if progress is None else progress)
     except ConfigError as err:
         _fail(err)
         return
-    except Interrupted as stop:
-        typer.echo(f"{stop}; resume with: pssim sweep {file} --out {out} --resume", err=True)
-        raise typer.Exit(130) from None
+    except Stopped as stop:
+        _stopped(stop, f"pssim sweep {file} --out {out} --resume"
+                 + (f" --chunk-size {chunk_size}" if chunk_size else ""))
+        return
     typer.echo(result.describe())
     if result.failures:
         typer.echo(f"Error: {len(result.failures)} of {result.points} points failed (see "

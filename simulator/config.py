@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -103,56 +103,55 @@ class Config(BaseModel):
     scheme: Annotated[tuple[str, ...], _checked(_names)] = Field(
         ("all",), description="Scheme name, comma-separated list run on common random "
         "numbers, LCC(p), or 'all' (GC, LCC, LCC-MMC, LCC-MMC-2, UC-MMC, UC-MMC-PG).",
-        json_schema_extra={"kind": "names", "cli": True})
+        json_schema_extra={"kind": "names"})
     workers: Annotated[int, _count(1)] = Field(
-        40, description="Number of workers N.", json_schema_extra={"kind": "int", "cli": True})
+        40, description="Number of workers N.", json_schema_extra={"kind": "int"})
     load: Annotated[int, _count(1)] = Field(
         4, description="Computation load r per worker, 1..N.",
-        json_schema_extra={"kind": "int", "cli": True})
+        json_schema_extra={"kind": "int"})
     polynomials: Annotated[int | None, _checked(_optional_count)] = Field(
         None, description="Polynomials p of the LCC family (must divide the load); default "
-        "p = r.", json_schema_extra={"kind": "int", "cli": True})
+        "p = r.", json_schema_extra={"kind": "int"})
     pg_tolerance: Annotated[float, _checked(_tolerance)] = Field(
         0.05, description="UC-MMC-PG tolerance τ in [0, 1): it stops at ⌈(1−τ)N⌉ "
-        "partitions.", json_schema_extra={"kind": "float", "cli": True})
+        "partitions.", json_schema_extra={"kind": "float"})
     mu: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0, low_open=True))] = Field(
         10.0, description="Straggling rate μ > 0 (1/seconds).",
-        json_schema_extra={"kind": "float", "cli": True})
+        json_schema_extra={"kind": "float"})
     alpha: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0))] = Field(
         0.01, description="Minimum duration α >= 0 of one computation (seconds).",
-        json_schema_extra={"kind": "float", "cli": True})
+        json_schema_extra={"kind": "float"})
     compute_times: Annotated[Any, _checked(_source)] = Field(
         None, description="CSV or Parquet file of explicit durations (seconds): columns "
         "worker, duration, and optionally computation (1..r) and rep. Replaces mu and "
-        "alpha.", json_schema_extra={"kind": "str", "cli": True})
+        "alpha.", json_schema_extra={"kind": "str"})
     network: Annotated[Any, _checked(_plugin)] = Field(
         "none", description="Network discipline: none, fifo or fair.",
-        json_schema_extra={"kind": "str", "cli": True})
+        json_schema_extra={"kind": "str"})
     uplink_bandwidth: Annotated[float, _checked(bandwidth)] = Field(
         math.inf, description="Each worker's uplink: bytes/s, or with a unit ('10Gbps', "
-        "'1.25GB/s').", json_schema_extra={"kind": "quantity", "cli": True})
+        "'1.25GB/s').", json_schema_extra={"kind": "quantity"})
     master_bandwidth: Annotated[float, _checked(bandwidth)] = Field(
         math.inf, description="The master's shared link: bytes/s, or with a unit.",
-        json_schema_extra={"kind": "quantity", "cli": True})
+        json_schema_extra={"kind": "quantity"})
     latency: Annotated[float, _checked(delay)] = Field(
         0.0, description="Propagation delay: seconds, or with a unit ('50us', '2ms').",
-        json_schema_extra={"kind": "quantity", "cli": True})
+        json_schema_extra={"kind": "quantity"})
     message_size: Annotated[float | None, _checked(
         lambda n, v: None if v is None else nbytes(n, v))] = Field(
         None, description="Bytes per message, or with a unit ('4MB', '4MiB'); required for "
-        "fifo and fair.", json_schema_extra={"kind": "quantity", "cli": True})
+        "fifo and fair.", json_schema_extra={"kind": "quantity"})
     reps: Annotated[int, _count(1)] = Field(
         1000, description="Realizations (independent iterations).",
-        json_schema_extra={"kind": "int", "cli": True})
+        json_schema_extra={"kind": "int"})
     seed: Annotated[int, _count(0, MAX_SEED)] = Field(
         0, description="Root seed (integer >= 0).",
-        json_schema_extra={"kind": "int", "cli": True})
-    engine: Annotated[Literal["auto", "des", "vectorized", "analytic"],
-                      _checked(_choice(ENGINES))] = Field(
+        json_schema_extra={"kind": "int"})
+    engine: Annotated[str, _checked(_choice(ENGINES))] = Field(
         "auto", description="auto (default: vectorized where it applies, else des), des "
         "(SimPy: every network, traces), vectorized (numpy: networks none and fifo), or "
         "analytic (closed forms: count-rule schemes, ShiftedExponential, network none).",
-        json_schema_extra={"kind": "str", "cli": True})
+        json_schema_extra={"kind": "str"})
 
     def __init__(self, **data: Any) -> None:
         try:

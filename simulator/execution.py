@@ -27,6 +27,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from pssim import provenance
-from pssim.api import prepare, simulate
+from pssim.api import SUMMARY_ROW_BYTES, configure, prepare, simulate
 from pssim.compute import ComputeModel
 from pssim.config import Config
 from pssim.engines import choose
@@ -45,15 +46,12 @@ from pssim.errors import ConfigError, Note, writable_folder
 
 EXECUTORS = ("serial", "processes", "dask")
 DEFAULT_CHUNK_SIZE = 5000
-_DEFAULT_WORKERS = Config.model_fields["workers"].default
 
 #: Beyond these a run is refused unless forced: it would build tasks for minutes or write
 #: more than a disk holds.
 MAX_POINTS = 100_000
 MAX_TASKS = 1_000_000
 MAX_ROWS = 1_000_000_000
-#: Bytes a summary row takes in memory (about 25 columns of 8 bytes), for size estimates.
-ROW_BYTES = 200
 
 #: The key of pssim's entry in a chunk's Parquet metadata.
 META_KEY = b"pssim"
@@ -61,21 +59,36 @@ META_KEY = b"pssim"
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss|inproc)://[^\s:/]+:\d{1,5}$")
 
 
-class Interrupted(Exception):
-    """The run was stopped (Ctrl-C); every finished chunk is kept."""
+class Stopped(Exception):
+    """The run stopped before its end; every finished chunk is kept, and running the same
+    command again resumes it."""
+
+    why = "stopped"
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        super().__init__(f"interrupted: {report.chunks_run} chunks finished in this run "
-                         f"are kept in {report.folder / 'data'}")
+        super().__init__(f"{self.why}: {report.chunks_run} chunks finished in this run are "
+                         f"kept in {report.folder / 'data'}")
 
 
-def point_seed(seed: int, params: dict[str, Any], model: ComputeModel) -> int:
+class Interrupted(Stopped):
+    """Ctrl-C."""
+
+    why = "interrupted"
+
+
+class WorkerLost(Stopped):
+    """A worker process died (out of memory, killed): no fault of a point."""
+
+    why = "a worker process died"
+
+
+def point_seed(seed: int, config: Config, model: ComputeModel) -> int:
     """The seed of a point's draws: (sweep seed, compute model, N) only, through a stable
     digest (never Python's salted ``hash``). The model's resolved parameters are used, so
     ``mu`` left to its default and ``mu = 10`` give the same draws."""
-    key = {**model.parameters(), "compute_times": str(params.get("compute_times")),
-           "workers": params.get("workers", _DEFAULT_WORKERS)}
+    key = {**model.parameters(), "compute_times": str(config.compute_times),
+           "workers": config.workers}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).digest()
     words = np.frombuffer(digest[:16], dtype=np.uint32).tolist()
     state = np.random.SeedSequence([seed, *words]).generate_state(1, np.uint64)
@@ -168,9 +181,10 @@ def check_size(points: int, tasks: int, rows: float, force: bool) -> None:
     for what, n, limit in (("points", points, MAX_POINTS), ("tasks", tasks, MAX_TASKS),
                            ("summary rows", rows, MAX_ROWS)):
         if n > limit:
+            size = rows * SUMMARY_ROW_BYTES / 1e9
             raise ConfigError("size", f"{n:.3g} {what}",
-                              f"exceeds {limit:.3g} {what} (about {rows * ROW_BYTES / 1e9:.3g} "
-                              "GB of results); shrink the grid or the reps, or pass --force")
+                              f"exceeds {limit:.3g} {what} (about {size:.3g} GB of results); "
+                              "shrink the grid or the reps, or pass --force")
 
 
 def run_points(points: list[dict[str, Any]], out: str | Path, *, description: dict[str, Any],
@@ -200,63 +214,96 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
     if scheduler is not None:
         check_scheduler(scheduler, executor)
     say = log or (lambda line: tqdm.write(line, file=sys.stderr))
-    total_tasks = sum(math.ceil(int(p["reps"]) / chunk_size) for p in points)
-    check_size(len(points), total_tasks,
-               sum(int(p["reps"]) * len(p["scheme"]) for p in points), force)
-    described = {**description, "inputs": _input_hashes(points)}
-    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()
-                            ).hexdigest()
-    meta = {"config_hash": digest, **provenance.stamp()}
-    folder = Path(out)
-    writable_folder("out", folder / "data", folder)
-    with _lock(folder):
-        _resolve(described, chunk_size, folder, resume)
-        return _run(points, folder, meta, seed, seeding, chunk_size, executor,
-                    workers_per_host, scheduler, connect_timeout, progress, say)
-
-
-def _run(points: list[dict[str, Any]], folder: Path, meta: dict[str, Any], seed: int,
-         seeding: str, chunk_size: int, executor: str, workers_per_host: int | None,
-         scheduler: str | None, connect_timeout: float, progress: bool,
-         say: Callable[[str], Any]) -> Report:
-    report = Report(folder, len(points))
-    start_time = time.perf_counter()
-    tasks: list[_Chunk] = []
-    slow: list[_Chunk] = []
+    # Every point is resolved before the folder is touched, so that a typo fails with
+    # nothing written.
+    resolved: list[_Point | None] = []
     failed: dict[int, str] = {}
     for i, params in enumerate(points):
         try:
-            prepared = prepare(Config(**params))
-            # Points only the SimPy engine can run take far longer per realization.
-            simpy_only = choose(prepared.config.engine, prepared.network, False).name == "des"
+            resolved.append(_resolve_point(params, seed, seeding))
         except ConfigError as err:
+            resolved.append(None)
             failed[i] = str(err)
-            continue
-        point_rng = (point_seed(seed, params, prepared.compute) if seeding == "point"
-                     else seed)
-        reps, schemes = int(params["reps"]), len(prepared.schemes)
-        for start in range(0, reps, chunk_size):
-            stop = min(reps, start + chunk_size)
-            path = _chunk_path(folder, i, start, stop)
-            if path.exists() and _verified(path, meta["config_hash"], (stop - start) * schemes,
-                                           folder, report, say):
-                report.chunks_skipped += 1
-                continue
-            (slow if simpy_only else tasks).append(_Chunk(i, params, point_rng, start, stop))
     if len(failed) == len(points):
         first = next(iter(failed.values()))
         raise ConfigError("sweep", f"all {len(failed)} points", f"are infeasible: {first}")
+    good = [r for r in resolved if r is not None]
+    check_size(len(points), sum(math.ceil(r.reps / chunk_size) for r in good),
+               sum(r.reps * r.schemes for r in good), force)
+    described = {**description, "inputs": _input_hashes(points)}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()
+                            ).hexdigest()
+    meta = {"config_hash": digest, "chunk_size": chunk_size, **provenance.stamp()}
+    folder = Path(out)
+    writable_folder("out", folder / "data", folder)
+    with _lock(folder):
+        resolved_json = _check_saved(described, chunk_size, folder, resume)
+        damaged = _check_chunks(folder, digest, chunk_size, say)
+        # Written only once the folder is known to hold this run or nothing, so that a
+        # refused run never takes the folder from the run it holds.
+        _write_text(folder / "sweep.json", json.dumps(resolved_json, indent=2))
+        report = _run(resolved, failed, folder, meta, chunk_size, executor,
+                      workers_per_host, scheduler, connect_timeout, progress, say, damaged)
+    report.failures = [{"point": i, "parameters": _plain(points[i]), "error": e}
+                       for i, e in sorted(failed.items())]
+    _write_text(folder / "failures.json", json.dumps(report.failures, indent=2))
+    return report
+
+
+@dataclass(frozen=True)
+class _Point:
+    """A point resolved into the configuration its chunks run."""
+
+    fields: dict[str, Any]
+    seed: int
+    reps: int
+    schemes: int
+    simpy_only: bool
+
+
+def _resolve_point(params: dict[str, Any], seed: int, seeding: str) -> _Point:
+    # A file of durations implies N, r and reps here as in `pssim run`; the chunks then
+    # run exactly the resolved configuration.
+    prepared = prepare(configure(**params))
+    config = prepared.config
+    engine = choose(config.engine, prepared.network, False)
+    point_rng = point_seed(seed, config, prepared.compute) if seeding == "point" else seed
+    # Points only the SimPy engine can run take far longer per realization.
+    return _Point(config.fields(), point_rng, config.reps, len(prepared.schemes),
+                  engine.name == "des")
+
+
+def _run(points: list[_Point | None], failed: dict[int, str], folder: Path,
+         meta: dict[str, Any], chunk_size: int, executor: str, workers_per_host: int | None,
+         scheduler: str | None, connect_timeout: float, progress: bool,
+         say: Callable[[str], Any], damaged: list[str]) -> Report:
+    report = Report(folder, len(points), chunks_redone=list(damaged))
+    start_time = time.perf_counter()
+    tasks: list[_Chunk] = []
+    slow: list[_Chunk] = []
+    for i, point in enumerate(points):
+        if point is None:
+            continue
+        for start in range(0, point.reps, chunk_size):
+            stop = min(point.reps, start + chunk_size)
+            path = _chunk_path(folder, i, start, stop)
+            if path.exists() and _whole(path, (stop - start) * point.schemes, report, say):
+                report.chunks_skipped += 1
+                continue
+            chunk = _Chunk(i, point.fields, point.seed, start, stop)
+            (slow if point.simpy_only else tasks).append(chunk)
     # The longest tasks first, so that no process is left with one at the end; the order
     # of execution never changes a result.
     todo = slow + tasks
-    # Finished chunks are written and released as they come, with a bounded number of tasks
-    # in flight, so memory does not grow with the size of the run.
-    # (The serial executor runs a task as it is submitted: one at a time.)
-    in_flight = 1 if executor == "serial" else 2 * (workers_per_host or os.cpu_count() or 1)
     pending: dict[cf.Future[pd.DataFrame | None], _Chunk] = {}
-    with _Executor(executor, workers_per_host, scheduler, connect_timeout) as pool, tqdm(
+    executor_context = _Executor(executor, workers_per_host, scheduler, connect_timeout)
+    with executor_context as pool, tqdm(
             total=sum(c.stop - c.start for c in todo), unit="rep", disable=not progress,
             desc="sweep", smoothing=0.1) as bar:
+        # Finished chunks are written and released as they come, with a bounded number of
+        # tasks in flight (two per worker; the serial executor runs each as it is
+        # submitted), so memory does not grow with the size of the run.
+        in_flight = 1 if executor == "serial" else 2 * executor_context.slots
         queue = iter(todo)
         # Dask workers may run on other hosts: they send their chunks back to be written.
         local = executor != "dask"
@@ -264,8 +311,10 @@ def _run(points: list[dict[str, Any]], folder: Path, meta: dict[str, Any], seed:
             while True:
                 for chunk in itertools.islice(queue, max(0, in_flight - len(pending))):
                     path = _chunk_path(folder, chunk.point, chunk.start, chunk.stop)
-                    pending[pool.submit(run_chunk, chunk, meta, path if local else None)] = (
-                        chunk)
+                    chunk_meta = {**meta, "point": chunk.point,
+                                  "config": _plain(chunk.params)}
+                    pending[pool.submit(run_chunk, chunk, chunk_meta,
+                                        path if local else None)] = chunk
                 if not pending:
                     break
                 done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -275,7 +324,12 @@ def _run(points: list[dict[str, Any]], folder: Path, meta: dict[str, Any], seed:
                         frame = future.result()
                         if frame is not None:
                             write_parquet(frame, _chunk_path(folder, chunk.point,
-                                                             chunk.start, chunk.stop), meta)
+                                                             chunk.start, chunk.stop),
+                                          {**meta, "point": chunk.point,
+                                           "config": _plain(chunk.params)})
+                    except BrokenProcessPool:
+                        # A worker died (out of memory, killed): the run, not a point.
+                        raise
                     except Exception as err:  # one failing chunk must not stop the sweep
                         failed.setdefault(chunk.point, f"{type(err).__name__}: {err}")
                         continue
@@ -287,32 +341,49 @@ def _run(points: list[dict[str, Any]], folder: Path, meta: dict[str, Any], seed:
                 future.cancel()
             report.seconds = time.perf_counter() - start_time
             raise Interrupted(report) from None
-    report.failures = [{"point": i, "parameters": _plain(points[i]), "error": e}
-                       for i, e in sorted(failed.items())]
-    _write_text(folder / "failures.json", json.dumps(report.failures, indent=2))
+        except BrokenProcessPool:
+            for future in pending:
+                future.cancel()
+            report.seconds = time.perf_counter() - start_time
+            raise WorkerLost(report) from None
     report.seconds = time.perf_counter() - start_time
     return report
 
 
-def _verified(path: Path, digest: str, rows: int, folder: Path, report: Report,
-              say: Callable[[str], Any]) -> bool:
-    """Whether a chunk found on disk is whole and of this run; a damaged one is removed
-    (and redone), one of another configuration is refused."""
-    try:
-        meta, found = read_meta(path)
-    except Exception as err:  # any reader failure means a damaged file
-        reason = f"unreadable: {' '.join(str(err).split())}"
-    else:
-        if meta.get("config_hash") not in (None, digest):
-            raise ConfigError("out", str(folder), f"holds {path.name}, a chunk of another "
-                              "configuration (its hash differs); choose another folder")
+def _check_chunks(folder: Path, digest: str, chunk_size: int,
+                  say: Callable[[str], Any]) -> list[str]:
+    """Refuse a folder holding any chunk of another configuration, or of this one cut in
+    other chunks (sweep.json may be gone); remove the chunks that cannot be read, which
+    are redone, and return their names."""
+    damaged = []
+    for path in sorted((folder / "data").glob("*.parquet")):
+        try:
+            meta, _ = read_meta(path)
+        except Exception as err:  # any reader failure means a damaged file
+            say(f"redoing {path.name}: unreadable ({' '.join(str(err).split())})")
+            damaged.append(path.name)
+            path.unlink()
+            continue
         if meta.get("config_hash") is None:
             raise ConfigError("out", str(folder), f"holds {path.name}, a chunk that no "
                               "pssim run of this version wrote; choose another folder")
-        if found == rows:
-            return True
-        reason = f"{found} rows instead of {rows}"
-    say(f"redoing {path.name}: {reason}")
+        if meta["config_hash"] != digest:
+            raise ConfigError("out", str(folder), f"holds {path.name}, a chunk of another "
+                              "configuration (its hash differs); choose another folder")
+        if meta.get("chunk_size") != chunk_size:
+            raise ConfigError("out", str(folder), f"holds this sweep in chunks of "
+                              f"{meta.get('chunk_size')}: resume with --chunk-size "
+                              f"{meta.get('chunk_size')}")
+    return damaged
+
+
+def _whole(path: Path, rows: int, report: Report, say: Callable[[str], Any]) -> bool:
+    """Whether a chunk of this run found on disk has all its rows; an incomplete one is
+    removed, named, and redone."""
+    found = read_meta(path)[1]
+    if found == rows:
+        return True
+    say(f"redoing {path.name}: {found} rows instead of {rows}")
     report.chunks_redone.append(path.name)
     path.unlink()
     return False
@@ -349,8 +420,11 @@ def _chunk_path(folder: Path, point: int, start: int, stop: int) -> Path:
     return folder / "data" / f"p{point:05d}_r{start:010d}-{stop:010d}.parquet"
 
 
-def _resolve(description: dict[str, Any], chunk_size: int, folder: Path, resume: bool) -> None:
-    resolved = json.loads(json.dumps({**description, "chunk_size": chunk_size}, default=str))
+def _check_saved(description: dict[str, Any], chunk_size: int, folder: Path,
+                 resume: bool) -> dict[str, Any]:
+    """The run's ``sweep.json`` content; refuse a folder whose own describes another run."""
+    resolved: dict[str, Any] = json.loads(json.dumps({**description, "chunk_size": chunk_size},
+                                                     default=str))
     saved = folder / "sweep.json"
     before = None
     if saved.is_file():
@@ -368,7 +442,7 @@ def _resolve(description: dict[str, Any], chunk_size: int, folder: Path, resume:
         raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
     for stale in (*(folder / "data").glob(".*.tmp"), *folder.glob(".*.tmp")):
         stale.unlink(missing_ok=True)  # left by a run killed while writing
-    _write_text(saved, json.dumps(resolved, indent=2))
+    return resolved
 
 
 @contextmanager
@@ -437,10 +511,13 @@ class _Executor:
     workers_per_host: int | None
     scheduler: str | None
     connect_timeout: float = 10.0
+    #: Tasks the executor runs at once (its workers).
+    slots: int = 1
     _client: Any = None
     _pool: cf.ProcessPoolExecutor | None = None
 
     def __enter__(self) -> cf.Executor:
+        self.slots = self.workers_per_host or os.cpu_count() or 1
         if self.kind == "serial":
             return _Serial()
         if self.kind == "processes":
@@ -474,6 +551,8 @@ class _Executor:
                 self._client = Client(LocalCluster(
                     n_workers=self.workers_per_host or os.cpu_count(), threads_per_worker=1,
                     dashboard_address=None))
+        # A remote cluster's size, not this machine's.
+        self.slots = max(1, sum(self._client.nthreads().values()))
         executor: cf.Executor = self._client.get_executor()
         return executor
 
@@ -482,8 +561,11 @@ class _Executor:
             if kind is None:
                 self._pool.shutdown(wait=True)
             else:
-                # Stopped or failed: the workers' tasks are of no more use.
-                processes = list(getattr(self._pool, "_processes", {}).values())
+                # Stopped or failed: the workers' tasks are of no more use, and shutdown
+                # alone would wait for the running ones (minutes on a large chunk). The
+                # pool has no public handle on its processes; its private map is read
+                # defensively, so that a change to it only loses the early exit.
+                processes = list((getattr(self._pool, "_processes", None) or {}).values())
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 for process in processes:
                     process.terminate()

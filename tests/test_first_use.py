@@ -263,13 +263,33 @@ def test_numbers_of_every_kind_are_accepted_alike() -> None:
 @pytest.mark.parametrize(("options", "parameter"), [
     ({"scheme": None}, "scheme"), ({"scheme": 5}, "scheme"), ({"mu": True}, "mu"),
     ({"reps": True}, "reps"), ({"workers": 4.5}, "workers"), ({"alpha": [1]}, "alpha"),
-    ({"seed": "x"}, "seed"), ({"network": 3}, "network"),
+    ({"seed": "x"}, "seed"), ({"network": 3}, "network"), ({"compute_times": 5}, "compute_times"),
 ])
 def test_every_bad_type_is_a_config_error_naming_the_parameter(options: dict,
                                                                parameter: str) -> None:
     with pytest.raises(ConfigError) as err:
         pssim.run(**{"reps": 1, **options})
     assert err.value.parameter == parameter
+
+
+def test_a_network_object_is_not_given_link_parameters_beside_it() -> None:
+    from pssim.network import Fifo
+
+    net = Fifo(message_size=4e6, master_bandwidth=1e9)
+    assert len(pssim.run("LCC", 4, 2, reps=2, network=net)) == 2
+    with pytest.raises(ConfigError, match="master_bandwidth, message_size"):
+        pssim.run("LCC", 4, 2, reps=2, network=net, master_bandwidth="1MB/s",
+                  message_size="8MB")
+
+
+def test_size_checks_hold_whatever_the_chunk_size() -> None:
+    with pytest.raises(ConfigError, match="trace fewer"):
+        pssim.simulate("LCC", 1000, 100, reps=10**6, trace=True, chunk_size=10)
+
+
+def test_one_scheme_named_twice_alike_runs_once() -> None:
+    assert len(pssim.run("LCC,lcc", 8, 4, reps=3)) == 3
+    assert len(pssim.run("all,LCC", 8, 4, reps=1)) == 6
 
 
 def test_two_names_of_one_scheme_are_refused() -> None:
@@ -287,6 +307,29 @@ def test_a_scenario_with_a_bad_seed_writes_nothing(tmp_path: Path) -> None:
     one_line_error(["scenario", "timeline", "--seed", str(2**63), "--out", str(out)],
                    "seed", str(2**63))
     assert not out.exists()
+
+
+def test_a_scenario_that_cannot_run_writes_nothing_and_the_folder_stays_usable(
+        tmp_path: Path) -> None:
+    out = tmp_path / "fig1"
+    one_line_error(["scenario", "paper_fig1", "--workers", "3", "--out", str(out)], "load")
+    assert not out.exists()
+    result = RUNNER.invoke(app, ["scenario", "timeline", "--reps", "1", "--out", str(out),
+                                 "--executor", "serial"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_bottleneck_study_adapts_to_another_cluster() -> None:
+    from pssim.scenarios.bottleneck_bandwidth import SCENARIO
+
+    base = Config(**{**SCENARIO.base, "uplink_bandwidth": "1Gbps", "load": 5, "reps": 2})
+    points = SCENARIO.points(base)
+    assert {p["uplink_bandwidth"] for p in points[:-1]} == {1.25e8}
+    assert points[-1]["network"] == "none" and points[-1]["uplink_bandwidth"] == math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Note)  # LCC-MMC-2 skipped at r = 5
+        schemes = pssim.api.prepare(Config(**points[0])).schemes
+    assert [s.label for s in schemes] == ["GC", "LCC", "LCC-MMC", "UC-MMC", "UC-MMC-PG"]
 
 
 def test_config_json_and_report_carry_version_commit_and_date(tmp_path: Path) -> None:

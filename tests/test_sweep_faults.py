@@ -17,11 +17,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import pssim
 import pssim.execution
 from pssim import ConfigError
 from pssim.analysis import load_sweep
 from pssim.cli import app
-from pssim.execution import Interrupted, read_meta
+from pssim.compute import ShiftedExponential
+from pssim.execution import Interrupted, WorkerLost, read_meta
 from pssim.sweep import load_file, run_sweep
 from tests.conftest import toml
 
@@ -279,3 +281,83 @@ def test_killing_only_the_parent_ends_its_workers(tmp_path: Path) -> None:
     while _session(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _session(proc.pid) == []
+
+
+def test_foreign_chunks_are_refused_whatever_their_names_and_leave_the_folder_to_its_run(
+        tmp_path: Path) -> None:
+    run_sweep(small(reps=40), tmp_path, executor="serial")
+    before = (tmp_path / "sweep.json").read_text()
+    with pytest.raises(ConfigError, match="a different sweep"):
+        run_sweep(small(reps=60, mu=3.0), tmp_path, executor="serial")
+    assert (tmp_path / "sweep.json").read_text() == before
+    assert run_sweep(small(reps=40), tmp_path, executor="serial", resume=True
+                     ).chunks_skipped == 4
+    (tmp_path / "sweep.json").unlink()
+    # Other reps give other chunk names; the chunks' hashes still tell the runs apart.
+    with pytest.raises(ConfigError, match="chunk of another configuration"):
+        run_sweep(small(reps=60, mu=3.0), tmp_path, executor="serial")
+    assert not (tmp_path / "sweep.json").exists()
+    with pytest.raises(ConfigError, match="chunks of 20: resume with --chunk-size 20"):
+        run_sweep(small(reps=40, chunk_size=10), tmp_path, executor="serial")
+    assert set(load_sweep(tmp_path)["mu"]) == {10.0}
+
+
+def test_a_sweep_of_a_durations_file_takes_n_r_and_reps_from_it(tmp_path: Path) -> None:
+    config = {"sweep": {"reps": 2, "schemes": ["LCC-MMC", "UC-MMC"]},
+              "fixed": {"compute_times": str(ROOT / "examples" / "durations.csv")}}
+    report = run_sweep(config, tmp_path / "o", executor="serial")
+    assert report.failures == []
+    data = load_sweep(tmp_path / "o")
+    assert set(data["workers"]) == {6} and set(data["load"]) == {3}
+    pd.testing.assert_frame_equal(
+        data.drop(columns=["point", "seed"]).reset_index(drop=True),
+        pssim.run("LCC-MMC,UC-MMC", compute_times=ROOT / "examples" / "durations.csv",
+                  seed=int(data["seed"].iloc[0])).sort_values(["scheme", "rep"])
+        .reset_index(drop=True).drop(columns="seed"), check_exact=True)
+
+
+class DiesInAWorker(ShiftedExponential):
+    """A compute model that kills the worker process that uses it (as the kernel's
+    out-of-memory killer would)."""
+
+    def __init__(self, parent: int) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def finish_times(self, *args: Any) -> Any:
+        if os.getpid() != self.parent:
+            os._exit(1)
+        return super().finish_times(*args)
+
+
+def test_a_dead_worker_stops_the_run_without_blaming_a_point(tmp_path: Path) -> None:
+    points = [{"scheme": ["LCC"], "workers": 8, "load": 2, "reps": 40,
+               "compute_times": DiesInAWorker(os.getpid())}]
+    with pytest.raises(WorkerLost) as stop:
+        pssim.execution.run_points(points, tmp_path, description={"x": 1}, seed=1,
+                                   executor="processes", workers_per_host=1, chunk_size=10)
+    assert stop.value.report.failures == []
+    assert not (tmp_path / "failures.json").exists()
+
+
+def test_notes_of_a_sweep_are_lines_and_ctrl_c_in_a_scenario_says_how_to_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(toml(small(master_bandwidth="1GB/s")))
+    result = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "o"),
+                                      "--executor", "serial", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "note: master_bandwidth=1e+09 has no effect with network none" in result.output
+    assert "Note:" not in result.output
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pssim.execution, "simulate", interrupted)
+    out = tmp_path / "t"
+    result = CliRunner().invoke(app, ["scenario", "timeline", "--reps", "2", "--out", str(out),
+                                      "--executor", "serial", "--workers", "6"])
+    assert result.exit_code == 130, result.output
+    assert "Traceback" not in result.output
+    assert (f"resume with: pssim scenario timeline --workers 6 --reps 2 --seed 0 --out {out}"
+            in result.output)

@@ -1,5 +1,6 @@
 """Network disciplines, registered by name: ``none``, ``fifo`` and ``fair``
-(docs/model.md, "Network"). A new discipline is one module with one ``@register`` class."""
+(docs/model.md, "Network"). A new discipline is one module with one ``@register`` class,
+imported below so that it registers."""
 
 from pssim.network import fair, fifo, none  # noqa: F401  (they register)
 from pssim.network.base import Cluster, Discipline, Send, build, names, register, uplinks
