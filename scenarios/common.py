@@ -19,10 +19,8 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
-import os
 import pkgutil
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -37,6 +35,7 @@ from pssim.analysis.frames import in_bandwidth_unit, load_sweep
 from pssim.config import Config
 from pssim.errors import ConfigError, integer, writable_folder
 from pssim.execution import DEFAULT_CHUNK_SIZE, run_points
+from pssim.files import write_atomically
 
 #: The network of the bottleneck studies: a realistic gradient (10^6 float32 parameters,
 #: 4 MB per message), 10 Gbps uplinks (1.25e9 bytes/s) and 50 µs of latency.
@@ -104,12 +103,7 @@ class Output:
 
     def _keep(self, path: Path, write: Callable[[Path], Any]) -> Path:
         writable_folder("out", self.folder)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp{path.suffix}")
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(path, write)
         self.written.append(path)
         return path
 

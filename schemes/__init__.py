@@ -4,12 +4,11 @@ from pssim.schemes import gradient_coding, lagrange, uncoded  # noqa: F401  (the
 from pssim.schemes.base import Scheme
 from pssim.schemes.registry import (
     PAPER_SCHEMES,
-    expand_names,
     feasible,
     is_alias,
     make_scheme,
     register,
 )
 
-__all__ = ["PAPER_SCHEMES", "Scheme", "expand_names", "feasible", "is_alias", "make_scheme",
+__all__ = ["PAPER_SCHEMES", "Scheme", "feasible", "is_alias", "make_scheme",
            "register"]

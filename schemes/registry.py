@@ -23,19 +23,6 @@ def register(cls: type[Scheme]) -> type[Scheme]:
     return cls
 
 
-def expand_names(names: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Split a comma-separated list; ``all`` stands for the paper's six schemes."""
-    items = names.split(",") if isinstance(names, str) else list(names)
-    out: list[str] = []
-    for item in (s.strip() for s in items):
-        for name in PAPER_SCHEMES if item.lower() == "all" else [item]:
-            if name and name not in out:
-                out.append(name)
-    if not out:
-        raise ConfigError("scheme", names, f"must name at least one of {', '.join(_REGISTRY)}")
-    return out
-
-
 def is_alias(name: str) -> bool:
     """Whether ``name`` is family notation, LCC(p), that can name a scheme the paper
     names otherwise (LCC(1) is LCC-MMC)."""

@@ -91,16 +91,12 @@ def write_table(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
     suffix, to a temporary name renamed into place: a failed write leaves no partial
     file at ``path``."""
     from pssim.execution import write_parquet
+    from pssim.files import write_atomically
 
     if path.suffix.lower() != ".csv":
         write_parquet(frame, path, meta)
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def _version(value: bool) -> None:

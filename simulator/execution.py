@@ -24,7 +24,6 @@ import socket
 import sys
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -43,6 +42,7 @@ from pssim.compute import ComputeModel
 from pssim.config import Config
 from pssim.engines import choose
 from pssim.errors import ConfigError, Note, writable_folder
+from pssim.files import write_atomically
 
 EXECUTORS = ("serial", "processes", "dask")
 DEFAULT_CHUNK_SIZE = 5000
@@ -131,12 +131,7 @@ def write_parquet(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            META_KEY: json.dumps(meta, default=str).encode()})
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_meta(path: Path) -> tuple[dict[str, Any], int]:
@@ -407,13 +402,7 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    # A kill mid-write leaves the old file or the new one, never a truncated one.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def _chunk_path(folder: Path, point: int, start: int, stop: int) -> Path:
@@ -440,7 +429,7 @@ def _check_saved(description: dict[str, Any], chunk_size: int, folder: Path,
         raise ConfigError("out", str(folder), f"holds {hint}")
     if before is None and resume:
         raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
-    for stale in (*(folder / "data").glob(".*.tmp"), *folder.glob(".*.tmp")):
+    for stale in (*(folder / "data").glob(".*.tmp*"), *folder.glob(".*.tmp*")):
         stale.unlink(missing_ok=True)  # left by a run killed while writing
     return resolved
 

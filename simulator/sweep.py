@@ -36,7 +36,7 @@ from pssim.execution import (
     check_size,
     run_points,
 )
-from pssim.schemes.registry import expand_names, resolve
+from pssim.schemes.registry import resolve
 
 __all__ = ["EXECUTORS", "PARAMETERS", "Report", "SweepFile", "load_file", "points",
            "run_sweep", "validate"]
@@ -80,8 +80,9 @@ Fixed: type[BaseModel] = create_model("Fixed", __config__=_STRICT, **_FIXED)
 Grid: type[BaseModel] = create_model("Grid", __config__=_STRICT, **_GRID)
 
 def _schemes(names: list[str]) -> list[str]:
-    for name in expand_names(names):
-        resolve(name)
+    for name in names:
+        if name.strip().lower() != "all":
+            resolve(name)
     return names
 
 

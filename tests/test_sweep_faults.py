@@ -361,3 +361,12 @@ def test_notes_of_a_sweep_are_lines_and_ctrl_c_in_a_scenario_says_how_to_resume(
     assert "Traceback" not in result.output
     assert (f"resume with: pssim scenario timeline --workers 6 --reps 2 --seed 0 --out {out}"
             in result.output)
+
+
+def test_temporary_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    run_sweep(small(), tmp_path, executor="serial")
+    stale = tmp_path / "data" / ".p00000_r0000000000-0000000020.parquet.1234abcd.tmp.parquet"
+    stale.write_bytes(b"half a chunk")
+    run_sweep(small(), tmp_path, executor="serial")
+    assert not stale.exists()
+    assert [p.name for p in (tmp_path / "data").iterdir() if p.name.startswith(".")] == []
