@@ -59,8 +59,9 @@ def _checked(name: str) -> Any:
         if name == "network" and value not in networks.names():
             raise ConfigError(name, value, f"must be one of {', '.join(networks.names())}")
         if name == "engine" and value == "analytic":
-            raise ValueError("must be one of auto, des, vectorized (a sweep simulates "
-                             "realizations)")
+            simulated = [e for e in fields.ENGINES if e != "analytic"]
+            raise ConfigError(name, value, f"must be one of {', '.join(simulated)} (a sweep "
+                              "simulates realizations)")
         return value
 
     return check

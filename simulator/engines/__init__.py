@@ -9,6 +9,7 @@ fastest that does. Every realization engine returns an :class:`Outcome`.
 
 from __future__ import annotations
 
+from pssim import config
 from pssim.engines.base import Engine, Outcome, TraceRow
 from pssim.engines.des import Des
 from pssim.engines.vectorized import Vectorized
@@ -29,8 +30,7 @@ def choose(name: str, network: Discipline, trace: bool) -> Engine:
                           "analyze() (on the command line, pssim run --engine analytic)")
     engine = ENGINES.get(name)
     if engine is None:
-        raise ConfigError("engine", name, f"must be one of auto, {', '.join(ENGINES)}, "
-                          "analytic")
+        raise ConfigError("engine", name, f"must be one of {', '.join(config.ENGINES)}")
     why = engine.unsupported(network, trace)
     if why is not None:
         raise ConfigError("engine", name, f"{why}; use engine 'des' or 'auto'")
