@@ -31,27 +31,40 @@ class ComputeModel(ABC):
     name: str
 
     @abstractmethod
-    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
-        """Finish times, shape (stop - start, workers, load), of realizations start..stop-1,
-        nondecreasing along the last axis (a worker performs its computations in order).
+    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int,
+                     iteration: int = 0) -> np.ndarray:
+        """Finish times from the start of ``iteration``, shape (stop - start, workers,
+        load), of realizations start..stop-1, nondecreasing along the last axis (a worker
+        performs its computations in order).
 
-        Row k depends only on (seed, k, the model and its parameters, workers): never on
-        the scheme, the network, the engine, or on start and stop.
+        Row k depends only on (seed, k, iteration, the model and its parameters, workers):
+        never on the scheme, the network, the engine, the number of iterations of the run,
+        or on start and stop. Iteration 0 is what a single-iteration run draws.
         """
 
     @abstractmethod
     def parameters(self) -> dict[str, Any]:
         """The model's parameters, as columns of the summary."""
 
-    def check(self, workers: int, load: int, reps: int) -> None:  # noqa: B027
+    def check(self, workers: int, load: int, reps: int,  # noqa: B027
+              iterations: int = 1) -> None:
         """Raise ConfigError if the model cannot serve this configuration."""
 
 
-def standard_exponentials(seed: int, start: int, stop: int, workers: int) -> np.ndarray:
+def stream(seed: int, block: int, iteration: int) -> np.random.Generator:
+    """The generator of a block of realizations in one iteration. Iteration 0 keeps the
+    stream of single-iteration runs; iteration t > 0 has a stream of its own, so that its
+    draws depend neither on the number of iterations nor on how a run is split."""
+    key = (block,) if iteration == 0 else (block, iteration)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+def standard_exponentials(seed: int, start: int, stop: int, workers: int,
+                          iteration: int = 0) -> np.ndarray:
     """Exp(1) draws of shape (stop - start, workers), realization by realization."""
     out = np.empty((stop - start, workers))
     for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,)))
+        rng = stream(seed, block, iteration)
         draws = rng.standard_exponential((BLOCK, workers))
         lo, hi = max(start, block * BLOCK), min(stop, (block + 1) * BLOCK)
         out[lo - start : hi - start] = draws[lo - block * BLOCK : hi - block * BLOCK]
@@ -79,8 +92,9 @@ class ShiftedExponential(ComputeModel):
         self.mu = finite("mu", mu, low=0.0, low_open=True)
         self.alpha = finite("alpha", alpha, low=0.0)
 
-    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
-        x = self.alpha + standard_exponentials(seed, start, stop, workers) / self.mu
+    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int,
+                     iteration: int = 0) -> np.ndarray:
+        x = self.alpha + standard_exponentials(seed, start, stop, workers, iteration) / self.mu
         return multiples(x, load)
 
     def parameters(self) -> dict[str, Any]:
@@ -97,7 +111,10 @@ class ExplicitDurations(ComputeModel):
     Without ``computation`` a worker's duration applies to each of its computations, so
     computation c finishes at c·duration; with it, at the sum of the durations of 1..c.
     Without ``rep`` every realization uses the same durations; with it, realization k uses
-    the rows with rep == k.
+    the rows with rep == k. Likewise ``iteration`` (0-based): without it every iteration
+    uses the same durations; with it, iteration t uses the rows with iteration == t, so a
+    measured trace of many iterations replays exactly (a single-iteration run uses
+    iteration 0).
     """
 
     name = "explicit"
@@ -113,14 +130,15 @@ class ExplicitDurations(ComputeModel):
         if missing:
             raise bad(f"has the columns {_describe(table)}, without "
                       f"{' and '.join(missing)}; it must have the columns worker and "
-                      "duration (optional: computation, rep)")
+                      "duration (optional: computation, rep, iteration)")
         if table.empty:
             raise bad("has no rows; it must give at least one duration")
 
         def bad_row(i: int, column: str, value: Any, allowed: str) -> ConfigError:
             return bad(f"row {i + 1}, column {column}: {value} is not allowed; {allowed}")
 
-        cols = ["worker", "duration"] + [c for c in ("computation", "rep") if c in table.columns]
+        cols = ["worker", "duration"] + [c for c in ("computation", "rep", "iteration")
+                                         if c in table.columns]
         t = table[cols]
         for c in cols:
             values = pd.to_numeric(t[c], errors="coerce").to_numpy(dtype=float)
@@ -145,7 +163,7 @@ class ExplicitDurations(ComputeModel):
             {"duration": "float64"})
         has_rep = "rep" in cols
         self.has_computation = "computation" in cols
-        keys = [c for c in ("rep", "worker", "computation") if c in cols]
+        keys = [c for c in ("rep", "iteration", "worker", "computation") if c in cols]
         dup = self.table.duplicated(keys)
         if dup.any():
             first = self.table[dup].iloc[0]
@@ -157,16 +175,21 @@ class ExplicitDurations(ComputeModel):
                      else np.zeros(len(t), dtype=np.int64))
         self.duration = self.table["duration"].to_numpy()
         self.reps_available: int | None = int(self.rep.max()) + 1 if has_rep else None
+        self.iteration: np.ndarray | None = (self.table["iteration"].to_numpy()
+                                             if "iteration" in cols else None)
 
-    def _dense(self, start: int, stop: int, workers: int, load: int) -> np.ndarray:
-        """Durations of realizations start..stop-1 as a (reps, workers, computations)
-        array, NaN where the table says nothing; rows beyond N, r or the realizations asked
-        for are left out, so stray ids cost nothing."""
+    def _dense(self, start: int, stop: int, workers: int, load: int,
+               iteration: int = 0) -> np.ndarray:
+        """Durations of realizations start..stop-1 in ``iteration`` as a (reps, workers,
+        computations) array, NaN where the table says nothing; rows beyond N, r or the
+        realizations asked for are left out, so stray ids cost nothing."""
         width = load if self.has_computation else 1
         if self.reps_available is None:
             start, stop = 0, 1
         keep = ((self.worker < workers) & (self.comp < width) & (self.rep >= start)
                 & (self.rep < stop))
+        if self.iteration is not None:
+            keep &= self.iteration == iteration
         dense = np.full((stop - start, workers, width), np.nan)
         dense[self.rep[keep] - start, self.worker[keep], self.comp[keep]] = self.duration[keep]
         return dense
@@ -185,16 +208,29 @@ class ExplicitDurations(ComputeModel):
                               f"must be a readable CSV or Parquet file ({reason})") from None
         return cls(table, source=str(path))
 
-    def check(self, workers: int, load: int, reps: int) -> None:
+    def check(self, workers: int, load: int, reps: int, iterations: int = 1) -> None:
         if self.reps_available is not None and reps > self.reps_available:
             raise ConfigError("reps", reps, f"must be <= {self.reps_available}, the number "
                               f"of reps in {self.source}")
+        if self.iteration is not None:
+            present = set(np.unique(self.iteration).tolist())
+            missing = [t for t in range(iterations) if t not in present]
+            if missing:
+                raise ConfigError("compute_times", self.source,
+                                  f"has no rows of iteration {missing[0]}; its iteration "
+                                  f"column must give every iteration 0..{iterations - 1}")
+        for t in range(iterations if self.iteration is not None else 1):
+            self._check_iteration(workers, load, reps, t)
+
+    def _check_iteration(self, workers: int, load: int, reps: int, iteration: int) -> None:
         for start in range(0, reps if self.reps_available else 1, BLOCK):
-            dense = self._dense(start, min(reps, start + BLOCK), workers, load)
+            dense = self._dense(start, min(reps, start + BLOCK), workers, load, iteration)
             holes = np.argwhere(np.isnan(dense))
             if len(holes):
                 rep, worker, comp = holes[0].tolist()
                 where = f" (rep {start + rep})" if self.reps_available else ""
+                if self.iteration is not None:
+                    where += f" (iteration {iteration})"
                 what = f", computation {comp + 1}" if self.has_computation else ""
                 needs = (f"computations 1..{load} of " if self.has_computation
                          else "a duration for ")
@@ -202,8 +238,9 @@ class ExplicitDurations(ComputeModel):
                                   f"has no duration for worker {worker}{what}{where}; it must "
                                   f"give {needs}every worker 0..{workers - 1}")
 
-    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int) -> np.ndarray:
-        d = self._dense(start, stop, workers, load)
+    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int,
+                     iteration: int = 0) -> np.ndarray:
+        d = self._dense(start, stop, workers, load, iteration)
         if self.reps_available is None:
             d = np.broadcast_to(d, (stop - start, *d.shape[1:]))
         if self.has_computation:
