@@ -28,6 +28,7 @@ from pssim.engines import Outcome, TraceRow, choose
 from pssim.errors import ConfigError, Note, integer
 from pssim.network import Discipline
 from pssim.schemes import PAPER_SCHEMES, Scheme, is_alias, make_scheme
+from pssim.training import Training
 
 #: Realizations simulated per step at most. It bounds the memory of the vectorized engine (a
 #: few MB of finish times at N = 40, r = 10, which stay in cache) and never changes results.
@@ -62,6 +63,7 @@ class Prepared:
     schemes: list[Scheme]
     network: Discipline
     compute: ComputeModel
+    training: Training
 
 
 def configure(config: ConfigLike = None, workers: int | None = None, load: int | None = None,
@@ -125,12 +127,14 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
     prepared = prepare(configure(config, workers, load, **options), first_rep=first_rep)
     cfg, built, net, model = (prepared.config, prepared.schemes, prepared.network,
                               prepared.compute)
-    engine = choose(cfg.engine, net, trace)
+    training = prepared.training
+    engine = choose(cfg.engine, net, trace, training)
+    iterations = cfg.iterations
     workers, load, reps = cfg.workers, cfg.load, cfg.reps
     # The size checks hold whatever chunk size is asked for.
     fitting = fitting_chunk(cfg, len(built), trace)
     chunk_size = fitting if chunk_size is None else integer("chunk_size", chunk_size, low=1)
-    results = [Outcome.empty(reps) for _ in built]
+    results = [Outcome.empty(reps * iterations) for _ in built]
     # Trace records go to plain lists during the run, one per scheme, and become one
     # DataFrame at the end.
     rows: list[list[TraceRow]] = [[] for _ in built]
@@ -140,23 +144,24 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
             stop = min(reps, start + chunk_size)
             # One draw per chunk, shared by all schemes: common random numbers.
             with np.errstate(over="ignore"):  # overflow is refused just below, in words
-                finish = model.finish_times(cfg.seed, first_rep + start, first_rep + stop,
-                                            workers, load)
+                finish = [model.finish_times(cfg.seed, first_rep + start, first_rep + stop,
+                                             workers, load, **({"iteration": t} if t else {}))
+                          for t in range(iterations)]
             # Finish times grow with the computation: the last ones are finite or none is.
-            if not np.isfinite(finish[..., -1]).all():
+            if not all(np.isfinite(f[..., -1]).all() for f in finish):
                 raise ConfigError("compute model", model, "gives finish times that are not "
                                   "finite numbers (they overflow): durations must be far "
                                   "below 1e308 seconds")
             for s, out, records in zip(built, results, rows, strict=True):
                 part = engine.simulate(s, net, finish, first_rep + start,
-                                       records if trace else None)
+                                       records if trace else None, training)
                 if not np.isfinite(part.completion_time).all():
                     raise ConfigError("configuration", f"{s.label} on network {net.name}",
                                       "gives completion times that are not finite numbers "
                                       "(they overflow): use smaller times or sizes")
-                out[start:stop] = part
+                out[start * iterations:stop * iterations] = part
                 bar.update(stop - start)
-    summary = _summary(built, net, model, cfg.seed, results, first_rep)
+    summary = _summary(built, net, model, training, cfg.seed, results, first_rep)
     # The frames carry the run's configuration, so that analysis helpers can read what
     # they are not given (the message size, a bandwidth).
     summary.attrs["pssim"] = {"config": cfg.to_json(), **provenance.stamp()}
@@ -214,14 +219,20 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
                          master_bandwidth=config.master_bandwidth, latency=config.latency,
                          message_size=config.message_size)
     model = build_compute(config)
-    model.check(config.workers, config.load, first_rep + config.reps)
+    model.check(config.workers, config.load, first_rep + config.reps, config.iterations)
+    training = Training(config.iterations, config.late_policy, config.downlink,
+                        config.downlink_bandwidth,
+                        config.message_size if config.model_size is None else config.model_size,
+                        config.decode_time,
+                        # The downlink shares the network's latency where it has one.
+                        net.latency if "latency" in net.uses else 0.0)
     ignored = [f"{name}={getattr(config, name):g}" for name, default in
                (("uplink_bandwidth", math.inf), ("master_bandwidth", math.inf),
                 ("latency", 0.0)) if name not in net.uses and getattr(config, name) != default]
     if ignored:
         warnings.warn(f"{', '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} no "
                       f"effect with network {net.name}", Note, stacklevel=3)
-    return Prepared(config, built, net, model)
+    return Prepared(config, built, net, model, training)
 
 
 def build_compute(config: Config) -> ComputeModel:
@@ -325,29 +336,38 @@ def analyze(config: ConfigLike = None, workers: int | None = None, load: int | N
 
 PARAMETER_COLUMNS = ["scheme", "workers", "load", "group", "threshold", "polynomials",
                      "pg_tolerance", "model", "mu", "alpha", "network", "uplink_bandwidth",
-                     "master_bandwidth", "latency", "message_size", "seed"]
+                     "master_bandwidth", "latency", "message_size", "seed", "iterations",
+                     "late_policy", "downlink", "downlink_bandwidth", "model_size",
+                     "decode_time"]
 
 
-def _summary(built: list[Scheme], network: Discipline, model: ComputeModel, seed: int,
-             results: list[Outcome], first_rep: int = 0) -> pd.DataFrame:
-    """One row per (scheme, realization), built column by column so that a million
-    realizations never hold more than one copy of the table."""
-    reps = results[0].completion_time.shape[0]
-    params = [{**s.parameters(), **model.parameters(), **network.parameters(), "seed": seed}
-              for s in built]
+def _summary(built: list[Scheme], network: Discipline, model: ComputeModel,
+             training: Training, seed: int, results: list[Outcome],
+             first_rep: int = 0) -> pd.DataFrame:
+    """One row per (scheme, realization, iteration), built column by column so that a
+    million realizations never hold more than one copy of the table."""
+    iterations = training.iterations
+    rows = results[0].completion_time.shape[0]
+    reps = rows // iterations
+    params = [{**s.parameters(), **model.parameters(), **network.parameters(), "seed": seed,
+               **training.parameters()} for s in built]
     # The documented columns first, then whatever a scheme or model adds of its own.
     keys = PARAMETER_COLUMNS + [k for p in params for k in p if k not in PARAMETER_COLUMNS]
     columns: dict[str, Any] = {}
     for key in dict.fromkeys(keys):
-        columns[key] = _parameter_column([p.get(key) for p in params], reps,
+        columns[key] = _parameter_column([p.get(key) for p in params], rows,
                                          nullable_integer=key == "polynomials")
     out = Outcome.concat(results)
-    columns["rep"] = np.tile(np.arange(first_rep, first_rep + reps, dtype=np.int64),
-                             len(built))
+    columns["rep"] = np.tile(np.repeat(np.arange(first_rep, first_rep + reps, dtype=np.int64),
+                                       iterations), len(built))
+    columns["iteration"] = np.tile(np.arange(iterations, dtype=np.int64), reps * len(built))
+    columns["start"] = out.start
+    columns["end"] = out.end
     columns["completion_time"] = out.completion_time
     columns["messages"] = out.messages
     columns["messages_sent"] = out.messages_sent
     columns["computations"] = out.computations
+    columns["late_messages"] = out.late_messages
     columns["bytes"] = out.messages * columns["message_size"]
     return pd.DataFrame(columns, copy=False)
 
@@ -368,7 +388,8 @@ def _parameter_column(values: list[Any], reps: int, nullable_integer: bool = Fal
 
 
 def _trace_frame(rows: list[TraceRow], label: str) -> pd.DataFrame:
-    rep, time, worker, event, computation, message, size = map(list, zip(*rows, strict=True))
+    rep, time, worker, event, computation, message, size, iteration = map(
+        list, zip(*rows, strict=True))
     frame = pd.DataFrame({"scheme": label, "rep": np.array(rep, dtype=np.int64),
                           "time": np.array(time)})
     for name, values in (("worker", worker), ("event", None), ("computation", computation),
@@ -379,4 +400,5 @@ def _trace_frame(rows: list[TraceRow], label: str) -> pd.DataFrame:
         arr = np.array(values, dtype=np.int64)
         frame[name] = pd.arrays.IntegerArray(arr, arr < 0)
     frame["bytes"] = np.array(size)
+    frame["iteration"] = np.array(iteration, dtype=np.int64)
     return frame

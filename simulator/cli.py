@@ -240,13 +240,33 @@ def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
 
 
 def format_table(summary: pd.DataFrame) -> str:
-    """Per-scheme mean completion time with its 95% CI, and mean messages."""
+    """Per-scheme mean completion time with its 95% CI, and mean messages; for training
+    runs, per iteration, with the mean total training time (T_{K−1}) and its 95% CI and
+    the mean late messages per iteration."""
     from pssim.analysis.summary import summarize
 
+    iterations = int(summary["iteration"].max()) + 1 if "iteration" in summary else 1
     s = summarize(summary)
+    more = summary.groupby("scheme", sort=False)[["messages_sent", "computations",
+                                                  *(["late_messages"] if iterations > 1
+                                                    else [])]].mean()
+    if iterations > 1:
+        last = summary[summary["iteration"] == iterations - 1]
+        total = summarize(last.assign(completion_time=last["end"]))
+        lines = [f"{'scheme':<12} {'reps':>7} {'training (s)':>13} {'95% CI (s)':>23} "
+                 f"{'T/iter (s)':>11} {'messages':>9} {'sent':>9} {'late':>7}"]
+        rows = zip(total["scheme"].tolist(), total["n"].tolist(),
+                   total["mean_completion_time"].tolist(), total["ci_low"].tolist(),
+                   total["ci_high"].tolist(), s["mean_completion_time"].tolist(),
+                   s["mean_messages"].tolist(), more["messages_sent"].tolist(),
+                   more["late_messages"].tolist(), strict=True)
+        for name, n, mean, low, high, per, messages, sent, late in rows:
+            ci = "" if math.isnan(low) else f"[{low:.6f}, {high:.6f}]"
+            lines.append(f"{name:<12} {n:>7} {mean:>13.6f} {ci:>23} {per:>11.6f} "
+                         f"{messages:>9.3f} {sent:>9.3f} {late:>7.3f}")
+        return "\n".join(lines)
     lines = [f"{'scheme':<12} {'reps':>7} {'mean T (s)':>11} {'95% CI (s)':>23} "
              f"{'messages':>9} {'sent':>9} {'computations':>12}"]
-    more = summary.groupby("scheme", sort=False)[["messages_sent", "computations"]].mean()
     columns = zip(s["scheme"].tolist(), s["n"].tolist(), s["mean_completion_time"].tolist(),
                   s["ci_low"].tolist(), s["ci_high"].tolist(), s["mean_messages"].tolist(),
                   more["messages_sent"].tolist(), more["computations"].tolist(), strict=True)

@@ -141,6 +141,28 @@ class Config(BaseModel):
         lambda n, v: None if v is None else nbytes(n, v))] = Field(
         None, description="Bytes per message, or with a unit ('4MB', '4MiB'); required for "
         "fifo and fair.", json_schema_extra={"kind": "quantity"})
+    iterations: Annotated[int, _count(1)] = Field(
+        1, description="Iterations K of a training run (1: the paper's single iteration).",
+        json_schema_extra={"kind": "int"})
+    late_policy: Annotated[str, _checked(_choice(("cancel", "drain")))] = Field(
+        "cancel", description="What a worker does with the unfinished work of an iteration "
+        "when the next model arrives: cancel it, or drain it (finish and send it).",
+        json_schema_extra={"kind": "str"})
+    downlink: Annotated[str, _checked(_choice(("broadcast", "unicast")))] = Field(
+        "broadcast", description="How the master sends the new model: broadcast (one "
+        "transfer reaches every worker) or unicast (N copies back to back, in worker "
+        "order).", json_schema_extra={"kind": "str"})
+    downlink_bandwidth: Annotated[float, _checked(bandwidth)] = Field(
+        math.inf, description="The master's downlink: bytes/s, or with a unit ('10Gbps').",
+        json_schema_extra={"kind": "quantity"})
+    model_size: Annotated[float | None, _checked(
+        lambda n, v: None if v is None else nbytes(n, v))] = Field(
+        None, description="Bytes of the model sent to the workers, or with a unit ('4MB'); "
+        "default message_size.", json_schema_extra={"kind": "quantity"})
+    decode_time: Annotated[float, _checked(delay)] = Field(
+        0.0, description="Seconds the master spends decoding after an iteration ends, "
+        "before it sends the next model, or with a unit ('2ms').",
+        json_schema_extra={"kind": "quantity"})
     reps: Annotated[int, _count(1)] = Field(
         1000, description="Realizations (independent iterations).",
         json_schema_extra={"kind": "int"})

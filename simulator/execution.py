@@ -261,11 +261,12 @@ def _resolve_point(params: dict[str, Any], seed: int, seeding: str) -> _Point:
     # run exactly the resolved configuration.
     prepared = prepare(configure(**params))
     config = prepared.config
-    engine = choose(config.engine, prepared.network, False)
+    engine = choose(config.engine, prepared.network, False, prepared.training)
     point_rng = point_seed(seed, config, prepared.compute) if seeding == "point" else seed
     # Points only the SimPy engine can run take far longer per realization.
-    return _Point(config.fields(), point_rng, config.reps, len(prepared.schemes),
-                  engine.name == "des")
+    # A chunk holds a row per (scheme, realization, iteration).
+    return _Point(config.fields(), point_rng, config.reps,
+                  len(prepared.schemes) * config.iterations, engine.name == "des")
 
 
 def _run(points: list[_Point | None], failed: dict[int, str], folder: Path,

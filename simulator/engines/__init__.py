@@ -15,23 +15,26 @@ from pssim.engines.des import Des
 from pssim.engines.vectorized import Vectorized
 from pssim.errors import ConfigError
 from pssim.network import Discipline
+from pssim.training import Training
 
 #: The realization engines, fastest first: ``auto`` takes the first that is exact.
 ENGINES: dict[str, Engine] = {e.name: e for e in (Vectorized(), Des())}
 
 
-def choose(name: str, network: Discipline, trace: bool) -> Engine:
+def choose(name: str, network: Discipline, trace: bool,
+           training: Training | None = None) -> Engine:
     """The engine ``name`` (or, for ``auto``, the fastest exact one), or a ConfigError
     that says why it cannot run this configuration."""
     if name == "auto":
-        return next(e for e in ENGINES.values() if e.unsupported(network, trace) is None)
+        return next(e for e in ENGINES.values()
+                    if e.unsupported(network, trace, training) is None)
     if name == "analytic":
         raise ConfigError("engine", name, "gives distributions, not realizations: call "
                           "analyze() (on the command line, pssim run --engine analytic)")
     engine = ENGINES.get(name)
     if engine is None:
         raise ConfigError("engine", name, f"must be one of {', '.join(config.ENGINES)}")
-    why = engine.unsupported(network, trace)
+    why = engine.unsupported(network, trace, training)
     if why is not None:
         raise ConfigError("engine", name, f"{why}; use engine 'des' or 'auto'")
     return engine

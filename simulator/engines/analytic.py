@@ -40,12 +40,16 @@ from pssim.compute import ComputeModel, ShiftedExponential
 from pssim.errors import ConfigError, finite, integer
 from pssim.network import Discipline, NoNetwork
 from pssim.schemes import Scheme
+from pssim.training import Training
 
 __all__ = ["count_rule_cdf", "count_rule_mean", "count_rule_quantile", "unsupported"]
 
 
-def unsupported(schemes: list[Scheme], network: Discipline, model: ComputeModel) -> str | None:
+def unsupported(schemes: list[Scheme], network: Discipline, model: ComputeModel,
+                training: Training | None = None) -> str | None:
     """Why the closed forms do not cover this configuration, or None."""
+    if training is not None and not training.single:
+        return "closed forms cover single iterations, not training runs"
     if not isinstance(model, ShiftedExponential):
         return f"closed forms cover ShiftedExponential, not {type(model).__name__}"
     if not isinstance(network, NoNetwork):

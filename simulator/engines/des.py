@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from functools import partial
 from heapq import heappush
 from typing import Any
 
@@ -22,6 +23,7 @@ from simpy.events import NORMAL, Event
 from pssim.engines.base import Engine, Outcome, TraceRow
 from pssim.network import Discipline, Send
 from pssim.schemes import Scheme
+from pssim.training import Training
 
 _new_event = object.__new__
 
@@ -65,7 +67,7 @@ class _Iteration:
         self.received += 1
         if self.trace is not None:
             self.trace.append((self.rep, self.env.now, worker, "received", -1, message + 1,
-                               self.size))
+                               self.size, 0))
         label = self.labels[worker][message]
         if not self.seen[label]:
             self.seen[label] = True
@@ -74,11 +76,14 @@ class _Iteration:
                 self.completion = self.env.now
                 self.done.succeed()
 
+    def abandoned(self, worker: int, message: int) -> bool:
+        return False  # one iteration: nothing is ever cancelled
+
     def started(self, worker: int, message: int) -> None:
         self.sent += 1
         if self.trace is not None:
             self.trace.append((self.rep, self.env.now, worker, "send_start", -1, message + 1,
-                               self.size))
+                               self.size, 0))
 
     # -- the workers --------------------------------------------------------------------
     def worker(self, i: int, finish: list[float], send: Send) -> Generator[Event, Any, None]:
@@ -89,7 +94,7 @@ class _Iteration:
             yield at(t)
             self.computations += 1
             if trace is not None:
-                trace.append((self.rep, t, i, "compute_done", c, -1, math.nan))
+                trace.append((self.rep, t, i, "compute_done", c, -1, math.nan, 0))
             if c % group == 0:
                 send(i, c // group - 1)
 
@@ -104,31 +109,175 @@ class _Iteration:
         while env.peek() <= t:
             env.step()
         if self.trace is not None:
-            self.trace.append((self.rep, t, -1, "complete", -1, -1, math.nan))
+            self.trace.append((self.rep, t, -1, "complete", -1, -1, math.nan, 0))
         return t, self.received, self.sent, self.computations
 
 
+#: After every other event of the same instant, fifo's link included: a model received at
+#: R lets everything of its worker at instants up to R happen first (docs/model.md).
+_MODEL_PRIORITY = 3
+
+
+class _Training(_Iteration):
+    """K iterations of the cluster, from time 0 until the master decodes the last
+    (docs/model.md, "Training runs"). A worker's messages are numbered across iterations
+    (iteration t's j-th is t·m + j), so the network's queues order them as the model says:
+    earlier iteration first at equal instants."""
+
+    def __init__(self, scheme: Scheme, network: Discipline, labels: list[list[int]],
+                 pieces: int, rep: int, trace: list[TraceRow] | None,
+                 training: Training) -> None:
+        super().__init__(scheme, network, labels, pieces, rep, trace)
+        k = training.iterations
+        self.training = training
+        self.m = scheme.messages_per_worker
+        self.needed_t = [scheme.threshold] * k
+        self.seen_t = [[False] * pieces for _ in range(k)]
+        self.start_t = [0.0] * k
+        self.end_t = [math.inf] * k
+        self.received_t = [0] * k
+        self.sent_t = [0] * k
+        self.computations_t = [0] * k
+        self.late_t = [0] * k
+
+    def _iteration(self, message: int) -> tuple[int, int]:
+        return divmod(message, self.m)
+
+    def _counts(self, t: int) -> bool:
+        """Whether what happens now counts for iteration t: at or before T_t."""
+        return self.env.now <= self.end_t[t]
+
+    # -- the master ---------------------------------------------------------------------
+    def receive(self, worker: int, message: int) -> None:
+        t, j = self._iteration(message)
+        if self.trace is not None:
+            self.trace.append((self.rep, self.env.now, worker, "received", -1, j + 1,
+                               self.size, t))
+        if not self._counts(t):
+            self.late_t[t] += 1  # the run ends at T_{K−1}: nothing later is seen
+            return
+        self.received_t[t] += 1
+        label = self.labels[worker][j]
+        if not self.seen_t[t][label]:
+            self.seen_t[t][label] = True
+            self.needed_t[t] -= 1
+            if self.needed_t[t] == 0:
+                self.complete(t)
+
+    def complete(self, t: int) -> None:
+        now = self.env.now
+        self.end_t[t] = now
+        if self.trace is not None:
+            self.trace.append((self.rep, now, -1, "complete", -1, -1, math.nan, t))
+        if t + 1 == self.training.iterations:
+            self.completion = now
+            self.done.succeed()
+            return
+        start = now + self.training.decode_time
+        self.start_t[t + 1] = start
+        for i, at in enumerate(self.training.receptions(start, len(self.last)).tolist()):
+            self.env.at(at, _MODEL_PRIORITY).callbacks.append(
+                partial(self.model_received, i, t + 1))
+
+    def started(self, worker: int, message: int) -> None:
+        t, j = self._iteration(message)
+        if self._counts(t):
+            self.sent_t[t] += 1
+        if self.trace is not None:
+            self.trace.append((self.rep, self.env.now, worker, "send_start", -1, j + 1,
+                               self.size, t))
+
+    def abandoned(self, worker: int, message: int) -> bool:
+        return self._iteration(message)[0] <= self.cancelled[worker]
+
+    # -- the workers --------------------------------------------------------------------
+    def model_received(self, i: int, t: int, event: Event | None = None) -> None:
+        now = self.env.now
+        if self.trace is not None:
+            self.trace.append((self.rep, now, i, "model_received", -1, -1, math.nan, t))
+        if self.training.late_policy == "cancel":
+            # Everything of this worker up to now has happened (this event runs last at
+            # its instant); what iteration t − 1 has left is dropped.
+            self.cancelled[i] = t - 1
+            self.begin_computations(i, t, now)
+        else:
+            self.begin_computations(i, t, max(now, self.last[i]))
+
+    def begin_computations(self, i: int, t: int, begin: float) -> None:
+        times = [begin + f for f in self.finishes[t][i]]
+        self.last[i] = times[-1]
+        for c, at in enumerate(times, 1):
+            self.env.at(at).callbacks.append(partial(self.computed, i, t, c))
+
+    def computed(self, i: int, t: int, c: int, event: Event | None = None) -> None:
+        if t <= self.cancelled[i]:
+            return
+        if self._counts(t):
+            self.computations_t[t] += 1
+        if self.trace is not None:
+            self.trace.append((self.rep, self.env.now, i, "compute_done", c, -1, math.nan, t))
+        if c % self.scheme.group == 0:
+            self.send(i, t * self.m + c // self.scheme.group - 1)
+
+    def run_all(self, finishes: list[list[list[float]]]) -> None:
+        env = self.env
+        n = len(finishes[0])
+        self.finishes = finishes
+        self.last = [0.0] * n
+        self.cancelled = [-1] * n
+        self.send = self.network.des(self, n)
+        for i in range(n):
+            self.begin_computations(i, 0, 0.0)
+        env.run(until=self.done)
+        t = self.completion
+        # Events at T_{K−1} itself still count ("at or before"): finish the instant.
+        while env.peek() <= t:
+            env.step()
+
+
 class Des(Engine):
-    """SimPy: every network discipline, and the event trace."""
+    """SimPy: every network discipline, training runs, and the event trace."""
 
     name = "des"
 
-    def unsupported(self, network: Discipline, trace: bool) -> str | None:
+    def unsupported(self, network: Discipline, trace: bool,
+                    training: Training | None = None) -> str | None:
         if self.name not in network.engines:
             return f"network {network.name!r} has no SimPy processes"
         return None
 
-    def simulate(self, scheme: Scheme, network: Discipline, finish: np.ndarray,
-                 first_rep: int = 0, trace: list[TraceRow] | None = None) -> Outcome:
-        out = Outcome.empty(finish.shape[0])
+    def simulate(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
+                 first_rep: int = 0, trace: list[TraceRow] | None = None,
+                 training: Training | None = None) -> Outcome:
         labels = scheme.labels()
         pieces = int(labels.max()) + 1
         rows = labels.tolist()
-        for k in range(finish.shape[0]):
-            t, received, sent, computations = _Iteration(
-                scheme, network, rows, pieces, first_rep + k, trace).run(finish[k])
-            out.completion_time[k] = t
-            out.messages[k] = received
-            out.messages_sent[k] = sent
-            out.computations[k] = computations
+        reps = finish[0].shape[0]
+        if training is None or training.single:
+            out = Outcome.empty(reps)
+            for k in range(reps):
+                t, received, sent, computations = _Iteration(
+                    scheme, network, rows, pieces, first_rep + k, trace).run(finish[0][k])
+                out.completion_time[k] = t
+                out.messages[k] = received
+                out.messages_sent[k] = sent
+                out.computations[k] = computations
+            out.start[:] = 0.0
+            out.end[:] = out.completion_time
+            out.late_messages[:] = 0
+            return out
+        iterations = training.iterations
+        out = Outcome.empty(reps * iterations)
+        per_iteration = [f.tolist() for f in finish]
+        for k in range(reps):
+            sim = _Training(scheme, network, rows, pieces, first_rep + k, trace, training)
+            sim.run_all([per_iteration[t][k] for t in range(iterations)])
+            where = slice(k * iterations, (k + 1) * iterations)
+            out.start[where] = sim.start_t
+            out.end[where] = sim.end_t
+            out.completion_time[where] = np.subtract(sim.end_t, sim.start_t)
+            out.messages[where] = sim.received_t
+            out.messages_sent[where] = sim.sent_t
+            out.computations[where] = sim.computations_t
+            out.late_messages[where] = sim.late_t
         return out

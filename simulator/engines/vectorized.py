@@ -14,6 +14,7 @@ import numpy as np
 from pssim.engines.base import Engine, Outcome, TraceRow
 from pssim.network import Discipline
 from pssim.schemes import Scheme
+from pssim.training import Training
 
 
 class Vectorized(Engine):
@@ -21,15 +22,23 @@ class Vectorized(Engine):
 
     name = "vectorized"
 
-    def unsupported(self, network: Discipline, trace: bool) -> str | None:
+    def unsupported(self, network: Discipline, trace: bool,
+                    training: Training | None = None) -> str | None:
+        if training is not None and not training.single:
+            return "the vectorized engine covers single iterations, not training runs"
         if trace:
             return "the vectorized engine gives no event trace"
         if self.name not in network.engines:
             return f"the vectorized engine has no exact recursion for network {network.name!r}"
         return None
 
-    def simulate(self, scheme: Scheme, network: Discipline, finish: np.ndarray,
-                 first_rep: int = 0, trace: list[TraceRow] | None = None) -> Outcome:
+    def simulate(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
+                 first_rep: int = 0, trace: list[TraceRow] | None = None,
+                 training: Training | None = None) -> Outcome:
+        return self.iteration(scheme, network, finish[0])
+
+    def iteration(self, scheme: Scheme, network: Discipline, finish: np.ndarray) -> Outcome:
+        """One iteration of each realization of ``finish`` (shape (reps, N, r))."""
         g = scheme.group
         # Message j is ready when computation (j+1)·g ends.
         ready = finish if g == 1 else finish[:, :, g - 1 :: g]
@@ -42,7 +51,7 @@ class Vectorized(Engine):
         for times in (received, sent, finish):
             if id(times) not in counts:
                 counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound, axis=1)
-        return Outcome(t, counts[id(received)], counts[id(sent)], counts[id(finish)])
+        return Outcome.single(t, counts[id(received)], counts[id(sent)], counts[id(finish)])
 
 
 def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:

@@ -41,6 +41,10 @@ class Cluster(Protocol):
     def receive(self, worker: int, message: int) -> None:
         """The master receives the message now."""
 
+    def abandoned(self, worker: int, message: int) -> bool:
+        """Whether the worker dropped the message before its transmission began (its
+        iteration was cancelled by the next model)."""
+
 
 class Clock(Protocol):
     """The SimPy environment, with events at absolute times."""
@@ -139,6 +143,8 @@ def uplinks(cluster: Cluster, workers: int,
                 wake[i] = env.event()
                 yield wake[i]
             message = queue.popleft()
+            if cluster.abandoned(i, message):
+                continue
             cluster.started(i, message)
             step = forward(i, message)
             if step is not None:

@@ -1,0 +1,62 @@
+"""Training runs of many iterations (docs/model.md, "Training runs"): how the master's new
+model reaches the workers, and what a worker does with the work of an iteration it has
+not finished when the next model arrives."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pssim.errors import ConfigError
+
+LATE_POLICIES = ("cancel", "drain")
+DOWNLINKS = ("broadcast", "unicast")
+
+
+@dataclass(frozen=True)
+class Training:
+    """K iterations; ``cancel`` or ``drain`` the last iteration's work when a model
+    arrives; the model sent by ``broadcast`` or ``unicast`` at ``downlink_bandwidth``
+    (bytes/s), ``model_size`` bytes, after ``decode_time`` seconds of decoding and with the
+    network's ``latency`` (seconds)."""
+
+    iterations: int = 1
+    late_policy: str = "cancel"
+    downlink: str = "broadcast"
+    downlink_bandwidth: float = math.inf
+    model_size: float | None = None
+    decode_time: float = 0.0
+    latency: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.late_policy not in LATE_POLICIES:
+            raise ConfigError("late_policy", self.late_policy,
+                              f"must be one of {', '.join(LATE_POLICIES)}")
+        if self.downlink not in DOWNLINKS:
+            raise ConfigError("downlink", self.downlink, f"must be one of {', '.join(DOWNLINKS)}")
+        if math.isfinite(self.downlink_bandwidth) and self.model_size is None:
+            raise ConfigError("model_size", None, f"is required with downlink_bandwidth="
+                              f"{self.downlink_bandwidth:g} B/s (and no message_size): the "
+                              "bytes of the model")
+
+    @property
+    def single(self) -> bool:
+        """One iteration: the paper's model, which none of the other options changes."""
+        return self.iterations == 1
+
+    def receptions(self, start: float, workers: int) -> np.ndarray:
+        """When each worker receives the model sent at ``start`` (docs/model.md)."""
+        step = 0.0 if self.model_size is None else self.model_size / self.downlink_bandwidth
+        if self.downlink == "broadcast":
+            return np.full(workers, start + step + self.latency)
+        return start + np.arange(1, workers + 1) * step + self.latency
+
+    def parameters(self) -> dict[str, Any]:
+        """The summary's columns of a training run."""
+        return {"iterations": self.iterations, "late_policy": self.late_policy,
+                "downlink": self.downlink, "downlink_bandwidth": self.downlink_bandwidth,
+                "model_size": math.nan if self.model_size is None else self.model_size,
+                "decode_time": self.decode_time}
