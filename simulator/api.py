@@ -181,21 +181,24 @@ def memory() -> int:
 def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
     """Realizations per chunk within :data:`CHUNK_BUDGET`; a run whose results could not
     fit in this machine's memory is refused with the estimate."""
-    per_realization = config.workers * config.load * 8 * ARRAYS_PER_REALIZATION
+    # A training run keeps each iteration's reception times until its end (late messages).
+    per_realization = (config.workers * config.load * 8
+                       * (ARRAYS_PER_REALIZATION + config.iterations))
     available = memory()
     gib = 2.0**30
     if per_realization > available / 4:
         raise ConfigError("workers", config.workers, f"with load {config.load}, one "
                           f"realization needs about {per_realization / gib:.3g} GiB, more "
                           f"than a quarter of this machine's {available / gib:.3g} GiB")
-    summary = config.reps * schemes * SUMMARY_ROW_BYTES
+    summary = config.reps * config.iterations * schemes * SUMMARY_ROW_BYTES
     if summary > available / 2:
         raise ConfigError("reps", config.reps, f"the summary of {schemes} scheme(s) would "
                           f"need about {summary / gib:.3g} GiB, more than half of this "
                           f"machine's {available / gib:.3g} GiB; split the run with "
                           "first_rep, or use pssim sweep, which writes as it goes")
     if trace:
-        events = config.reps * schemes * (3 * config.workers * config.load + 1)
+        events = config.reps * config.iterations * schemes * (
+            3 * config.workers * config.load + config.workers + 1)
         if events * TRACE_ROW_BYTES > available / 4:
             raise ConfigError("trace", f"{events:.3g} events", f"would need about "
                               f"{events * TRACE_ROW_BYTES / gib:.3g} GiB; trace fewer "

@@ -47,12 +47,14 @@ class Training:
         """One iteration: the paper's model, which none of the other options changes."""
         return self.iterations == 1
 
-    def receptions(self, start: float, workers: int) -> np.ndarray:
-        """When each worker receives the model sent at ``start`` (docs/model.md)."""
+    def receptions(self, start: float | np.ndarray, workers: int) -> np.ndarray:
+        """When each worker receives the model sent at ``start`` (docs/model.md), along a
+        last axis of ``workers``; ``start`` may hold one instant per realization. Both
+        engines take their times from here, so they agree to the bit."""
         step = 0.0 if self.model_size is None else self.model_size / self.downlink_bandwidth
-        if self.downlink == "broadcast":
-            return np.full(workers, start + step + self.latency)
-        return start + np.arange(1, workers + 1) * step + self.latency
+        offsets = (np.full(workers, step) if self.downlink == "broadcast"
+                   else np.arange(1, workers + 1) * step)
+        return (np.asarray(start, dtype=float)[..., None] + offsets) + self.latency
 
     def parameters(self) -> dict[str, Any]:
         """The summary's columns of a training run."""

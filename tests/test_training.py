@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pssim
@@ -125,10 +125,14 @@ def test_iterations_follow_each_other_and_the_first_is_the_single_iteration() ->
     pd.testing.assert_series_equal(shared["end"], two["end"], check_exact=True)
 
 
-def test_training_runs_take_the_simpy_engine() -> None:
-    with pytest.raises(ConfigError, match="training runs"):
-        pssim.run("LCC", 4, 2, reps=1, iterations=2, engine="vectorized")
-    assert len(pssim.run("LCC", 4, 2, reps=2, iterations=3)) == 6  # auto: des
+def test_which_engine_runs_a_training_run() -> None:
+    fifo = {"network": "fifo", "message_size": 1e6, "master_bandwidth": 1e9}
+    with pytest.raises(ConfigError, match="training runs only where messages never wait"):
+        pssim.run("LCC", 4, 2, reps=1, iterations=2, engine="vectorized", **fifo)
+    assert len(pssim.run("LCC", 4, 2, reps=2, iterations=3, **fifo)) == 6  # auto: des
+    pd.testing.assert_frame_equal(pssim.run("LCC", 4, 2, reps=2, iterations=3),
+                                  pssim.run("LCC", 4, 2, reps=2, iterations=3, engine="des"),
+                                  check_exact=False, rtol=1e-9)
 
 
 @pytest.mark.parametrize(("options", "parameter"), [
@@ -198,3 +202,32 @@ def test_the_table_of_a_training_run_gives_the_total_time_and_late_messages() ->
     summary = pssim.run("LCC", 6, 2, reps=5, iterations=3, seed=1)
     total = summary[summary["iteration"] == 2]["end"].mean()
     assert row.split()[:3] == ["LCC", "5", f"{total:.6f}"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 9), st.integers(1, 4), st.integers(2, 5), st.integers(0, 2**20),
+       st.sampled_from(["GC", "LCC", "LCC-MMC", "UC-MMC", "UC-MMC-PG"]),
+       st.sampled_from(["cancel", "drain"]), st.sampled_from(["broadcast", "unicast"]),
+       st.sampled_from([None, "100MB/s", "1GB/s"]), st.sampled_from([0.0, 0.002]),
+       st.booleans())
+def test_the_vectorized_engine_is_the_simpy_engine_for_training_runs(
+        workers: int, load: int, iterations: int, seed: int, scheme: str, policy: str,
+        downlink: str, bandwidth: str | None, decode: float, tied: bool) -> None:
+    load = min(load, workers)
+    if not feasible(scheme, workers, load):
+        return
+    options: dict = {"scheme": scheme, "workers": workers, "load": load, "reps": 4,
+                     "seed": seed, "iterations": iterations, "late_policy": policy,
+                     "downlink": downlink, "decode_time": decode}
+    if bandwidth is not None:
+        options.update(downlink_bandwidth=bandwidth, model_size="1MB")
+    if tied:  # durations on a coarse grid, so that instants tie across iterations
+        grid = [0.5, 1.0, 2.0]
+        options["compute_times"] = pd.DataFrame(
+            [{"rep": k, "iteration": t, "worker": w, "duration": grid[(k + t + w) % 3]}
+             for k in range(4) for t in range(iterations) for w in range(workers)])
+    des = pssim.run(**options, engine="des")
+    vec = pssim.run(**options, engine="vectorized")
+    pd.testing.assert_frame_equal(vec, des, check_exact=False, rtol=1e-9, atol=0)
+    exact = ["messages", "messages_sent", "computations", "late_messages"]
+    pd.testing.assert_frame_equal(vec[exact], des[exact], check_exact=True)

@@ -131,6 +131,7 @@ class _Training(_Iteration):
         k = training.iterations
         self.training = training
         self.m = scheme.messages_per_worker
+        self.group = scheme.group
         self.needed_t = [scheme.threshold] * k
         self.seen_t = [[False] * pieces for _ in range(k)]
         self.start_t = [0.0] * k
@@ -206,18 +207,23 @@ class _Training(_Iteration):
     def begin_computations(self, i: int, t: int, begin: float) -> None:
         times = [begin + f for f in self.finishes[t][i]]
         self.last[i] = times[-1]
-        for c, at in enumerate(times, 1):
-            self.env.at(at).callbacks.append(partial(self.computed, i, t, c))
+        # One computation at a time, as a worker performs them: a cancelled iteration
+        # then costs one event, not one per computation left.
+        self.env.at(times[0]).callbacks.append(partial(self.computed, i, t, 1, times))
 
-    def computed(self, i: int, t: int, c: int, event: Event | None = None) -> None:
+    def computed(self, i: int, t: int, c: int, times: list[float],
+                 event: Event | None = None) -> None:
         if t <= self.cancelled[i]:
             return
-        if self._counts(t):
+        now = self.env.now
+        if now <= self.end_t[t]:
             self.computations_t[t] += 1
         if self.trace is not None:
-            self.trace.append((self.rep, self.env.now, i, "compute_done", c, -1, math.nan, t))
-        if c % self.scheme.group == 0:
-            self.send(i, t * self.m + c // self.scheme.group - 1)
+            self.trace.append((self.rep, now, i, "compute_done", c, -1, math.nan, t))
+        if c < len(times):
+            self.env.at(times[c]).callbacks.append(partial(self.computed, i, t, c + 1, times))
+        if c % self.group == 0:
+            self.send(i, t * self.m + c // self.group - 1)
 
     def run_all(self, finishes: list[list[list[float]]]) -> None:
         env = self.env

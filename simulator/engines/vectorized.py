@@ -24,8 +24,9 @@ class Vectorized(Engine):
 
     def unsupported(self, network: Discipline, trace: bool,
                     training: Training | None = None) -> str | None:
-        if training is not None and not training.single:
-            return "the vectorized engine covers single iterations, not training runs"
+        if training is not None and not training.single and not network.independent_messages:
+            return ("the vectorized engine runs training runs only where messages never wait "
+                    f"for one another (network none), not under network {network.name!r}")
         if trace:
             return "the vectorized engine gives no event trace"
         if self.name not in network.engines:
@@ -35,7 +36,63 @@ class Vectorized(Engine):
     def simulate(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
                  first_rep: int = 0, trace: list[TraceRow] | None = None,
                  training: Training | None = None) -> Outcome:
-        return self.iteration(scheme, network, finish[0])
+        if training is None or training.single:
+            return self.iteration(scheme, network, finish[0])
+        return self.training_run(scheme, network, finish, training)
+
+    def training_run(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
+                     training: Training) -> Outcome:
+        """K iterations of each realization, one iteration after the other, all
+        realizations at once: where messages never wait for one another, iteration t
+        depends on the ones before only through when each worker begins it."""
+        iterations = len(finish)
+        reps, n, _ = finish[0].shape
+        g = scheme.group
+        out = Outcome.empty(reps * iterations)
+        start = np.zeros(reps)
+        last = np.zeros((reps, n))
+        received_by: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        models: list[np.ndarray] = []  # when each worker receives the model of t + 1
+        for t in range(iterations):
+            if t == 0:
+                begin = np.zeros((reps, n))
+            else:
+                reception = training.receptions(start, n)
+                models.append(reception)
+                begin = (reception if training.late_policy == "cancel"
+                         else np.maximum(reception, last))
+            finished = begin[:, :, None] + finish[t]
+            last = finished[:, :, -1]
+            ready = finished if g == 1 else finished[:, :, g - 1 :: g]
+            sent, received = network.arrays(ready, identify=not scheme.count_rule)
+            end = _completion(scheme, received.reshape(reps, -1))
+            bound = end[:, None]
+            rows = slice(t, None, iterations)
+            out.start[rows] = start
+            out.end[rows] = end
+            out.completion_time[rows] = end - start
+            counts: dict[int, np.ndarray] = {}
+            # Without a network the three arrays are often one and the same: count once.
+            for column, times in ((out.messages, received), (out.messages_sent, sent),
+                                  (out.computations, finished)):
+                if id(times) not in counts:
+                    counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound,
+                                                         axis=1)
+                column[rows] = counts[id(times)]
+            received_by.append(received)
+            ends.append(end)
+            start = end + training.decode_time
+        final = ends[-1][:, None, None]
+        for t in range(iterations):
+            received = received_by[t]
+            late = (received > ends[t][:, None, None]) & (received <= final)
+            if training.late_policy == "cancel" and t + 1 < iterations:
+                # What had not begun when the next model came was dropped.
+                late &= received <= models[t][:, :, None]
+            out.late_messages[t::iterations] = np.count_nonzero(late.reshape(reps, -1),
+                                                                axis=1)
+        return out
 
     def iteration(self, scheme: Scheme, network: Discipline, finish: np.ndarray) -> Outcome:
         """One iteration of each realization of ``finish`` (shape (reps, N, r))."""

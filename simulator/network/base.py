@@ -75,6 +75,10 @@ class Discipline(ABC):
     engines: ClassVar[frozenset[str]] = frozenset({"des"})
     #: Whether messages need a size (every discipline with a finite link does).
     needs_size: ClassVar[bool] = True
+    #: Whether a message's delivery never depends on other messages (no queue, no shared
+    #: link): then iterations of a training run interact only through the model, and the
+    #: vectorized engine runs them.
+    independent_messages: ClassVar[bool] = False
     #: The link parameters the discipline uses; setting another one gets a note.
     uses: ClassVar[frozenset[str]] = frozenset({"uplink_bandwidth", "master_bandwidth",
                                                 "latency"})

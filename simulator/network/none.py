@@ -17,6 +17,7 @@ class NoNetwork(Discipline):
     name = "none"
     engines: ClassVar[frozenset[str]] = frozenset({"des", "vectorized"})
     needs_size = False
+    independent_messages = True
     # A message is received the instant it is ready: no link to have a bandwidth or delay.
     uses: ClassVar[frozenset[str]] = frozenset()
 
