@@ -35,14 +35,24 @@ if TYPE_CHECKING:
         save,
     )
     from pssim.analysis.summary import summarize
+    from pssim.analysis.training import (
+        iteration_times,
+        plot_training_progress,
+        training_progress,
+        training_totals,
+    )
 
 _FRAMES = ("best_by_group", "busy_time", "computations", "ecdf", "finished_work_time",
            "link_utilization", "load_results", "load_sweep", "messages_in_flight",
            "paired_margin", "pareto_frontier", "transmissions")
 _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_metric_vs",
           "plot_timeline", "save")
+_TRAINING = ("iteration_times", "plot_training_progress", "training_progress",
+             "training_totals")
 _HOME = {**dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
-         **dict.fromkeys(_PLOTS, "pssim.analysis.plots"), "summarize": "pssim.analysis.summary"}
+         **dict.fromkeys(_PLOTS, "pssim.analysis.plots"),
+         **dict.fromkeys(_TRAINING, "pssim.analysis.training"),
+         "summarize": "pssim.analysis.summary"}
 
 __all__ = [
     "best_by_group",
@@ -50,6 +60,7 @@ __all__ = [
     "computations",
     "ecdf",
     "finished_work_time",
+    "iteration_times",
     "link_utilization",
     "load_results",
     "load_sweep",
@@ -62,8 +73,11 @@ __all__ = [
     "plot_frontier",
     "plot_metric_vs",
     "plot_timeline",
+    "plot_training_progress",
     "save",
     "summarize",
+    "training_progress",
+    "training_totals",
     "transmissions",
 ]
 

@@ -231,3 +231,37 @@ def test_the_vectorized_engine_is_the_simpy_engine_for_training_runs(
     pd.testing.assert_frame_equal(vec, des, check_exact=False, rtol=1e-9, atol=0)
     exact = ["messages", "messages_sent", "computations", "late_messages"]
     pd.testing.assert_frame_equal(vec[exact], des[exact], check_exact=True)
+
+
+def test_training_analysis_totals_progress_and_figure() -> None:
+    import doctest
+
+    from matplotlib.figure import Figure
+
+    from pssim.analysis import (
+        iteration_times,
+        plot_training_progress,
+        training,
+        training_progress,
+        training_totals,
+    )
+
+    assert doctest.testmod(training).failed == 0
+    summary = pssim.run("LCC,UC-MMC", 6, 2, reps=8, iterations=4, seed=3,
+                        downlink_bandwidth="100MB/s", model_size="1MB")
+    totals = training_totals(summary)
+    assert len(totals) == 2 * 8 and (totals["iterations"] == 4).all()
+    last = summary[summary["iteration"] == 3].set_index(["scheme", "rep"])["end"]
+    assert (totals.set_index(["scheme", "rep"])["training_time"] == last).all()
+    # LCC needs 2⌈6/2⌉ − 1 = 5 of its 6 messages (group 2): computations by T beyond those
+    # whose messages were received are waste, and never negative.
+    assert (totals["wasted_computations"] >= 0).all()
+    progress = training_progress(summary)
+    assert progress["completed"].tolist()[:4] == [1, 2, 3, 4]
+    assert (progress["low"] <= progress["time"]).all() and (progress["time"] <= progress["high"]
+                                                          ).all()
+    times = iteration_times(summary)
+    assert list(times.columns) == ["scheme", "mean", "q0.1", "q0.5", "q0.9", "q0.99"]
+    fig = plot_training_progress(summary, title="progress")
+    assert isinstance(fig, Figure)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["LCC", "UC-MMC"]
