@@ -43,8 +43,8 @@ GRADIENT_NETWORK: dict[str, float] = {"message_size": 4e6, "uplink_bandwidth": 1
                                       "latency": 50e-6}
 
 #: The columns of the realizations a report reads, beside the factors.
-RESULT_COLUMNS = ("scheme", "rep", "completion_time", "messages", "messages_sent",
-                  "computations", "bytes")
+RESULT_COLUMNS = ("scheme", "group", "rep", "iteration", "start", "end", "completion_time",
+                  "messages", "messages_sent", "computations", "late_messages", "bytes")
 
 
 def bandwidths(low: int, high: int, points: int) -> list[float]:

@@ -223,7 +223,8 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
         first = next(iter(failed.values()))
         raise ConfigError("sweep", f"all {len(failed)} points", f"are infeasible: {first}")
     good = [r for r in resolved if r is not None]
-    check_size(len(points), sum(math.ceil(r.reps / chunk_size) for r in good),
+    check_size(len(points), sum(math.ceil(r.reps / max(1, chunk_size // r.iterations))
+                                for r in good),
                sum(r.reps * r.schemes for r in good), force)
     described = {**description, "inputs": _input_hashes(points)}
     digest = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()
@@ -254,6 +255,7 @@ class _Point:
     reps: int
     schemes: int
     simpy_only: bool
+    iterations: int
 
 
 def _resolve_point(params: dict[str, Any], seed: int, seeding: str) -> _Point:
@@ -266,7 +268,8 @@ def _resolve_point(params: dict[str, Any], seed: int, seeding: str) -> _Point:
     # Points only the SimPy engine can run take far longer per realization.
     # A chunk holds a row per (scheme, realization, iteration).
     return _Point(config.fields(), point_rng, config.reps,
-                  len(prepared.schemes) * config.iterations, engine.name == "des")
+                  len(prepared.schemes) * config.iterations, engine.name == "des",
+                  config.iterations)
 
 
 def _run(points: list[_Point | None], failed: dict[int, str], folder: Path,
@@ -280,8 +283,11 @@ def _run(points: list[_Point | None], failed: dict[int, str], folder: Path,
     for i, point in enumerate(points):
         if point is None:
             continue
-        for start in range(0, point.reps, chunk_size):
-            stop = min(point.reps, start + chunk_size)
+        # A chunk holds about chunk_size realization-iterations: training runs of many
+        # iterations get fewer realizations a chunk, so that chunks take alike.
+        size = max(1, chunk_size // point.iterations)
+        for start in range(0, point.reps, size):
+            stop = min(point.reps, start + size)
             path = _chunk_path(folder, i, start, stop)
             if path.exists() and _whole(path, (stop - start) * point.schemes, report, say):
                 report.chunks_skipped += 1

@@ -1,0 +1,119 @@
+"""Training for 100 iterations on the Fig. 2 cluster (N = 40, r = 4, mu = 10, alpha =
+0.01) with 4 MB messages and models, 10 Gbps uplinks and downlink, 50 µs latency, while
+the master's link sweeps the bottleneck range under the fifo network, with late work
+cancelled or drained. How long training takes per scheme, how much of it late messages
+cost (against network none, where a late message costs nothing), and which scheme is
+fastest where."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from pssim.analysis.frames import best_by_group
+from pssim.analysis.summary import summarize
+from pssim.analysis.training import plot_training_progress, training_totals
+from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, bandwidths, register
+
+POLICIES = ["cancel", "drain"]
+BANDWIDTHS = bandwidths(8, 10, 5)
+#: Realizations of the single-iteration points (the vectorized engine: cheap).
+SINGLE_REPS = 5_000
+KEYS = ["late_policy", "master_bandwidth", "scheme"]
+
+
+def isolated(study: Study) -> pd.Series:
+    """Per (bandwidth, scheme), the expected time of the same training run if late messages
+    cost nothing: each iteration on links left empty by the one before. Iterations draw
+    alike, so that is K times the mean single-iteration T (from the single-iteration
+    points) plus K − 1 downlinks and decodes."""
+    c = study.config
+    single = study.data[study.data["iterations"] == 1]
+    mean = single.groupby(["master_bandwidth", "scheme"], sort=False)["completion_time"].mean()
+    downlink = ((c.model_size or c.message_size or 0.0) / c.downlink_bandwidth + c.latency
+                + c.decode_time)
+    return c.iterations * mean + (c.iterations - 1) * downlink
+
+
+def report(study: Study, output: Output) -> pd.DataFrame:
+    """training_time.csv (mean total time per policy, bandwidth and scheme, with 95%
+    CIs), late_cost.csv (the part that late messages cost: the time beyond the same
+    iterations on links left empty), fastest.csv, a figure of training time against the
+    bandwidth per policy, and the progress of training at the slowest bandwidth."""
+    from pssim.analysis.plots import plot_summary_vs
+
+    c = study.config
+    runs = study.data[study.data["iterations"] > 1]
+    totals = training_totals(runs, by=["late_policy", "master_bandwidth"])
+    # summarize's interval of a mean, on the training time; "messages" is the run's late
+    # messages, reported as mean_late_messages.
+    table = summarize(totals.assign(completion_time=totals["training_time"],
+                                    messages=totals["late_messages"]), by=KEYS)
+    table = table.rename(columns={"mean_completion_time": "mean_training_time",
+                                  "mean_messages": "mean_late_messages"})
+    output.table(table, "training_time")
+    free = isolated(study)
+    table["without_late_cost"] = [free.get((b, s), np.nan) for b, s in
+                                  zip(table["master_bandwidth"], table["scheme"], strict=True)]
+    table["late_cost"] = table["mean_training_time"] - table["without_late_cost"]
+    table["late_cost_share"] = table["late_cost"] / table["mean_training_time"]
+    output.table(table[[*KEYS, "mean_training_time", "without_late_cost", "late_cost",
+                        "late_cost_share"]], "late_cost")
+    fastest = best_by_group(table.rename(columns={"mean_training_time":
+                                                  "mean_completion_time"}),
+                            ["late_policy", "master_bandwidth"])
+    output.table(fastest, "fastest")
+    size = (c.message_size or math.nan) / 1e6
+    for policy in POLICIES:
+        part = table[table["late_policy"] == policy]
+        fig = plot_summary_vs(output.shown(part), "master_bandwidth", "mean_training_time",
+                              log_x=True, log_y=True,
+                              ylabel=f"mean time of {c.iterations} iterations (s)",
+                              title=f"Training time, {policy}, fifo\n(N = {c.workers}, r = "
+                                    f"{c.load}, {size:g} MB, {c.reps} realizations)")
+        output.figure(fig, f"training_time_{policy}", part)
+    slowest = runs[(runs["master_bandwidth"] == runs["master_bandwidth"].min())
+                   & (runs["late_policy"] == "cancel")]
+    output.figure(plot_training_progress(slowest, title=(
+        f"Training progress, cancel, B = {runs['master_bandwidth'].min():g} bytes/s")),
+        "progress", slowest[["scheme", "rep", "iteration", "end"]])
+    output.text(finding(table) + "\n", "finding.txt")
+    return table
+
+
+def finding(swept: pd.DataFrame) -> str:
+    """Per policy: the fastest scheme at the slowest and fastest bandwidth, and the
+    largest share of training time that late messages cost."""
+    parts = []
+    for policy, part in swept.groupby("late_policy", sort=False):
+        ends = part[part["master_bandwidth"].isin([part["master_bandwidth"].min(),
+                                                  part["master_bandwidth"].max()])]
+        best = ends.loc[ends.groupby("master_bandwidth")["mean_training_time"].idxmin()]
+        at = "; ".join(f"{row.scheme} at B = {row.master_bandwidth:.3g} B/s "
+                       f"({row.mean_training_time:.3g} s)" for row in best.itertuples())
+        worst = part.iloc[int(np.argmax(part["late_cost_share"].to_numpy()))]
+        parts.append(f"Under {policy}, fastest: {at}. Late messages cost up to "
+                     f"{100 * worst['late_cost_share']:.0f}% of the training time "
+                     f"({worst['scheme']} at B = {worst['master_bandwidth']:.3g} B/s).")
+    return " ".join(parts)
+
+
+SCENARIO = register(Scenario(
+    name="training",
+    description="Time of 100 training iterations vs the master's bandwidth (1e8–1e10 B/s) "
+                "at N = 40, r = 4, 4 MB messages and models, fifo, cancel and drain: what "
+                "late messages cost and which scheme is fastest",
+    default_reps=12,
+    base={"scheme": ["all"], "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
+          "pg_tolerance": 0.05, "network": "fifo", **GRADIENT_NETWORK, "iterations": 100,
+          "model_size": 4e6, "downlink_bandwidth": 1.25e9},
+    factors={"late_policy": POLICIES, "master_bandwidth": BANDWIDTHS},
+    # Single iterations at each bandwidth: what an iteration takes on empty links.
+    extra_points=tuple({"iterations": 1, "late_policy": "cancel", "master_bandwidth": b}
+                       for b in BANDWIDTHS),
+    point_reps=lambda point, reps: reps if point.iterations > 1 else SINGLE_REPS,
+    chunk_size=200,  # realization-iterations: 2 realizations of 100 iterations a chunk
+    report=report,
+))
