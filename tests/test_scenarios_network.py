@@ -206,15 +206,16 @@ def test_training_scenario(tmp_path: Path) -> None:
         mp.setattr(training, "SINGLE_REPS", 200)
         execute("training", 1, 4, tmp_path, svg=False, progress=False, executor="serial",
                 overrides={"iterations": "5"})
-    check_files(tmp_path, ["training_time.csv", "late_cost.csv", "fastest.csv", "finding.txt",
+    check_files(tmp_path, ["training_time.csv", "coupling_cost.csv", "fastest.csv",
+                           "finding.txt",
                            *figures("training_time_cancel", "training_time_drain",
                                     "progress")])
-    cost = pd.read_csv(tmp_path / "late_cost.csv")
+    cost = pd.read_csv(tmp_path / "coupling_cost.csv")
     assert set(cost["late_policy"]) == {"cancel", "drain"}
     assert len(cost) == 2 * 5 * 6
     # Training time is the sum of its iterations: at least 5 times the fastest of them.
     assert (cost["mean_training_time"] > 0).all()
-    assert (cost["without_late_cost"] > 0).all()
+    assert (cost["without_coupling"] > 0).all()
     data = load_sweep(tmp_path)
     runs = data[data["iterations"] == 5]
     assert sorted(set(runs["iteration"])) == [0, 1, 2, 3, 4]
