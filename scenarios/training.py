@@ -2,8 +2,8 @@
 0.01) with 4 MB messages and models, 10 Gbps uplinks and downlink, 50 µs latency, while
 the master's link sweeps the bottleneck range under the fifo network, with late work
 cancelled or drained. How long training takes per scheme, how much of it the coupling of
-iterations (late messages on the links, drained work) costs (against the same iterations each on empty links), and which scheme is fastest
-where."""
+iterations costs (late messages on the links, drained work; against the same iterations
+each on empty links), and which scheme is fastest where."""
 
 from __future__ import annotations
 
