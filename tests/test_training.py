@@ -265,3 +265,21 @@ def test_training_analysis_totals_progress_and_figure() -> None:
     fig = plot_training_progress(summary, title="progress")
     assert isinstance(fig, Figure)
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["LCC", "UC-MMC"]
+
+
+@pytest.mark.parametrize(("args", "parameter"), [
+    (["--iterations", "0"], "iterations"), (["--late-policy", "keep"], "late_policy"),
+    (["--downlink", "multicast"], "downlink"), (["--downlink-bandwidth", "0"],
+                                                "downlink_bandwidth"),
+    (["--model-size", "-1MB"], "model_size"), (["--decode-time", "inf"], "decode_time"),
+])
+def test_bad_training_options_on_the_command_line(args: list[str], parameter: str) -> None:
+    from typer.testing import CliRunner
+
+    from pssim.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--reps", "1", "--iterations", "2", *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"Error: invalid {parameter}=")
+    assert "Traceback" not in result.output
