@@ -473,7 +473,8 @@ def transmissions(trace: pd.DataFrame) -> pd.DataFrame:
     0      A    0       0        1    1.0  2.0
     1      A    0       1        1    3.0  NaN
     """
-    cols = [*TRACE_KEYS, "worker", "message"]
+    # A training run numbers messages afresh in every iteration.
+    cols = [*TRACE_KEYS, "worker", "message", *(["iteration"] if "iteration" in trace else [])]
     sent = trace.loc[trace["event"] == "send_start", [*cols, "time"]]
     recv = trace.loc[trace["event"] == "received", [*cols, "time"]]
     sent = sent.astype({"worker": "int64", "message": "int64"}).rename(columns={"time": "start"})
@@ -495,6 +496,8 @@ def computations(trace: pd.DataFrame) -> pd.DataFrame:
     1      A    0       1            1    0.0  1.5
     2      A    0       0            2    1.0  2.0
     """
+    if "iteration" in trace and trace["iteration"].nunique() > 1:
+        return _computations_of_iterations(trace)
     cols = [*TRACE_KEYS, "worker", "computation"]
     done = trace.loc[trace["event"] == "compute_done", [*cols, "time"]]
     done = done.astype({"worker": "int64", "computation": "int64"})
@@ -503,4 +506,27 @@ def computations(trace: pd.DataFrame) -> pd.DataFrame:
     # Assigned back by index, so the result keeps the trace's (chronological) order.
     previous = ordered.groupby([*TRACE_KEYS, "worker"], sort=False)["end"].shift()
     done.insert(len(cols), "start", previous.fillna(0.0))
+    return done.reset_index(drop=True)
+
+
+def _computations_of_iterations(trace: pd.DataFrame) -> pd.DataFrame:
+    """:func:`computations` of a training run: a worker begins an iteration when its model
+    arrives or when it finishes its last computation, whichever is later (docs/model.md,
+    "Training runs"), which holds under cancel and drain alike; the trace's
+    ``model_received`` events give the first."""
+    cols = [*TRACE_KEYS, "worker", "iteration", "computation"]
+    done = trace.loc[trace["event"] == "compute_done", [*cols, "time"]]
+    done = done.astype({"worker": "int64", "computation": "int64"})
+    done = done.rename(columns={"time": "end"})
+    ordered = done.sort_values(["worker", "iteration", "computation"], kind="mergesort")
+    within = ordered.groupby([*TRACE_KEYS, "worker", "iteration"], sort=False)["end"].shift()
+    before = ordered.groupby([*TRACE_KEYS, "worker"], sort=False)["end"].shift()
+    models = trace.loc[trace["event"] == "model_received", [*TRACE_KEYS, "worker",
+                                                            "iteration", "time"]]
+    models = models.astype({"worker": "int64"}).rename(columns={"time": "model"})
+    arrived = ordered[[*TRACE_KEYS, "worker", "iteration"]].merge(
+        models, on=[*TRACE_KEYS, "worker", "iteration"], how="left")["model"].to_numpy()
+    begin = np.fmax(np.nan_to_num(arrived, nan=0.0), before.fillna(0.0).to_numpy())
+    start = within.where(within.notna(), pd.Series(begin, index=ordered.index))
+    done.insert(len(cols), "start", start)
     return done.reset_index(drop=True)

@@ -369,6 +369,8 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
         raise ValueError(f"trace: no events for scheme {scheme!r}, rep {rep!r}")
     complete = sub.loc[sub["event"] == "complete", "time"]
     horizon = float(complete.max() if len(complete) else sub["time"].max())
+    # A training run's iterations end one after the other: each T_t is a boundary.
+    boundaries = sorted(complete.tolist())[:-1]
     comps, sends = computations(sub), transmissions(sub)
     ids = sorted({int(w) for w in sub["worker"].dropna()}
                  | set(range(workers if workers is not None else 0)))
@@ -408,7 +410,12 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
                        edgecolor=colors[1], hatch="///")
         drawn |= {"sent"} if len(ended) else set()
         drawn |= {"sending"} if len(pending) else set()
-    used = sends[sends["end"].notna() & (sends["end"] <= horizon)]
+    if "iteration" in sends and len(complete) > 1:
+        iteration_end = sub[sub["event"] == "complete"].set_index("iteration")["time"]
+        used = sends[sends["end"].notna()
+                     & (sends["end"] <= sends["iteration"].map(iteration_end).to_numpy())]
+    else:
+        used = sends[sends["end"].notna() & (sends["end"] <= horizon)]
     ax.plot(used["end"], [lane[int(w)] - 0.25 for w in used["worker"]], linestyle="none",
             marker="v", color="black", markersize=5)
     ax.plot(used["end"], np.full(len(used), master_row - 0.3), linestyle="none", marker="v",
@@ -434,6 +441,11 @@ def plot_timeline(trace: pd.DataFrame, scheme: str, rep: int,
         ax.broken_barh(list(zip(start, recv["time"] - start, strict=True)),
                        (master_row - 0.2, 0.6), facecolors=colors[2], edgecolor="white")
         handles.append(Patch(color=colors[2], label="master link busy"))
+    for boundary in boundaries:
+        ax.axvline(boundary, color="red", linestyle=":", linewidth=1.0)
+    if boundaries:
+        handles.append(Line2D([], [], color="red", linestyle=":",
+                              label="end of an iteration"))
     ax.axvline(horizon, color="red", linestyle="--", linewidth=1.2)
     handles += [Line2D([], [], marker="v", color="black", linestyle="none",
                        label="received by T (used)"),

@@ -81,7 +81,30 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         f"Training progress, cancel, B = {runs['master_bandwidth'].min():g} bytes/s")),
         "progress", slowest[["scheme", "rep", "iteration", "end"]])
     output.text(finding(table) + "\n", "finding.txt")
+    timeline(study, output)
     return table
+
+
+#: The scheme, bandwidth (bytes/s) and iterations of the timeline figure, of realization 0.
+TIMELINE_SCHEME, TIMELINE_BANDWIDTH, TIMELINE_ITERATIONS = "LCC-MMC-2", 1e9, 4
+
+
+def timeline(study: Study, output: Output) -> None:
+    """A few iterations of one realization as a Gantt chart, with the end of each
+    iteration marked: where late messages hold the master's link into the next."""
+    from pssim.analysis.frames import computations, transmissions
+    from pssim.analysis.plots import plot_timeline
+    from pssim.api import simulate
+
+    c = study.config.replace(scheme=(TIMELINE_SCHEME,), reps=1,
+                             iterations=TIMELINE_ITERATIONS, late_policy="cancel",
+                             master_bandwidth=TIMELINE_BANDWIDTH, engine="des")
+    one = simulate(c, trace=True).trace
+    assert one is not None  # asked for with trace=True
+    fig = plot_timeline(one, TIMELINE_SCHEME, 0, workers=c.workers)
+    bars = pd.concat([computations(one).assign(kind="computation"),
+                      transmissions(one).assign(kind="transmission")], ignore_index=True)
+    output.figure(fig, "timeline_iterations", bars)
 
 
 def finding(swept: pd.DataFrame) -> str:

@@ -283,3 +283,25 @@ def test_bad_training_options_on_the_command_line(args: list[str], parameter: st
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"Error: invalid {parameter}=")
     assert "Traceback" not in result.output
+
+
+def test_trace_utilities_and_the_timeline_read_iterations() -> None:
+    from pssim.analysis import computations, plot_timeline, transmissions
+
+    # The drain case above: worker 1 drains iteration 0 until 4, then computes iteration 1
+    # from 4 to 5; worker 0 begins iteration 1 when the model arrives, at 1.5.
+    res = pssim.simulate("UC-MMC-PG", 2, 1, pg_tolerance=0.5, iterations=2, reps=1,
+                         late_policy="drain", downlink_bandwidth="2MB/s", model_size="1MB",
+                         compute_times=durations([[1, 4], [3, 1]]), trace=True)
+    trace = res.trace
+    assert trace is not None
+    spans = computations(trace).set_index(["worker", "iteration"])[["start", "end"]]
+    assert spans.loc[(0, 0)].tolist() == [0.0, 1.0]
+    assert spans.loc[(0, 1)].tolist() == [1.5, 4.5]
+    assert spans.loc[(1, 0)].tolist() == [0.0, 4.0]
+    assert (1, 1) not in spans.index  # it would end at 5, after the run's end at 4.5
+    sends = transmissions(trace)
+    assert len(sends) == len(trace[trace["event"] == "send_start"])
+    fig = plot_timeline(trace, "UC-MMC-PG", 0, workers=2)
+    styles = [line.get_linestyle() for line in fig.axes[0].get_lines()]
+    assert styles.count(":") == 1 and styles.count("--") == 1  # T0, then T1
