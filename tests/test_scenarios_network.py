@@ -209,7 +209,7 @@ def test_training_scenario(tmp_path: Path) -> None:
     check_files(tmp_path, ["training_time.csv", "coupling_cost.csv", "fastest.csv",
                            "finding.txt",
                            *figures("training_time_cancel", "training_time_drain",
-                                    "progress")])
+                                    "progress", "timeline_iterations")])
     cost = pd.read_csv(tmp_path / "coupling_cost.csv")
     assert set(cost["late_policy"]) == {"cancel", "drain"}
     assert len(cost) == 2 * 5 * 6

@@ -93,15 +93,16 @@ def test_a_late_message_delays_the_next_iteration_under_fifo(policy: str) -> Non
                              (1, 2.0, 4.0, 2.0, 1, 2, 2, 0)]
 
 
-def test_a_single_iteration_is_the_papers_model_whatever_the_options() -> None:
+@pytest.mark.parametrize("network", ["none", "fifo", "fair"])
+def test_a_single_iteration_is_the_papers_model_whatever_the_options(network: str) -> None:
     base = {"scheme": "all", "workers": 8, "load": 4, "reps": 40, "seed": 2,
-            "network": "fifo", "message_size": "1MB", "master_bandwidth": "1GB/s"}
-    plain = pssim.run(**base)
+            "network": network, "message_size": "1MB",
+            **({"master_bandwidth": "1GB/s"} if network != "none" else {})}
+    plain = pssim.run(**base, engine="des")
     same = pssim.run(**base, iterations=1, late_policy="drain", downlink="unicast",
                      downlink_bandwidth="1GB/s", decode_time=1.0, engine="des")
     result = ["completion_time", "messages", "messages_sent", "computations", "bytes"]
-    pd.testing.assert_frame_equal(same[result], plain[result], check_exact=False,
-                                  rtol=1e-9)
+    pd.testing.assert_frame_equal(same[result], plain[result], check_exact=True)
     assert (plain["iteration"] == 0).all() and (plain["late_messages"] == 0).all()
     assert (plain["end"] == plain["completion_time"]).all() and (plain["start"] == 0).all()
 
