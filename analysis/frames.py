@@ -45,9 +45,9 @@ def load_results(path: str | Path, columns: list[str] | None = None) -> pd.DataF
     """
     p = Path(path)
     if p.is_dir():
-        files = sorted((f for f in p.iterdir()
-                        if f.is_file() and f.suffix.lower() in PARQUET_SUFFIXES),
-                       key=lambda f: f.name)
+        # Hidden files are a writer's temporary ones, never results.
+        files = sorted((f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                        and f.suffix.lower() in PARQUET_SUFFIXES), key=lambda f: f.name)
         if not files:
             raise ValueError(f"{p}: the directory holds no Parquet files (*.parquet, *.pq)")
         frame = pd.concat([pd.read_parquet(f, columns=columns) for f in files],

@@ -358,7 +358,7 @@ def _check_chunks(folder: Path, digest: str, chunk_size: int,
     other chunks (sweep.json may be gone); remove the chunks that cannot be read, which
     are redone, and return their names."""
     damaged = []
-    for path in sorted((folder / "data").glob("*.parquet")):
+    for path in sorted((folder / "data").glob("p*.parquet")):
         try:
             meta, _ = read_meta(path)
         except Exception as err:  # any reader failure means a damaged file
@@ -436,7 +436,7 @@ def _check_saved(description: dict[str, Any], chunk_size: int, folder: Path,
         raise ConfigError("out", str(folder), f"holds {hint}")
     if before is None and resume:
         raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
-    for stale in (*(folder / "data").glob(".*.tmp*"), *folder.glob(".*.tmp*")):
+    for stale in (*(folder / "data").glob(".*.tmp"), *folder.glob(".*.tmp")):
         stale.unlink(missing_ok=True)  # left by a run killed while writing
     return resolved
 

@@ -14,8 +14,8 @@ from typing import Any
 def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
     """Call ``write`` on a temporary path beside ``path``, then rename it to ``path``; on
     failure nothing is left at either."""
-    # The suffix is kept: writers choose a format by it.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
+    # A hidden name that ends in .tmp: no reader of the folder takes it for a result.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -95,11 +95,11 @@ def test_resume_after_a_kill_equals_an_uninterrupted_sweep(tmp_path: Path) -> No
            "--executor", "serial", "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 120
-    while len(list((out / "data").glob("*.parquet"))) < 5 and time.monotonic() < deadline:
+    while len(list((out / "data").glob("p*.parquet"))) < 5 and time.monotonic() < deadline:
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = len(list((out / "data").glob("*.parquet")))
+    done = len(list((out / "data").glob("p*.parquet")))
     assert 5 <= done < 8 * 15, "the sweep was not interrupted mid-run"
     report = run_sweep(load_file(sweep_file), out, executor="serial", resume=True)
     assert report.chunks_skipped >= done and report.chunks_run == 8 * 15 - report.chunks_skipped

@@ -37,7 +37,7 @@ def small(reps: int = 60, chunk_size: int = 20, **fixed: Any) -> dict:
 
 
 def chunks(out: Path) -> list[Path]:
-    return sorted((out / "data").glob("*.parquet"))
+    return sorted((out / "data").glob("p*.parquet"))
 
 
 def test_ctrl_c_keeps_every_finished_chunk_and_serial_writes_as_it_goes(
@@ -365,8 +365,18 @@ def test_notes_of_a_sweep_are_lines_and_ctrl_c_in_a_scenario_says_how_to_resume(
 
 def test_temporary_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
     run_sweep(small(), tmp_path, executor="serial")
-    stale = tmp_path / "data" / ".p00000_r0000000000-0000000020.parquet.1234abcd.tmp.parquet"
+    stale = tmp_path / "data" / ".p00000_r0000000000-0000000020.parquet.1234abcd.tmp"
     stale.write_bytes(b"half a chunk")
     run_sweep(small(), tmp_path, executor="serial")
     assert not stale.exists()
     assert [p.name for p in (tmp_path / "data").iterdir() if p.name.startswith(".")] == []
+
+
+def test_hidden_files_in_the_data_folder_are_never_results(tmp_path: Path) -> None:
+    run_sweep(small(), tmp_path, executor="serial")
+    whole = load_sweep(tmp_path)
+    first = chunks(tmp_path)[0]
+    # A writer's temporary copy, whole or not, is hidden: readers pass it by.
+    (tmp_path / "data" / f".{first.name}.0123abcd.tmp.parquet").write_bytes(
+        first.read_bytes())
+    pd.testing.assert_frame_equal(load_sweep(tmp_path), whole, check_exact=True)
