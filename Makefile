@@ -18,15 +18,19 @@ run: $(STAMP)
 	$(BIN)/pssim run --scheme all --workers 40 --load 4 --mu 10 --alpha 0.01 --reps 10000 --seed 1
 	$(BIN)/pssim report --out results
 
-## mypy sees the pssim namespace through links laid out as pyproject.toml's package-dir
-## installs it, remade each time so that added and removed files are seen.
+## mypy and import-linter see the pssim namespace through links laid out as
+## pyproject.toml's package-dir installs it, remade each time so that added and removed
+## files are seen, and put on the environment's path (a .pth file), so that every tool run
+## from .venv finds the whole namespace. Anything the links miss, the editable install's
+## finder still serves.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	rm -rf $(VENV)/typecheck && mkdir -p $(VENV)/typecheck/pssim
 	for f in simulator/*.py simulator/*/; do ln -s "$$PWD/$${f%/}" $(VENV)/typecheck/pssim/; done
 	for d in schemes analysis scenarios; do ln -s "$$PWD/$$d" $(VENV)/typecheck/pssim/$$d; done
+	echo "$$PWD/$(VENV)/typecheck" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/pssim-namespace.pth"
 	$(BIN)/mypy
-	PYTHONPATH=$(VENV)/typecheck $(BIN)/lint-imports --no-cache
+	$(BIN)/lint-imports --no-cache
 
 ## Lint, type-check, then the whole test suite.
 test: lint
