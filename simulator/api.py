@@ -142,7 +142,9 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
               desc="simulating") as bar:
         for start in range(0, reps, chunk_size):
             stop = min(reps, start + chunk_size)
-            # One draw per chunk, shared by all schemes: common random numbers.
+            # One draw per chunk, shared by all schemes: common random numbers. Iteration 0
+            # is asked for without naming it, so that a compute model written for single
+            # iterations (no ``iteration`` argument) still runs them.
             with np.errstate(over="ignore"):  # overflow is refused just below, in words
                 finish = [model.finish_times(cfg.seed, first_rep + start, first_rep + stop,
                                              workers, load, **({"iteration": t} if t else {}))
