@@ -13,16 +13,34 @@ from pssim.errors import ConfigError
 
 if TYPE_CHECKING:
     from pssim.api import Results, analyze, run, simulate
-    from pssim.compute import ComputeModel, ExplicitDurations, ShiftedExponential
+    from pssim.compute import (
+        ComputeModel,
+        ExplicitDurations,
+        Exponential,
+        Gamma,
+        Lognormal,
+        Markov,
+        Pareto,
+        Persistent,
+        Shared,
+        ShiftedExponential,
+        Speeds,
+        StragglerModel,
+    )
     from pssim.config import Config
     from pssim.network import Discipline
 
+_MODELS = ("ComputeModel", "ExplicitDurations", "Exponential", "Gamma", "Lognormal", "Markov",
+           "Pareto", "Persistent", "Shared", "ShiftedExponential", "Speeds", "StragglerModel")
+
 __all__ = ["ComputeModel", "Config", "ConfigError", "Discipline", "ExplicitDurations",
-           "Results", "ShiftedExponential", "analyze", "run", "simulate"]
+           "Exponential", "Gamma", "Lognormal", "Markov", "Pareto", "Persistent", "Results",
+           "Shared", "ShiftedExponential", "Speeds", "StragglerModel", "analyze", "run",
+           "simulate"]
 
 _LAZY = {"Results": "api", "run": "api", "simulate": "api", "analyze": "api",
-         "Config": "config", "ComputeModel": "compute", "ExplicitDurations": "compute",
-         "ShiftedExponential": "compute", "Discipline": "network"}
+         "Config": "config", "Discipline": "network",
+         **dict.fromkeys(_MODELS, "compute")}
 
 
 def __getattr__(name: str) -> Any:

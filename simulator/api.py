@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from pssim import compute, provenance
 from pssim import network as networks
-from pssim import provenance
 from pssim.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
 from pssim.config import Config
 from pssim.engines import Outcome, TraceRow, choose
@@ -241,15 +241,22 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
 
 
 def build_compute(config: Config) -> ComputeModel:
-    """The compute model: explicit durations when given, else ShiftedExponential(mu, alpha)."""
+    """The compute model: explicit durations when given, else the straggler model of the
+    configuration (the paper's ShiftedExponential(mu, alpha) by default)."""
     source = config.compute_times
+    if source is None:
+        return compute.build(config)
+    beside = [name for name in compute.FIELDS
+              if getattr(config, name) != Config.model_fields[name].default]
+    if beside:
+        raise ConfigError("compute_times", str(source) if not isinstance(
+            source, pd.DataFrame) else "a table", f"replaces the straggler model; give "
+            f"{', '.join(beside)} or compute_times, not both")
     if isinstance(source, ComputeModel):
         return source
     if isinstance(source, pd.DataFrame):
         return ExplicitDurations(source)
-    if source is not None:
-        return ExplicitDurations.from_file(source)
-    return ShiftedExponential(config.mu, config.alpha)
+    return ExplicitDurations.from_file(source)
 
 
 def build_schemes(config: Config) -> list[Scheme]:

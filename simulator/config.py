@@ -22,6 +22,7 @@ from pssim.units import bandwidth, delay, nbytes
 MAX_SEED = 2**63 - 1
 
 ENGINES = ("auto", "des", "vectorized", "analytic")
+GRANULARITIES = ("per_iteration", "per_computation")
 
 
 def _checked(check: Any) -> Any:
@@ -66,6 +67,69 @@ def _choice(options: tuple[str, ...]) -> Any:
         return str(value)
 
     return check
+
+
+def _name(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(name, value, "must be a name")
+    return value.strip()
+
+
+def _optional_positive(name: str, value: Any) -> float | None:
+    return None if value is None else finite(name, value, low=0.0, low_open=True)
+
+
+def _speeds(name: str, value: Any) -> tuple[float, ...] | None:
+    """Per-worker factors from a comma-separated string or a sequence of numbers."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ConfigError(name, value, "must be a list of numbers >= 1, one per worker")
+    return tuple(finite(f"{name}[{i}]", v, low=1.0) for i, v in enumerate(items))
+
+
+#: The keys of each slowdown table, in the order its short form ("0.1:3") gives them,
+#: with what each allows (docs/model.md, "Straggler models").
+TABLES: dict[str, dict[str, tuple[float, float | None]]] = {
+    "persistent": {"fraction": (0.0, 1.0), "factor": (1.0, None)},
+    "markov": {"p_slow": (0.0, 1.0), "p_recover": (0.0, 1.0), "factor": (1.0, None)},
+    "shared": {"sigma": (0.0, None)},
+}
+
+
+def _table(name: str, value: Any) -> dict[str, float] | None:
+    """A slowdown's parameters: a table with exactly its keys, or its short form, the
+    values in order separated by colons ('0.05:0.3:4')."""
+    if value is None:
+        return None
+    keys = TABLES[name]
+    short = ":".join(k.upper() for k in keys)
+    if isinstance(value, str):
+        parts = value.split(":")
+        if len(parts) != len(keys):
+            raise ConfigError(name, value, f"must be {short} ({len(keys)} number(s) "
+                              "separated by ':') or a table of " + ", ".join(keys))
+        value = dict(zip(keys, parts, strict=True))
+    if not isinstance(value, dict):
+        raise ConfigError(name, value, f"must be {short} or a table of {', '.join(keys)}")
+    unknown = [k for k in value if k not in keys]
+    missing = [k for k in keys if k not in value]
+    if unknown or missing:
+        problem = (f"has the unknown key {unknown[0]}" if unknown
+                   else f"lacks {', '.join(missing)}")
+        raise ConfigError(name, value, f"{problem}; it must give exactly "
+                          f"{', '.join(keys)}")
+    out = {}
+    for key, (low, high) in keys.items():
+        x = finite(f"{name}.{key}", value[key], low=low)
+        if high is not None and x > high:
+            raise ConfigError(f"{name}.{key}", value[key], f"must be in [{low:g}, {high:g}]")
+        out[key] = x
+    if name == "markov" and out["p_slow"] + out["p_recover"] == 0:
+        raise ConfigError(name, value, "must have p_slow + p_recover > 0 (else the chain "
+                          "has no stationary law)")
+    return out
 
 
 def _plugin(name: str, value: Any) -> Any:
@@ -116,15 +180,54 @@ class Config(BaseModel):
         0.05, description="UC-MMC-PG tolerance τ in [0, 1): it stops at ⌈(1−τ)N⌉ "
         "partitions.", json_schema_extra={"kind": "float"})
     mu: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0, low_open=True))] = Field(
-        10.0, description="Straggling rate μ > 0 (1/seconds).",
+        10.0, description="Straggling rate μ > 0 of the exponential family (1/seconds).",
         json_schema_extra={"kind": "float"})
     alpha: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0))] = Field(
         0.01, description="Minimum duration α >= 0 of one computation (seconds).",
         json_schema_extra={"kind": "float"})
+    family: Annotated[str, _checked(_name)] = Field(
+        "exponential", description="Straggler family of the random part Y of a duration "
+        "X = (alpha + Y)·slowdowns: exponential (mu), gamma (shape, rate), lognormal "
+        "(mu_log, sigma_log) or pareto (shape, scale).", json_schema_extra={"kind": "str"})
+    shape: Annotated[float | None, _checked(_optional_positive)] = Field(
+        None, description="Shape > 0 of the gamma or pareto family.",
+        json_schema_extra={"kind": "float"})
+    rate: Annotated[float | None, _checked(_optional_positive)] = Field(
+        None, description="Rate > 0 of the gamma family (1/seconds).",
+        json_schema_extra={"kind": "float"})
+    mu_log: Annotated[float | None, _checked(
+        lambda n, v: None if v is None else finite(n, v))] = Field(
+        None, description="Mean of ln Y in the lognormal family (ln seconds).",
+        json_schema_extra={"kind": "float"})
+    sigma_log: Annotated[float | None, _checked(_optional_positive)] = Field(
+        None, description="Standard deviation > 0 of ln Y in the lognormal family.",
+        json_schema_extra={"kind": "float"})
+    scale: Annotated[float | None, _checked(_optional_positive)] = Field(
+        None, description="Scale > 0 of the pareto family: the least Y (seconds).",
+        json_schema_extra={"kind": "float"})
+    granularity: Annotated[str, _checked(_choice(GRANULARITIES))] = Field(
+        "per_iteration", description="per_iteration (one duration per worker and "
+        "iteration; computation c ends at c·X) or per_computation (a duration per "
+        "computation).", json_schema_extra={"kind": "str"})
+    speeds: Annotated[tuple[float, ...] | None, _checked(_speeds)] = Field(
+        None, description="Slowdown factors >= 1 of workers 0..N-1, fixed ('1,1,2,...').",
+        json_schema_extra={"kind": "floats"})
+    persistent: Annotated[dict[str, float] | None, _checked(_table)] = Field(
+        None, description="Persistent stragglers FRACTION:FACTOR: in each realization "
+        "⌊fraction·N⌋ workers, drawn at random, are slow by factor in every iteration.",
+        json_schema_extra={"kind": "table"})
+    markov: Annotated[dict[str, float] | None, _checked(_table)] = Field(
+        None, description="Markov stragglers P_SLOW:P_RECOVER:FACTOR: each worker turns "
+        "slow with probability p_slow and fast again with p_recover between iterations; "
+        "slow multiplies its durations by factor.", json_schema_extra={"kind": "table"})
+    shared: Annotated[dict[str, float] | None, _checked(_table)] = Field(
+        None, description="Shared slowdown SIGMA: every duration of a realization's "
+        "iteration is multiplied by exp(sigma·Z), Z ~ N(0, 1), one Z for the cluster.",
+        json_schema_extra={"kind": "table"})
     compute_times: Annotated[Any, _checked(_source)] = Field(
         None, description="CSV or Parquet file of explicit durations (seconds): columns "
-        "worker, duration, and optionally computation (1..r) and rep. Replaces mu and "
-        "alpha.", json_schema_extra={"kind": "str"})
+        "worker, duration, and optionally computation (1..r), rep and iteration. Replaces "
+        "the straggler model.", json_schema_extra={"kind": "str"})
     network: Annotated[Any, _checked(_plugin)] = Field(
         "none", description="Network discipline: none, fifo or fair.",
         json_schema_extra={"kind": "str"})
@@ -217,6 +320,8 @@ def _plain(value: Any) -> Any:
         return "inf" if value > 0 else "-inf"
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, dict):
+        return dict(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

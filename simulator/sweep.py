@@ -25,6 +25,7 @@ from pydantic import (
     create_model,
 )
 
+from pssim import compute
 from pssim import config as fields
 from pssim import network as networks
 from pssim.config import Config
@@ -46,7 +47,8 @@ _RUN_WIDE = ("scheme", "reps", "seed")
 
 #: The strict TOML type of each kind of Config field (see pssim.config).
 _TOML_TYPES: dict[str, Any] = {"int": int, "float": float, "quantity": float | str,
-                               "str": str}
+                               "str": str, "floats": list[float] | str,
+                               "table": dict[str, float] | str}
 
 
 def _checked(name: str) -> Any:
@@ -58,6 +60,9 @@ def _checked(name: str) -> Any:
         fields.check_field(name, value)
         if name == "network" and value not in networks.names():
             raise ConfigError(name, value, f"must be one of {', '.join(networks.names())}")
+        if name == "family" and value not in compute.families.names():
+            raise ConfigError(name, value, f"must be one of "
+                              f"{', '.join(compute.families.names())}")
         if name == "engine" and value == "analytic":
             simulated = [e for e in fields.ENGINES if e != "analytic"]
             raise ConfigError(name, value, f"must be one of {', '.join(simulated)} (a sweep "
@@ -79,6 +84,9 @@ _GRID: dict[str, Any] = {k: (Annotated[list[t], Field(min_length=1)] | None, Non
                          for k, t in PARAMETERS.items()}
 Fixed: type[BaseModel] = create_model("Fixed", __config__=_STRICT, **_FIXED)
 Grid: type[BaseModel] = create_model("Grid", __config__=_STRICT, **_GRID)
+#: The [stragglers] table: the straggler model's keys, as ``--stragglers FILE`` reads them.
+Stragglers: type[BaseModel] = create_model(
+    "Stragglers", __config__=_STRICT, **{k: _FIXED[k] for k in compute.FIELDS})
 
 def _schemes(names: list[str]) -> list[str]:
     for name in names:
@@ -96,13 +104,15 @@ class SweepSection(BaseModel):
 
 
 class SweepFile(BaseModel):
-    """A sweep: [sweep] (seed, reps, schemes, chunk_size), [grid] (lists) and [fixed]."""
+    """A sweep: [sweep] (seed, reps, schemes, chunk_size), [grid] (lists), [fixed] and
+    [stragglers] (the straggler model's keys, fixed for every point)."""
 
     model_config = _STRICT
     _order: list[str] = PrivateAttr(default_factory=list)
     sweep: SweepSection
     grid: Grid = Field(default_factory=Grid)  # type: ignore[valid-type]
     fixed: Fixed = Field(default_factory=Fixed)  # type: ignore[valid-type]
+    stragglers: Stragglers = Field(default_factory=Stragglers)  # type: ignore[valid-type]
 
     def varied(self) -> dict[str, list[Any]]:
         """The [grid] lists, in the order the file gives them."""
@@ -111,7 +121,8 @@ class SweepFile(BaseModel):
         return {k: grid[k] for k in order}
 
     def constant(self) -> dict[str, Any]:
-        return cast(BaseModel, self.fixed).model_dump(exclude_none=True)
+        return {**cast(BaseModel, self.stragglers).model_dump(exclude_none=True),
+                **cast(BaseModel, self.fixed).model_dump(exclude_none=True)}
 
 
 def validate(config: dict[str, Any], source: str = "<dict>") -> SweepFile:
@@ -131,10 +142,14 @@ def validate(config: dict[str, Any], source: str = "<dict>") -> SweepFile:
                           + "\n".join(problems)) from None
     grid = config.get("grid")
     sweep._order = list(grid) if isinstance(grid, dict) else []
-    both = sorted(set(sweep.varied()) & set(sweep.constant()))
-    if both:
-        raise ConfigError("sweep", source, f"sets {both[0]} in both [grid] and [fixed]; a "
-                          "parameter is either varied or fixed")
+    fixed = set(cast(BaseModel, sweep.fixed).model_dump(exclude_none=True))
+    stragglers = set(cast(BaseModel, sweep.stragglers).model_dump(exclude_none=True))
+    for a, b, keys in (("[grid]", "[fixed]", set(sweep.varied()) & fixed),
+                       ("[grid]", "[stragglers]", set(sweep.varied()) & stragglers),
+                       ("[stragglers]", "[fixed]", stragglers & fixed)):
+        if keys:
+            raise ConfigError("sweep", source, f"sets {sorted(keys)[0]} in both {a} and "
+                              f"{b}; a parameter is set in one place")
     return sweep
 
 

@@ -1,107 +1,20 @@
-"""Compute-time models: when each worker finishes each of its computations
+"""Explicit durations: a table of measured or hand-written durations, replayed exactly
 (docs/model.md, "Cluster and compute times").
-
-A model turns (root seed, realizations, N, r) into an array of finish times of shape
-(realizations, N, r). Every engine takes its timing from here, so all see the very same
-finish times.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pssim.errors import ConfigError, finite
+from pssim.compute.base import BLOCK, ComputeModel, multiples
+from pssim.errors import ConfigError
 
 #: The largest worker, computation or rep id a durations table may hold (exact as a float).
 MAX_ID = 2**53
-
-#: Realizations per random stream. Realization k always takes row k % BLOCK of stream
-#: k // BLOCK, so its draws never depend on how a run is chunked or parallelised.
-BLOCK = 1024
-
-
-class ComputeModel(ABC):
-    """When each computation of each worker finishes, per realization."""
-
-    name: str
-
-    @abstractmethod
-    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int,
-                     iteration: int = 0) -> np.ndarray:
-        """Finish times from the start of ``iteration``, shape (stop - start, workers,
-        load), of realizations start..stop-1, nondecreasing along the last axis (a worker
-        performs its computations in order).
-
-        Row k depends only on (seed, k, iteration, the model and its parameters, workers):
-        never on the scheme, the network, the engine, the number of iterations of the run,
-        or on start and stop. Iteration 0 is what a single-iteration run draws.
-        """
-
-    @abstractmethod
-    def parameters(self) -> dict[str, Any]:
-        """The model's parameters, as columns of the summary."""
-
-    def check(self, workers: int, load: int, reps: int,  # noqa: B027
-              iterations: int = 1) -> None:
-        """Raise ConfigError if the model cannot serve this configuration."""
-
-
-def stream(seed: int, block: int, iteration: int) -> np.random.Generator:
-    """The generator of a block of realizations in one iteration. Iteration 0 keeps the
-    stream of single-iteration runs; iteration t > 0 has a stream of its own, so that its
-    draws depend neither on the number of iterations nor on how a run is split."""
-    key = (block,) if iteration == 0 else (block, iteration)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
-
-
-def standard_exponentials(seed: int, start: int, stop: int, workers: int,
-                          iteration: int = 0) -> np.ndarray:
-    """Exp(1) draws of shape (stop - start, workers), realization by realization."""
-    out = np.empty((stop - start, workers))
-    for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
-        rng = stream(seed, block, iteration)
-        draws = rng.standard_exponential((BLOCK, workers))
-        lo, hi = max(start, block * BLOCK), min(stop, (block + 1) * BLOCK)
-        out[lo - start : hi - start] = draws[lo - block * BLOCK : hi - block * BLOCK]
-    return out
-
-
-def multiples(x: np.ndarray, load: int) -> np.ndarray:
-    """c·x for c = 1..load along a new last axis: when computation c of a worker whose
-    computations all take x finishes."""
-    out = np.empty((*x.shape, load))
-    for c in range(load):
-        # One multiplication per c writes a whole slice; broadcasting over a last axis of
-        # a few elements is four times slower.
-        np.multiply(x, float(c + 1), out=out[..., c])
-    return out
-
-
-class ShiftedExponential(ComputeModel):
-    """The paper's eq. (12): each worker draws X = alpha + Exp(rate=mu) per iteration, and
-    its c-th computation finishes at c·X."""
-
-    name = "shifted_exponential"
-
-    def __init__(self, mu: float = 10.0, alpha: float = 0.01) -> None:
-        self.mu = finite("mu", mu, low=0.0, low_open=True)
-        self.alpha = finite("alpha", alpha, low=0.0)
-
-    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int,
-                     iteration: int = 0) -> np.ndarray:
-        x = self.alpha + standard_exponentials(seed, start, stop, workers, iteration) / self.mu
-        return multiples(x, load)
-
-    def parameters(self) -> dict[str, Any]:
-        return {"model": self.name, "mu": self.mu, "alpha": self.alpha}
-
-    def __repr__(self) -> str:
-        return f"ShiftedExponential(mu={self.mu!r}, alpha={self.alpha!r})"
 
 
 class ExplicitDurations(ComputeModel):

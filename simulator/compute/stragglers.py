@@ -1,0 +1,130 @@
+"""Straggler models: a family shifted by alpha, a granularity and slowdowns that multiply
+(docs/model.md, "Straggler models"). The paper's ShiftedExponential is the first of them."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from pssim.compute import families, slowdowns
+from pssim.compute.base import BLOCK, ComputeModel, blockwise, multiples
+from pssim.compute.families import Exponential, Family
+from pssim.compute.slowdowns import Slowdown
+from pssim.config import GRANULARITIES, Config, check_field
+from pssim.errors import ConfigError, Note
+
+#: The Config fields that describe a straggler model: the keys of a [stragglers] table.
+FIELDS = ("family", "alpha", "mu", "shape", "rate", "mu_log", "sigma_log", "scale",
+          "granularity", *slowdowns.names())
+
+
+class StragglerModel(ComputeModel):
+    """X = (alpha + Y)·s: Y from ``family``, s the product of the slowdowns' factors; one X
+    per worker and iteration (computation c ends at c·X), or one per computation."""
+
+    name = "stragglers"
+
+    def __init__(self, family: Family, alpha: float = 0.01,
+                 granularity: str = "per_iteration",
+                 slowdowns: Sequence[Slowdown] = ()) -> None:
+        if not isinstance(family, Family):
+            raise ConfigError("family", family, f"must be a family object "
+                              f"({', '.join(families.names())})")
+        self.family = family
+        self.alpha = check_field("alpha", alpha)
+        self.granularity = check_field("granularity", granularity)
+        self.slowdowns = tuple(slowdowns)
+
+    def check(self, workers: int, load: int, reps: int, iterations: int = 1) -> None:
+        for s in self.slowdowns:
+            s.check(workers)
+
+    def durations(self, seed: int, start: int, stop: int, workers: int, load: int,
+                  iteration: int = 0) -> np.ndarray:
+        """X of realizations start..stop-1: shape (reps, workers) per iteration, or
+        (reps, workers, load) per computation."""
+        size = (BLOCK, workers) if self.granularity == "per_iteration" else (BLOCK, workers,
+                                                                             load)
+        x = self.alpha + blockwise(seed, start, stop, iteration,
+                                   lambda rng: self.family.sample(rng, size))
+        for s in self.slowdowns:
+            f = s.factors(seed, start, stop, workers, iteration)
+            x = x * (f if x.ndim == 2 else f[..., None])
+        return x
+
+    def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int,
+                     iteration: int = 0) -> np.ndarray:
+        x = self.durations(seed, start, stop, workers, load, iteration)
+        return multiples(x, load) if x.ndim == 2 else np.cumsum(x, axis=2)
+
+    def mean(self) -> float:
+        """E[X] without slowdowns: the mean duration of one computation of a fast worker."""
+        return self.alpha + self.family.mean()
+
+    def parameters(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.name, "family": self.family.name,
+                               "alpha": self.alpha, "granularity": self.granularity,
+                               "mu": np.nan}
+        out.update(self.family.parameters())
+        for s in self.slowdowns:
+            out.update(s.parameters())
+        return out
+
+    def options(self) -> dict[str, Any]:
+        """The model as [stragglers] keys (what ``--stragglers FILE`` reads)."""
+        out: dict[str, Any] = {"family": self.family.name, "alpha": self.alpha,
+                               **self.family.parameters(), "granularity": self.granularity}
+        for s in self.slowdowns:
+            value = s.parameters()
+            out[s.name] = (list(map(float, value["speeds"].split(","))) if s.name == "speeds"
+                           else {k.removeprefix(s.name + "_"): v for k, v in value.items()})
+        return out
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {s!r}" for s in self.slowdowns)
+        return (f"StragglerModel({self.family!r}, alpha={self.alpha!r}, "
+                f"granularity={self.granularity!r}{extra})")
+
+
+class ShiftedExponential(StragglerModel):
+    """The paper's eq. (12): each worker draws X = alpha + Exp(rate=mu) per iteration, and
+    its c-th computation finishes at c·X."""
+
+    name = "shifted_exponential"
+
+    def __init__(self, mu: float = 10.0, alpha: float = 0.01) -> None:
+        super().__init__(Exponential(mu), alpha)
+        self.mu = self.family.mu  # type: ignore[attr-defined]
+
+    def parameters(self) -> dict[str, Any]:
+        return {"model": self.name, "mu": self.mu, "alpha": self.alpha}
+
+    def __repr__(self) -> str:
+        return f"ShiftedExponential(mu={self.mu!r}, alpha={self.alpha!r})"
+
+
+def build(options: Mapping[str, Any] | Config) -> StragglerModel:
+    """The straggler model of a configuration (or of [stragglers] keys): the paper's
+    ShiftedExponential when it is one, so that its results and summary columns stay."""
+    values = {k: getattr(options, k) for k in FIELDS} if isinstance(options, Config) else {
+        k: options.get(k, Config.model_fields[k].default) for k in FIELDS}
+    family = families.build(values["family"], **values)
+    unused = [f"{k}={values[k]:g}" for k in ("mu", "shape", "rate", "mu_log", "sigma_log",
+                                              "scale")
+              if k not in family.fields and values[k] is not None
+              and values[k] != Config.model_fields[k].default]
+    if unused:
+        warnings.warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
+                      f"effect with family {family.name}", Note, stacklevel=3)
+    used = [slowdowns.build(name, values[name]) for name in slowdowns.names()
+            if values[name] is not None]
+    if (family.name == "exponential" and values["granularity"] == "per_iteration"
+            and not used):
+        return ShiftedExponential(values["mu"], values["alpha"])
+    return StragglerModel(family, values["alpha"], values["granularity"], used)
+
+
+__all__ = ["FIELDS", "GRANULARITIES", "ShiftedExponential", "StragglerModel", "build"]
