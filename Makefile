@@ -26,8 +26,8 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	rm -rf $(VENV)/typecheck && mkdir -p $(VENV)/typecheck/pssim
-	for f in simulator/*.py simulator/*/; do ln -s "$$PWD/$${f%/}" $(VENV)/typecheck/pssim/; done
-	for d in schemes analysis scenarios; do ln -s "$$PWD/$$d" $(VENV)/typecheck/pssim/$$d; done
+	for f in simulator/*.py simulator/*/; do ln -sfn "$$PWD/$${f%/}" $(VENV)/typecheck/pssim/; done
+	for d in schemes analysis scenarios; do ln -sfn "$$PWD/$$d" $(VENV)/typecheck/pssim/$$d; done
 	echo "$$PWD/$(VENV)/typecheck" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/pssim-namespace.pth"
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache

@@ -50,8 +50,11 @@ def load_results(path: str | Path, columns: list[str] | None = None) -> pd.DataF
                         and f.suffix.lower() in PARQUET_SUFFIXES), key=lambda f: f.name)
         if not files:
             raise ValueError(f"{p}: the directory holds no Parquet files (*.parquet, *.pq)")
-        frame = pd.concat([pd.read_parquet(f, columns=columns) for f in files],
-                          ignore_index=True)
+        # Points of one sweep may differ in their columns (a straggler model's parameters
+        # beside the paper model's): a column a file lacks is missing there.
+        frame = pd.concat([pd.read_parquet(f, columns=columns if columns is None else
+                                           [c for c in columns if c in _schema(f)])
+                           for f in files], ignore_index=True)
         return _with_meta(frame, files[0])
     if not p.exists():
         raise ValueError(f"{p}: no such file or directory")
@@ -62,6 +65,12 @@ def load_results(path: str | Path, columns: list[str] | None = None) -> pd.DataF
         return pd.read_csv(p, usecols=columns)
     raise ValueError(f"{p}: unknown suffix {p.suffix!r}; expected .parquet, .pq or .csv, "
                      "or a directory of Parquet files")
+
+
+def _schema(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
 
 
 def _with_meta(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.config import JsonDict
 
 from pssim.errors import ConfigError, finite, integer
 from pssim.units import bandwidth, delay, nbytes
@@ -69,6 +70,11 @@ def _choice(options: tuple[str, ...]) -> Any:
     return check
 
 
+def _straggler(kind: str) -> JsonDict:
+    """A field of the straggler model: a key of the [stragglers] table."""
+    return {"kind": kind, "group": "stragglers"}
+
+
 def _name(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(name, value, "must be a name")
@@ -105,6 +111,7 @@ def _table(name: str, value: Any) -> dict[str, float] | None:
         return None
     keys = TABLES[name]
     short = ":".join(k.upper() for k in keys)
+    given = value
     if isinstance(value, str):
         parts = value.split(":")
         if len(parts) != len(keys):
@@ -127,7 +134,7 @@ def _table(name: str, value: Any) -> dict[str, float] | None:
             raise ConfigError(f"{name}.{key}", value[key], f"must be in [{low:g}, {high:g}]")
         out[key] = x
     if name == "markov" and out["p_slow"] + out["p_recover"] == 0:
-        raise ConfigError(name, value, "must have p_slow + p_recover > 0 (else the chain "
+        raise ConfigError(name, given, "must have p_slow + p_recover > 0 (else the chain "
                           "has no stationary law)")
     return out
 
@@ -181,49 +188,49 @@ class Config(BaseModel):
         "partitions.", json_schema_extra={"kind": "float"})
     mu: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0, low_open=True))] = Field(
         10.0, description="Straggling rate μ > 0 of the exponential family (1/seconds).",
-        json_schema_extra={"kind": "float"})
+        json_schema_extra=_straggler("float"))
     alpha: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0))] = Field(
         0.01, description="Minimum duration α >= 0 of one computation (seconds).",
-        json_schema_extra={"kind": "float"})
+        json_schema_extra=_straggler("float"))
     family: Annotated[str, _checked(_name)] = Field(
         "exponential", description="Straggler family of the random part Y of a duration "
         "X = (alpha + Y)·slowdowns: exponential (mu), gamma (shape, rate), lognormal "
-        "(mu_log, sigma_log) or pareto (shape, scale).", json_schema_extra={"kind": "str"})
+        "(mu_log, sigma_log) or pareto (shape, scale).", json_schema_extra=_straggler("str"))
     shape: Annotated[float | None, _checked(_optional_positive)] = Field(
         None, description="Shape > 0 of the gamma or pareto family.",
-        json_schema_extra={"kind": "float"})
+        json_schema_extra=_straggler("float"))
     rate: Annotated[float | None, _checked(_optional_positive)] = Field(
         None, description="Rate > 0 of the gamma family (1/seconds).",
-        json_schema_extra={"kind": "float"})
+        json_schema_extra=_straggler("float"))
     mu_log: Annotated[float | None, _checked(
         lambda n, v: None if v is None else finite(n, v))] = Field(
         None, description="Mean of ln Y in the lognormal family (ln seconds).",
-        json_schema_extra={"kind": "float"})
+        json_schema_extra=_straggler("float"))
     sigma_log: Annotated[float | None, _checked(_optional_positive)] = Field(
         None, description="Standard deviation > 0 of ln Y in the lognormal family.",
-        json_schema_extra={"kind": "float"})
+        json_schema_extra=_straggler("float"))
     scale: Annotated[float | None, _checked(_optional_positive)] = Field(
         None, description="Scale > 0 of the pareto family: the least Y (seconds).",
-        json_schema_extra={"kind": "float"})
+        json_schema_extra=_straggler("float"))
     granularity: Annotated[str, _checked(_choice(GRANULARITIES))] = Field(
         "per_iteration", description="per_iteration (one duration per worker and "
         "iteration; computation c ends at c·X) or per_computation (a duration per "
-        "computation).", json_schema_extra={"kind": "str"})
+        "computation).", json_schema_extra=_straggler("str"))
     speeds: Annotated[tuple[float, ...] | None, _checked(_speeds)] = Field(
         None, description="Slowdown factors >= 1 of workers 0..N-1, fixed ('1,1,2,...').",
-        json_schema_extra={"kind": "floats"})
+        json_schema_extra=_straggler("floats"))
     persistent: Annotated[dict[str, float] | None, _checked(_table)] = Field(
         None, description="Persistent stragglers FRACTION:FACTOR: in each realization "
         "⌊fraction·N⌋ workers, drawn at random, are slow by factor in every iteration.",
-        json_schema_extra={"kind": "table"})
+        json_schema_extra=_straggler("table"))
     markov: Annotated[dict[str, float] | None, _checked(_table)] = Field(
         None, description="Markov stragglers P_SLOW:P_RECOVER:FACTOR: each worker turns "
         "slow with probability p_slow and fast again with p_recover between iterations; "
-        "slow multiplies its durations by factor.", json_schema_extra={"kind": "table"})
+        "slow multiplies its durations by factor.", json_schema_extra=_straggler("table"))
     shared: Annotated[dict[str, float] | None, _checked(_table)] = Field(
         None, description="Shared slowdown SIGMA: every duration of a realization's "
         "iteration is multiplied by exp(sigma·Z), Z ~ N(0, 1), one Z for the cluster.",
-        json_schema_extra={"kind": "table"})
+        json_schema_extra=_straggler("table"))
     compute_times: Annotated[Any, _checked(_source)] = Field(
         None, description="CSV or Parquet file of explicit durations (seconds): columns "
         "worker, duration, and optionally computation (1..r), rep and iteration. Replaces "
@@ -308,6 +315,14 @@ def check_field(name: str, value: Any) -> Any:
 
 def help_text(name: str) -> str:
     return Config.model_fields[name].description or ""
+
+
+def grouped(group: str) -> tuple[str, ...]:
+    """The fields of a group, in order: ``stragglers`` are the keys of a [stragglers]
+    table."""
+    return tuple(name for name, info in Config.model_fields.items()
+                 if isinstance(info.json_schema_extra, dict)
+                 and info.json_schema_extra.get("group") == group)
 
 
 def kind(name: str) -> str:

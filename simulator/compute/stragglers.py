@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,12 +15,11 @@ from pssim.compute import families, slowdowns
 from pssim.compute.base import BLOCK, ComputeModel, blockwise, multiples
 from pssim.compute.families import Exponential, Family
 from pssim.compute.slowdowns import Slowdown
-from pssim.config import GRANULARITIES, Config, check_field
+from pssim.config import GRANULARITIES, Config, check_field, grouped
 from pssim.errors import ConfigError, Note
 
 #: The Config fields that describe a straggler model: the keys of a [stragglers] table.
-FIELDS = ("family", "alpha", "mu", "shape", "rate", "mu_log", "sigma_log", "scale",
-          "granularity", *slowdowns.names())
+FIELDS = grouped("stragglers")
 
 
 class StragglerModel(ComputeModel):
@@ -57,8 +58,7 @@ class StragglerModel(ComputeModel):
 
     def finish_times(self, seed: int, start: int, stop: int, workers: int, load: int,
                      iteration: int = 0) -> np.ndarray:
-        x = self.durations(seed, start, stop, workers, load, iteration)
-        return multiples(x, load) if x.ndim == 2 else np.cumsum(x, axis=2)
+        return finished(self.durations(seed, start, stop, workers, load, iteration), load)
 
     def mean(self) -> float:
         """E[X] without slowdowns: the mean duration of one computation of a fast worker."""
@@ -89,6 +89,11 @@ class StragglerModel(ComputeModel):
                 f"granularity={self.granularity!r}{extra})")
 
 
+def finished(durations: np.ndarray, load: int) -> np.ndarray:
+    """Finish times of computations 1..load from :meth:`StragglerModel.durations`."""
+    return multiples(durations, load) if durations.ndim == 2 else np.cumsum(durations, axis=2)
+
+
 class ShiftedExponential(StragglerModel):
     """The paper's eq. (12): each worker draws X = alpha + Exp(rate=mu) per iteration, and
     its c-th computation finishes at c·X."""
@@ -104,6 +109,39 @@ class ShiftedExponential(StragglerModel):
 
     def __repr__(self) -> str:
         return f"ShiftedExponential(mu={self.mu!r}, alpha={self.alpha!r})"
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """The [stragglers] table of a TOML file, each key checked as its Config field: what
+    ``--stragglers FILE`` reads, and what ``pssim fit`` writes."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except (FileNotFoundError, IsADirectoryError):
+        raise ConfigError("stragglers", str(path), "must be an existing TOML file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError("stragglers", str(path), f"must be a readable TOML file "
+                          f"({err})") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("stragglers", str(path), f"must be valid TOML ({err})") from None
+    table = document.get("stragglers")
+    if not isinstance(table, dict):
+        raise ConfigError("stragglers", str(path), "must have a [stragglers] table (keys: "
+                          f"{', '.join(FIELDS)})")
+    unknown = [k for k in table if k not in FIELDS]
+    if unknown:
+        raise ConfigError(f"[stragglers] {unknown[0]}", str(path), f"is not a key of the "
+                          f"table; known: {', '.join(FIELDS)}")
+    checked = {}
+    for key, value in table.items():
+        try:
+            checked[key] = check_field(key, value)
+        except ConfigError as err:
+            raise ConfigError(f"[stragglers] {err.parameter} in {path}", err.value,
+                              err.allowed) from None
+    return checked
 
 
 def build(options: Mapping[str, Any] | Config) -> StragglerModel:
@@ -127,4 +165,5 @@ def build(options: Mapping[str, Any] | Config) -> StragglerModel:
     return StragglerModel(family, values["alpha"], values["granularity"], used)
 
 
-__all__ = ["FIELDS", "GRANULARITIES", "ShiftedExponential", "StragglerModel", "build"]
+__all__ = ["FIELDS", "GRANULARITIES", "ShiftedExponential", "StragglerModel", "build",
+           "finished", "read"]
