@@ -11,6 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pssim.analysis.fits import (
+        common_factor_share,
+        fit_families,
+        fit_trace,
+        persistence,
+        plot_duration_ecdf,
+        plot_worker_heatmap,
+        read_trace,
+        write_report,
+    )
     from pssim.analysis.frames import (
         best_by_group,
         busy_time,
@@ -42,6 +52,8 @@ if TYPE_CHECKING:
         training_totals,
     )
 
+_FITS = ("common_factor_share", "fit_families", "fit_trace", "persistence",
+         "plot_duration_ecdf", "plot_worker_heatmap", "read_trace", "write_report")
 _FRAMES = ("best_by_group", "busy_time", "computations", "ecdf", "finished_work_time",
            "link_utilization", "load_results", "load_sweep", "messages_in_flight",
            "paired_margin", "pareto_frontier", "transmissions")
@@ -49,7 +61,8 @@ _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_m
           "plot_timeline", "save")
 _TRAINING = ("iteration_times", "plot_training_progress", "training_progress",
              "training_totals")
-_HOME = {**dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
+_HOME = {**dict.fromkeys(_FITS, "pssim.analysis.fits"),
+         **dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
          **dict.fromkeys(_PLOTS, "pssim.analysis.plots"),
          **dict.fromkeys(_TRAINING, "pssim.analysis.training"),
          "summarize": "pssim.analysis.summary"}
@@ -57,9 +70,12 @@ _HOME = {**dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
 __all__ = [
     "best_by_group",
     "busy_time",
+    "common_factor_share",
     "computations",
     "ecdf",
     "finished_work_time",
+    "fit_families",
+    "fit_trace",
     "iteration_times",
     "link_utilization",
     "load_results",
@@ -67,18 +83,23 @@ __all__ = [
     "messages_in_flight",
     "paired_margin",
     "pareto_frontier",
+    "persistence",
     "plot_best_heatmap",
     "plot_cdf",
+    "plot_duration_ecdf",
     "plot_ecdf",
     "plot_frontier",
     "plot_metric_vs",
     "plot_timeline",
     "plot_training_progress",
+    "plot_worker_heatmap",
+    "read_trace",
     "save",
     "summarize",
     "training_progress",
     "training_totals",
     "transmissions",
+    "write_report",
 ]
 
 

@@ -100,7 +100,8 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     lead["multi_lead"] = 1 - lead["best_multi_time"] / lead["best_single_time"]
     lead = lead.reset_index()
     output.table(lead, "fastest")
-    for (network, name), part in table.groupby(["network", "study"], sort=False):
+    for (network, study_name), part in table.groupby(["network", "study"], sort=False):
+        name = str(study_name)
         fig = plot_summary_vs(
             output.shown(part), "value", "mean_training_time", log_y=True,
             xlabel=PARAMETER[name], ylabel=f"mean time of {ITERATIONS} iterations (s)",
@@ -120,12 +121,13 @@ def finding(lead: pd.DataFrame) -> str:
     """Per network and study: the fastest scheme at each setting with its margin, and
     where the best multi-message scheme stops leading the best single-message one."""
     parts = []
-    for (network, name), part in lead.groupby(["network", "study"], sort=False):
+    for (network, study_name), part in lead.groupby(["network", "study"], sort=False):
+        name = str(study_name)
         part = part.sort_values("value", ascending=name == "persistent")
         shown = "; ".join(
-            f"{PARAMETER[name]} {row.value:g}: {row.best} ({row.best_value:.3g} s, "
-            f"{100 * row.relative_margin:.1f}% ahead of {row.runner_up})"
-            for row in part.itertuples())
+            f"{PARAMETER[name]} {row['value']:g}: {row['best']} ({row['best_value']:.3g} s, "
+            f"{100 * row['relative_margin']:.1f}% ahead of {row['runner_up']})"
+            for row in part.to_dict("records"))
         losing = part[part["multi_lead"] <= 0]
         if losing.empty:
             verdict = (f"the multi-message schemes keep their lead throughout (at least "

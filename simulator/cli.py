@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pssim.config import Config, help_text
+from pssim.config import Config, grouped, help_text
 from pssim.errors import ConfigError, Note, writable_folder
 
 if TYPE_CHECKING:
@@ -152,9 +152,29 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
                                             default=None,
                                             annotation=Annotated[str | None, option]))
+        if not set(grouped("stragglers")) <= set(skip):
+            option = typer.Option("--stragglers", metavar="FILE", rich_help_panel=panel,
+                                  help="TOML file with a [stragglers] table (the straggler "
+                                  "model, as pssim fit writes it); options given beside it "
+                                  "take precedence.")
+            params.append(inspect.Parameter("stragglers", inspect.Parameter.KEYWORD_ONLY,
+                                            default=None,
+                                            annotation=Annotated[str | None, option]))
         return _with_parameters(command, params)
 
     return decorate
+
+
+def _given(options: dict[str, str | None]) -> dict[str, Any]:
+    """The Config options given on the command line, with the keys of a ``--stragglers``
+    file beneath them."""
+    given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    path = given.pop("stragglers", None)
+    if path is None:
+        return given
+    from pssim.compute import stragglers
+
+    return {**stragglers.read(path), **given}
 
 
 def _with_parameters(command: Any, params: list[inspect.Parameter]) -> Any:
@@ -193,8 +213,7 @@ def run(
             raise ConfigError("trace", str(trace), "must be another file than --out (the "
                               "summary would be overwritten)")
         with _notes():
-            options: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-            config = api.configure(**options)
+            config = api.configure(**_given(given))
             if config.engine == "analytic":
                 _analytic(config, trace, out)
                 return
@@ -314,8 +333,8 @@ def scenario(
         return
     from pssim.execution import Stopped
 
-    given = {k: v for k, v in overrides.items() if v is not None}
     try:
+        given = _given(overrides)
         with _notes():
             output = common.execute(name, reps, seed, out, svg, progress, executor=executor,
                                     workers_per_host=workers_per_host,
@@ -332,6 +351,63 @@ def scenario(
         _stopped(stop, again)
         return
     typer.echo(f"{name}: wrote {len(output.written)} files and data/ to {output.folder}")
+
+
+_SAMPLED = ("workers", "load", "iterations", "reps", "seed", "compute_times",
+            *grouped("stragglers"))
+
+
+@app.command()
+@_config_options(skip=tuple(name for name in Config.model_fields if name not in _SAMPLED))
+def sample(
+    *,
+    out: Annotated[Path, typer.Option(
+        help="Write the durations here (.parquet, .pq or .csv).")],
+    plot: Annotated[bool, typer.Option(
+        help="Also draw the durations' ECDF and a heatmap of worker × iteration (rep 0), "
+             "beside --out (NAME_ecdf.png, NAME_heatmap.png).")] = False,
+    **given: str | None,
+) -> None:
+    """Draw durations from a straggler model (or a table of durations) and write them
+    long-form: rep, iteration, worker, computation, duration and finish (seconds from the
+    start of the iteration), one row per computation."""
+    from pssim import api, sampling
+
+    try:
+        _check_output("out", out)
+        with _notes():
+            config = api.configure(**_given(given))
+            sampling.sample(config, out=out)
+    except ConfigError as err:
+        _fail(err)
+        return
+    rows = config.reps * config.iterations * config.workers * config.load
+    typer.echo(f"wrote {rows} durations ({config.reps} reps × {config.iterations} "
+               f"iterations × {config.workers} workers × {config.load} computations) to {out}")
+    if plot:
+        for figure in _plot_sample(out):
+            typer.echo(f"wrote {figure}")
+
+
+def _plot_sample(path: Path) -> list[Path]:
+    """The ECDF of a sample's durations (its first million) and the heatmap of rep 0."""
+    import pandas as pd
+
+    from pssim.analysis import fits
+
+    columns = ["rep", "iteration", "worker", "duration"]
+    if path.suffix.lower() == ".csv":
+        head = pd.read_csv(path, usecols=columns, nrows=2**20)
+    else:
+        import pyarrow.parquet as pq
+
+        source = pq.ParquetFile(path)
+        head = next(source.iter_batches(batch_size=2**20, columns=columns)).to_pandas()
+    stem = path.with_suffix("")
+    return [fits.save_figure(fits.plot_duration_ecdf(head["duration"]),
+                             stem.with_name(f"{stem.name}_ecdf.png")),
+            fits.save_figure(fits.plot_worker_heatmap(head[head["rep"] == 0]),
+                             stem.with_name(f"{stem.name}_heatmap.png"))]
 
 
 @app.command()
@@ -423,6 +499,50 @@ def sweep(
         typer.echo(f"Error: {len(result.failures)} of {result.points} points failed (see "
                    f"{out / 'failures.json'}); the others are written", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def fit(
+    trace: Annotated[Path, typer.Argument(
+        help="Trace of durations (.csv, .parquet or .pq): columns worker, duration (s), rep "
+             "and/or iteration, optionally computation.")],
+    out: Annotated[Path | None, typer.Option(
+        help="Also write fits.csv, persistence.csv, workers.csv, model.toml and the figures "
+             "(ecdf.png, heatmap.png) into this folder.")] = None,
+    threshold: Annotated[float, typer.Option(
+        help="A worker-iteration is slow when its duration exceeds THRESHOLD × its "
+             "iteration's median (>= 1).")] = 2.0,
+    markov: Annotated[bool, typer.Option(
+        help="Add the fitted Markov slowdown to the model (the families are then fitted "
+             "to the durations with the slowdown taken out).")] = False,
+) -> None:
+    """Fit straggler models to a measured trace: maximum-likelihood fits of the four shifted
+    families (exponential, gamma, lognormal, pareto) with log-likelihood, AIC and KS
+    test, the persistence of slowness (correlation between halves, lag-1 autocorrelation,
+    a Markov fit) and the share of a factor common to all workers; the model of lowest
+    AIC in the [stragglers] format (docs/fitting.md)."""
+    from pssim.analysis.fits import fit_trace, read_trace, write_report
+
+    try:
+        if out is not None:
+            writable_folder("out", out)
+        report = fit_trace(read_trace(trace), threshold=threshold, markov=markov,
+                           source=str(trace))
+    except ConfigError as err:
+        _fail(err)
+        return
+    typer.echo(report.text())
+    if out is None:
+        return
+    try:
+        written = write_report(report, out)
+    except ConfigError as err:
+        _fail(err)
+        return
+    except OSError as err:
+        typer.echo(f"Error: could not write into {out} ({err.strerror or err})", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {len(written)} files to {out}")
 
 
 def main(args: list[str] | None = None) -> None:

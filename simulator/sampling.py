@@ -119,7 +119,11 @@ def _write_parquet(path: Path, parts: Iterator[pd.DataFrame], meta: dict[str, An
                 schema = table.schema.with_metadata(
                     {**(table.schema.metadata or {}),
                      META_KEY: json.dumps(meta, default=str).encode()})
-                writer = pq.ParquetWriter(path, schema)
+                # Dictionaries pay for the few distinct ids, not for the random floats:
+                # twice as fast to write as dictionaries everywhere, and smaller.
+                writer = pq.ParquetWriter(path, schema,
+                                          use_dictionary=["rep", "iteration", "worker",
+                                                          "computation"])
             writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
     finally:
         if writer is not None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pssim
 from pssim.analysis import load_sweep
 from pssim.scenarios import best_scheme_map, bottleneck_bandwidth
 from pssim.scenarios.common import execute
@@ -220,3 +221,35 @@ def test_training_scenario(tmp_path: Path) -> None:
     runs = data[data["iterations"] == 5]
     assert sorted(set(runs["iteration"])) == [0, 1, 2, 3, 4]
     assert "Under cancel" in (tmp_path / "finding.txt").read_text()
+
+
+def test_stragglers_scenario(tmp_path: Path) -> None:
+    from pssim.scenarios import stragglers
+
+    execute("stragglers", 2, 4, tmp_path, svg=False, progress=False, executor="serial",
+            overrides={"iterations": "3"})
+    check_files(tmp_path, ["training_time.csv", "fastest.csv", "finding.txt",
+                           *figures(*(f"{s}_{n}" for s in ("markov", "persistent", "pareto")
+                                      for n in ("none", "fifo")))])
+    table = pd.read_csv(tmp_path / "training_time.csv")
+    fastest = pd.read_csv(tmp_path / "fastest.csv")
+    assert len(fastest) == len(stragglers.POINTS) == 2 * 14
+    keys = ["network", "study", "value"]
+    for row in fastest.itertuples():
+        part = table[(table["network"] == row.network) & (table["study"] == row.study)
+                     & (table["value"] == row.value)].set_index("scheme")
+        assert part["mean_training_time"].min() == row.best_value
+        assert part["mean_training_time"].idxmin() == row.best
+        single = part.loc[list(stragglers.SINGLE_MESSAGE), "mean_training_time"].min()
+        multi = part.drop(index=list(stragglers.SINGLE_MESSAGE))["mean_training_time"].min()
+        assert row.multi_lead == pytest.approx(1 - multi / single, rel=1e-12)
+    # The base point is the paper's model without a network: a plain run of it, with the
+    # root seed, gives the same training times.
+    plain = pssim.run("all", workers=40, load=4, iterations=3, reps=2, seed=4,
+                      message_size=4e6, model_size=4e6, downlink_bandwidth=1.25e9)
+    ends = plain[plain["iteration"] == 2].groupby("scheme")["end"].mean()
+    base = table[(table["network"] == "none") & (table["study"] == "persistent")
+                 & (table["value"] == 0)].set_index("scheme")["mean_training_time"]
+    pd.testing.assert_series_equal(base.sort_index(), ends.sort_index(), check_names=False)
+    assert not fastest[keys].duplicated().any()
+    assert "multi-message schemes" in (tmp_path / "finding.txt").read_text()
