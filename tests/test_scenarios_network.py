@@ -233,7 +233,7 @@ def test_stragglers_scenario(tmp_path: Path) -> None:
                                       for n in ("none", "fifo")))])
     table = pd.read_csv(tmp_path / "training_time.csv")
     fastest = pd.read_csv(tmp_path / "fastest.csv")
-    assert len(fastest) == len(stragglers.POINTS) == 2 * 14
+    assert len(fastest) == len(stragglers.POINTS) == 2 * len(stragglers.SETTINGS)
     keys = ["network", "study", "value"]
     for row in fastest.itertuples():
         part = table[(table["network"] == row.network) & (table["study"] == row.study)
