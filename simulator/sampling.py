@@ -8,6 +8,7 @@ bounded by a chunk whatever the size of the table.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pssim import provenance
-from pssim.api import ConfigLike, build_compute, configure
+from pssim.api import ConfigLike, build_compute, configure, memory
 from pssim.compute import ComputeModel, StragglerModel
 from pssim.compute.stragglers import finished
 from pssim.config import Config
@@ -26,7 +27,10 @@ from pssim.files import write_atomically
 #: Rows per chunk at most (about 30 MB of columns): large enough that writing, not
 #: drawing, sets the pace, small enough for any machine.
 CHUNK_ROWS = 2**20
-COLUMNS = ("rep", "iteration", "worker", "computation", "duration", "finish")
+#: Bytes per row in memory and, measured at N = 40, r = 4, in each kind of file.
+FRAME_ROW_BYTES = 32
+PARQUET_ROW_BYTES = 9
+CSV_ROW_BYTES = 50
 SUFFIXES = (".parquet", ".pq", ".csv")
 META_KEY = b"pssim"
 
@@ -88,11 +92,23 @@ def sample(config: ConfigLike = None, *, out: str | Path | None = None,
     cfg = configure(config, **options)
     model = build_compute(cfg)
     model.check(cfg.workers, cfg.load, cfg.reps, cfg.iterations)
+    rows = cfg.reps * cfg.iterations * cfg.workers * cfg.load
+    gib = 2.0**30
     if out is None:
+        if rows * FRAME_ROW_BYTES > memory() / 2:
+            raise ConfigError("reps", cfg.reps, f"{rows:.3g} rows would need about "
+                              f"{rows * FRAME_ROW_BYTES / gib:.3g} GiB, more than half of "
+                              "this machine's memory; write them to a file (out=...)")
         return pd.concat(list(chunks(cfg, model)), ignore_index=True)
     path = Path(out)
     if path.suffix.lower() not in SUFFIXES:
         raise ConfigError("out", str(out), "must end in .parquet, .pq or .csv")
+    need = rows * (CSV_ROW_BYTES if path.suffix.lower() == ".csv" else PARQUET_ROW_BYTES)
+    free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
+    if need > free:
+        raise ConfigError("reps", cfg.reps, f"{rows:.3g} rows would take about "
+                          f"{need / gib:.3g} GiB in {path.name}, more than the "
+                          f"{free / gib:.3g} GiB free there")
     meta = {"config": cfg.to_json(), "model": repr(model), **provenance.stamp()}
     if path.suffix.lower() == ".csv":
         write_atomically(path, lambda tmp: _write_csv(tmp, chunks(cfg, model)))

@@ -335,3 +335,18 @@ def test_sweep_file_rejects_a_key_twice_and_unknown_straggler_keys(tmp_path: Pat
                           "stragglers": {"family": "gamma", "workers": 3}}))
     with pytest.raises(ConfigError, match=r"stragglers\.workers"):
         load_file(path)
+
+
+def test_sample_too_large_for_the_disk_or_memory_is_refused_before_drawing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10**6))
+    out = tmp_path / "big.parquet"
+    result = RUNNER.invoke(app, ["sample", "--reps", "10000", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "GiB free there" in result.output and "reps" in result.output
+    assert not out.exists() and not list(tmp_path.iterdir())
+    with pytest.raises(ConfigError, match="write them to a file"):
+        sample(reps=10**6, iterations=10**4)
