@@ -9,7 +9,8 @@ finish times.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -57,15 +58,34 @@ def stream(seed: int, block: int, iteration: int, tag: int | None = None
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
+#: Bytes of recent blocks' draws kept for the chunks that follow: a large cluster's
+#: chunks hold a few realizations each, and drawing a block of 1,024 anew for every chunk
+#: would make the cost per draw grow with N.
+CACHE_BYTES = 256 * 2**20
+_cache: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+
+
 def blockwise(seed: int, start: int, stop: int, iteration: int,
               draw: Callable[[np.random.Generator], np.ndarray],
-              tag: int | None = None) -> np.ndarray:
+              tag: int | None = None, key: Hashable = None) -> np.ndarray:
     """Rows start..stop-1 of the draws of ``iteration``: ``draw`` gives BLOCK rows (one
     per realization) from a block's stream, so realization k's row is the same whatever
-    chunk asks for it."""
+    chunk asks for it. With ``key`` (what, besides the seed, block, iteration and tag,
+    decides the draws: the law and the shape), recent blocks are kept for the next
+    chunks."""
     parts = []
     for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
-        rows = draw(stream(seed, block, iteration, tag))
+        name = None if key is None else (seed, block, iteration, tag, key)
+        rows = _cache.get(name) if name is not None else None
+        if rows is None:
+            rows = draw(stream(seed, block, iteration, tag))
+            if name is not None and rows.nbytes <= CACHE_BYTES // 4:
+                rows.flags.writeable = False  # shared by the chunks that follow
+                _cache[name] = rows
+                while sum(a.nbytes for a in _cache.values()) > CACHE_BYTES:
+                    _cache.popitem(last=False)
+        elif name is not None:
+            _cache.move_to_end(name)
         lo, hi = max(start, block * BLOCK), min(stop, (block + 1) * BLOCK)
         parts.append(rows[lo - block * BLOCK : hi - block * BLOCK])
     return parts[0] if len(parts) == 1 else np.concatenate(parts)

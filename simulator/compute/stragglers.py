@@ -50,7 +50,8 @@ class StragglerModel(ComputeModel):
         size = (BLOCK, workers) if self.granularity == "per_iteration" else (BLOCK, workers,
                                                                              load)
         x = self.alpha + blockwise(seed, start, stop, iteration,
-                                   lambda rng: self.family.sample(rng, size))
+                                   lambda rng: self.family.sample(rng, size),
+                                   key=(repr(self.family), size))
         for s in self.slowdowns:
             f = s.factors(seed, start, stop, workers, iteration)
             x = x * (f if x.ndim == 2 else f[..., None])

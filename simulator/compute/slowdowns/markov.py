@@ -52,7 +52,7 @@ class Markov(Slowdown):
     def _uniforms(self, seed: int, start: int, stop: int, workers: int,
                   iteration: int) -> np.ndarray:
         return blockwise(seed, start, stop, iteration,
-                         lambda rng: rng.random((BLOCK, workers)), self.tag)
+                         lambda rng: rng.random((BLOCK, workers)), self.tag, key=workers)
 
     def factors(self, seed: int, start: int, stop: int, workers: int,
                 iteration: int) -> np.ndarray:

@@ -34,7 +34,7 @@ class Persistent(Slowdown):
         # A worker is slow when its uniform is among the m smallest of the realization.
         rank = blockwise(seed, start, stop, 0,
                          lambda rng: rng.random((BLOCK, workers)).argsort(axis=1).argsort(
-                             axis=1), self.tag)
+                             axis=1), self.tag, key=workers)
         return np.where(rank < m, self.factor, 1.0)
 
     def parameters(self) -> dict[str, Any]:

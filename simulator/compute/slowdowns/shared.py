@@ -23,7 +23,7 @@ class Shared(Slowdown):
     def factors(self, seed: int, start: int, stop: int, workers: int,
                 iteration: int) -> np.ndarray:
         z = blockwise(seed, start, stop, iteration,
-                      lambda rng: rng.standard_normal(BLOCK), self.tag)
+                      lambda rng: rng.standard_normal(BLOCK), self.tag, key=0)
         return np.exp(self.sigma * z)[:, None]
 
     def parameters(self) -> dict[str, Any]:
