@@ -135,8 +135,9 @@ def finding(lead: pd.DataFrame) -> str:
         else:
             first = losing.iloc[0]
             verdict = (f"the multi-message schemes lose their lead from {PARAMETER[name]} "
-                       f"{first['value']:g} ({first['best_single']} is "
-                       f"{-100 * first['multi_lead']:.1f}% faster than {first['best_multi']})")
+                       f"{first['value']:g} (the best of them, {first['best_multi']}, takes "
+                       f"{-100 * first['multi_lead']:.1f}% longer than "
+                       f"{first['best_single']})")
         parts.append(f"Network {network}, {name}: {shown}. So {verdict}.")
     return "\n\n".join(parts)
 
