@@ -83,7 +83,10 @@ def _decode_time(name: str, value: Any) -> float | str:
     learning problem by ``pssim train`` (docs/model.md, "Coded gradient descent")."""
     if isinstance(value, str) and value.strip().lower() == "model":
         return "model"
-    return delay(name, value)
+    try:
+        return delay(name, value)
+    except ConfigError as err:
+        raise ConfigError(name, value, f"{err.allowed}, or model") from None
 
 
 def _source(name: str, value: Any) -> Any:
