@@ -6,6 +6,7 @@ gradient descent"). The summary has a row per (scheme, realization, iteration) w
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,8 +75,9 @@ def loss_curves(summary: pd.DataFrame, initial_loss: float, points: int = 200,
         frame = pd.DataFrame({"time": grid, "median": np.median(at, axis=0),
                               "low": np.quantile(at, quantiles[0], axis=0),
                               "high": np.quantile(at, quantiles[1], axis=0)})
-        for name, value in zip(keys, key if isinstance(key, tuple) else (key,), strict=True):
-            frame.insert(0, name, value)
+        values: tuple[Any, ...] = key if isinstance(key, tuple) else (key,)
+        for name, value in zip(keys, values, strict=True):
+            frame[name] = value
         parts.append(frame)
     return pd.concat(parts, ignore_index=True)[[*keys, "time", "median", "low", "high"]]
 

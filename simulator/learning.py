@@ -206,7 +206,8 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
                           trace=True)
         assert timing.trace is not None  # asked for
         received = held(timing.summary, timing.trace, cfg, scheme)
-        loss, error, cond, final = descend(code, geometry, received, eta)
+        loss, error, cond, models = descend(code, geometry, received, eta)
+        final = models[:, -1]
         summaries.append(timing.summary.assign(loss=loss.reshape(-1),
                                                gradient_error=error.reshape(-1),
                                                condition_number=cond.reshape(-1)))
@@ -244,10 +245,11 @@ def descend(code: Any, geometry: Geometry, received: np.ndarray, step: float
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gradient descent in lockstep over realizations: per (realization, iteration) the
     loss after the update, the relative gradient error and the condition number, and the
-    final models (R, d)."""
+    models after each update (R, K, d)."""
     reps, iterations = received.shape[:2]
     w = np.zeros((reps, geometry.gram.shape[0]))
     loss, error, cond = (np.empty((reps, iterations)) for _ in range(3))
+    models = np.empty((reps, iterations, len(geometry.gram)))
     for t in range(iterations):
         decoded, cond[:, t] = code.decode(code.messages(w), received[:, t])
         exact = geometry.gradient(w)
@@ -255,6 +257,7 @@ def descend(code: Any, geometry: Geometry, received: np.ndarray, step: float
             error[:, t] = (np.linalg.norm(decoded - exact, axis=1)
                            / np.linalg.norm(exact, axis=1))
         w = w - (step / geometry.rows) * decoded
+        models[:, t] = w
         loss[:, t] = geometry.loss(w)
-    return loss, error, cond, w
+    return loss, error, cond, models
 
