@@ -17,7 +17,8 @@ from pssim import provenance
 from pssim.scenarios.common import execute, load
 
 #: The scenarios of the report, in its order.
-MAIN = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map", "training")
+MAIN = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map", "training",
+        "convergence")
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:

@@ -104,20 +104,18 @@ def point_set(kind: str, count: int) -> np.ndarray:
 
 def lagrange_basis(nodes: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The Lagrange basis polynomials of ``nodes`` (..., n) evaluated at ``at`` (k,):
-    (..., k, n), by the barycentric formula; a point that is a node gets that node's
-    basis vector exactly."""
+    (..., k, n), by the first (modified) barycentric form ℓ(x)·w_j/(x − x_j), which needs
+    no sum that could cancel (Higham 2004); a point that is a node gets that node's basis
+    vector exactly."""
     diff = nodes[..., :, None] - nodes[..., None, :]
     n = nodes.shape[-1]
     diff[..., np.arange(n), np.arange(n)] = 1.0
     weights = 1.0 / diff.prod(axis=-1)
-    weights /= np.abs(weights).max(axis=-1, keepdims=True)  # the formula is scale-free
     gap = at[:, None] - nodes[..., None, :]  # (..., k, n)
     exact = gap == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = weights[..., None, :] / gap
-        basis = terms / terms.sum(axis=-1, keepdims=True)
-    hit = exact.any(axis=-1, keepdims=True)
-    return np.where(hit, exact.astype(float), basis)
+    safe = np.where(exact, 1.0, gap)
+    basis = safe.prod(axis=-1, keepdims=True) * weights[..., None, :] / safe
+    return np.where(exact.any(axis=-1, keepdims=True), exact.astype(float), basis)
 
 
 def _vander(basis: str, x: np.ndarray, degree: int) -> np.ndarray:
@@ -157,7 +155,7 @@ class LagrangeCode(Code):
             xs, ys = padded_x[q * k:(q + 1) * k], padded_y[q * k:(q + 1) * k]
             for start in range(0, len(self.points), _ENCODE_CHUNK):
                 chunk = slice(start, start + _ENCODE_CHUNK)
-                xt = np.einsum("qk,krd->qrd", encoding[chunk], xs)
+                xt = (encoding[chunk] @ xs.reshape(k, -1)).reshape(-1, rows, d)
                 yt = encoding[chunk] @ ys
                 gram[chunk] += np.matmul(xt.transpose(0, 2, 1), xt)
                 moment[chunk] += np.einsum("qrd,qr->qd", xt, yt)

@@ -10,6 +10,7 @@ before the run by the scheme, N, r, p and d.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,11 @@ class Problem:
         rows = self.rows // workers
         return (self.x.reshape(workers, rows, self.features), self.y.reshape(workers, rows))
 
+    @functools.cached_property
+    def geometry(self) -> Geometry:
+        """XᵀX, L, w* and f(w*), computed once per problem."""
+        return Geometry.of(self)
+
     def loss(self, w: np.ndarray) -> np.ndarray:
         """f(w) for each row of ``w`` (R, d), computed directly (2md operations each)."""
         residual = w @ self.x.T - self.y
@@ -195,7 +201,7 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     cfg = configure(config, **options)
     problem = problem if problem is not None else Problem.parse_synthetic(DEFAULT_SYNTHETIC)
     x, y = problem.partitions(cfg.workers)
-    geometry = Geometry.of(problem)
+    geometry = problem.geometry
     eta = 1.0 / geometry.lipschitz if step is None else finite("step", step, low=0.0,
                                                                  low_open=True)
     summaries, weights = [], []
