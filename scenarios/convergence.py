@@ -120,34 +120,43 @@ def first_failing(decode: pd.DataFrame, scheme: str, points: str) -> str:
 
 
 def finding(times: pd.DataFrame, decode: pd.DataFrame, c: Config) -> str:
-    loose = times[times["within"] == WITHIN[0]]
+    rows: dict[tuple[str, float, str], dict[Any, Any]] = {
+        (str(r["setting"]), float(r["within"]), str(r["scheme"])): r
+        for r in times.to_dict("records")}
+    settings = list(dict.fromkeys(str(v) for v in times["setting"]))
+    schemes = list(dict.fromkeys(str(v) for v in times["scheme"]))
     parts = []
-    for setting, part in loose.groupby("setting", sort=False):
-        listed = ", ".join(f"{row.scheme} {row.median_time_to_target:.3g} s "
-                           f"({row.median_iterations_to_target:.0f} it.)"
-                           if row.reached > 0 else f"{row.scheme} never"
-                           for row in part.itertuples())
-        parts.append(f"Median time to within 1% of the optimal loss, {setting}: {listed}.")
-    tight = times[(times["within"] == WITHIN[1]) & (times["setting"] == "network none")]
-    by = tight.set_index("scheme")
-    if {"UC-MMC", "UC-MMC-PG"} <= set(by.index):
-        full, partial = by.loc["UC-MMC"], by.loc["UC-MMC-PG"]
-        loose_by = loose[loose["setting"] == "network none"].set_index("scheme")
-        extra = (loose_by.loc["UC-MMC-PG", "median_iterations_to_target"]
-                 - loose_by.loc["UC-MMC", "median_iterations_to_target"])
-        reach = (f"reaches it in {partial['median_iterations_to_target']:.0f} iterations "
-                 f"against {full['median_iterations_to_target']:.0f}"
-                 if partial["reached"] == 1 else
-                 f"reaches it in {100 * partial['reached']:.0f}% of runs (UC-MMC in "
-                 f"{100 * full['reached']:.0f}%)")
-        parts.append(f"UC-MMC-PG's dropped partitions cost {extra:+.0f} iterations to the 1% "
-                     f"target; to within {WITHIN[1]:g} of the optimum, where its bias sets a "
-                     f"floor, it {reach}.")
+    for setting in settings:
+        listed = []
+        for scheme in schemes:
+            row = rows[(setting, WITHIN[0], scheme)]
+            listed.append(f"{scheme} {row['median_time_to_target']:.3g} s "
+                          f"({row['median_iterations_to_target']:.0f} it.)"
+                          if row["reached"] > 0 else f"{scheme} never")
+        parts.append(f"Median time to within 1% of the optimal loss, {setting}: "
+                     f"{', '.join(listed)}.")
+    if {"UC-MMC", "UC-MMC-PG"} <= set(schemes):
+        setting = settings[0]
+        costs = []
+        for within in WITHIN:
+            full, partial = (rows[(setting, within, s)] for s in ("UC-MMC", "UC-MMC-PG"))
+            if partial["reached"] == 1 and full["reached"] == 1:
+                extra = (partial["median_iterations_to_target"]
+                         - full["median_iterations_to_target"])
+                costs.append(f"{extra:+.0f} iterations to within {within:g} of the optimum")
+            else:
+                costs.append(f"to within {within:g} of the optimum it gets in "
+                             f"{100 * partial['reached']:.0f}% of runs within "
+                             f"{ITERATIONS} iterations (UC-MMC in "
+                             f"{100 * full['reached']:.0f}%): its bias sets a floor at a "
+                             f"median final loss of {partial['median_final_loss']:.7g} "
+                             f"against {full['median_final_loss']:.7g}")
+        parts.append(f"UC-MMC-PG's dropped partitions ({setting}) cost {'; '.join(costs)}.")
     lcc = [s for s in ("LCC", "LCC-MMC-2", "LCC-MMC") if s in set(decode["scheme"])]
     for points in POINTS:
-        listed = ", ".join(f"{s} at {first_failing(decode, s, points)}" for s in lcc)
+        at = ", ".join(f"{s} at {first_failing(decode, s, points)}" for s in lcc)
         parts.append(f"LCC's median decode error over the reals passes {ERROR_THRESHOLD:g} "
-                     f"with {points} points ({POINTS[points]} basis): {listed}.")
+                     f"with {points} points ({POINTS[points]} basis): {at}.")
     gc = decode[decode["scheme"] == "GC"]
     if len(gc):
         parts.append(f"GC's worst decode error: {gc['worst_gradient_error'].max():.2g} "
