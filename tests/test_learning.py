@@ -284,3 +284,41 @@ def test_train_on_the_command_line_writes_its_tables(tmp_path: object) -> None:
     assert len(summary) == 2 * 2 * 5
     assert len(pd.read_csv(folder / "w.csv")) == 2 * 2 * 6
     assert "UC-MMC" in result.output and "LCC" in result.output
+
+
+def test_loss_curves_and_time_to_target() -> None:
+    from matplotlib.figure import Figure
+
+    from pssim.analysis.convergence import (
+        convergence_table,
+        loss_curves,
+        plot_loss_curves,
+        reaching,
+    )
+
+    s = pd.DataFrame({"scheme": "A", "rep": [0, 0, 1, 1], "iteration": [0, 1, 0, 1],
+                      "end": [1.0, 2.0, 1.5, 4.0], "loss": [3.0, 1.0, 2.0, 1.5],
+                      "gradient_error": [0.0, 1e-9, 2e-9, 0.0],
+                      "condition_number": np.nan})
+    runs = reaching(s, 1.5)
+    assert runs["iterations_to_target"].tolist() == [2.0, 2.0]
+    assert runs["time_to_target"].tolist() == [2.0, 4.0]
+    table = convergence_table(s, 1.2)
+    assert table.loc[0, "reached"] == 0.5 and table.loc[0, "median_time_to_target"] == 2.0
+    assert table.loc[0, "worst_gradient_error"] == 2e-9
+    curves = loss_curves(s, initial_loss=5.0, points=5)  # instants 0, 1, 2, 3, 4
+    assert curves["median"].tolist() == [5.0, 4.0, 1.5, 1.5, 1.25]
+    assert isinstance(plot_loss_curves(curves, optimal_loss=0.5), Figure)
+
+
+def test_the_convergence_scenario_names_where_lcc_fails() -> None:
+    from pssim.scenarios.common import scenarios
+    from pssim.scenarios.convergence import first_failing
+
+    assert "convergence" in scenarios()
+    decode = pd.DataFrame({"scheme": "LCC", "points": "chebyshev",
+                           "workers": [10, 20, 40, 80],
+                           "median_gradient_error": [1e-14, 1e-9, 3e-6, 1.0]})
+    assert first_failing(decode, "LCC", "chebyshev") == "N = 40"
+    assert first_failing(decode.assign(median_gradient_error=0.0), "LCC",
+                         "chebyshev") == "beyond N = 80"
