@@ -11,6 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pssim.analysis.convergence import (
+        convergence_table,
+        loss_curves,
+        plot_loss_curves,
+        reaching,
+    )
     from pssim.analysis.frames import (
         best_by_group,
         busy_time,
@@ -49,7 +55,9 @@ _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_m
           "plot_timeline", "save")
 _TRAINING = ("iteration_times", "plot_training_progress", "training_progress",
              "training_totals")
+_CONVERGENCE = ("convergence_table", "loss_curves", "plot_loss_curves", "reaching")
 _HOME = {**dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
+         **dict.fromkeys(_CONVERGENCE, "pssim.analysis.convergence"),
          **dict.fromkeys(_PLOTS, "pssim.analysis.plots"),
          **dict.fromkeys(_TRAINING, "pssim.analysis.training"),
          "summarize": "pssim.analysis.summary"}
@@ -58,12 +66,14 @@ __all__ = [
     "best_by_group",
     "busy_time",
     "computations",
+    "convergence_table",
     "ecdf",
     "finished_work_time",
     "iteration_times",
     "link_utilization",
     "load_results",
     "load_sweep",
+    "loss_curves",
     "messages_in_flight",
     "paired_margin",
     "pareto_frontier",
@@ -71,9 +81,11 @@ __all__ = [
     "plot_cdf",
     "plot_ecdf",
     "plot_frontier",
+    "plot_loss_curves",
     "plot_metric_vs",
     "plot_timeline",
     "plot_training_progress",
+    "reaching",
     "save",
     "summarize",
     "training_progress",
