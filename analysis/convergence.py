@@ -84,15 +84,18 @@ def loss_curves(summary: pd.DataFrame, initial_loss: float, points: int = 200,
 
 def plot_loss_curves(curves: pd.DataFrame, optimal_loss: float, title: str | None = None,
                      quantiles: tuple[float, float] = (0.1, 0.9)) -> Figure:
-    """The excess loss f − f* against wall-clock time (log scale), a line per scheme (the
-    median over realizations) and a band between two quantiles."""
+    """The excess loss f − f* against wall-clock time (log scale, floored at the loss's
+    precision, ε·|f*|), a line per scheme (the median over realizations) and a band
+    between two quantiles."""
     import matplotlib.pyplot as plt
 
     from pssim.analysis.plots import hue_palette
 
     palette = hue_palette(curves["scheme"])
     fig, ax = plt.subplots(figsize=(7.0, 4.5))
-    floor = np.finfo(float).tiny
+    # The excess reaches exactly 0 when the iterates round to the optimum: shown at the
+    # loss's own precision instead, which a log axis can draw.
+    floor = np.finfo(float).eps * max(abs(optimal_loss), np.finfo(float).tiny)
     for scheme, part in curves.groupby("scheme", sort=False):
         ax.plot(part["time"], (part["median"] - optimal_loss).clip(lower=floor),
                 color=palette[scheme], label=str(scheme), drawstyle="steps-post")

@@ -10,6 +10,7 @@ descent")."""
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -58,8 +59,23 @@ def _train(fields: dict[str, Any], points: str, basis: str) -> tuple[pd.DataFram
 
 
 def _in_parallel(jobs: list[tuple[dict[str, Any], str, str]]) -> list[Any]:
-    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-        return list(pool.map(_train, *zip(*jobs, strict=True)))
+    """The jobs on a process per core, each with single-threaded BLAS: the numbers' d × d
+    products gain nothing from threads, and threads of their own would oversubscribe the
+    cores (docs/performance.md, section 6). Fresh processes read the setting as they
+    start; the parent's own is left as it was."""
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(pool.map(_train, *zip(*jobs, strict=True)))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _runs(c: Config) -> dict[str, Any]:
@@ -108,7 +124,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         median_condition_number=("condition_number", "median"),
         worst_condition_number=("condition_number", "max")).reset_index()
     output.table(decode, "decode_error")
-    output.text(finding(times, decode, c), "finding.txt")
+    output.text(finding(times, decode, optimal), "finding.txt")
     return summary
 
 
@@ -119,7 +135,7 @@ def first_failing(decode: pd.DataFrame, scheme: str, points: str) -> str:
     return f"N = {int(over.min())}" if len(over) else f"beyond N = {max(TABLE_WORKERS)}"
 
 
-def finding(times: pd.DataFrame, decode: pd.DataFrame, c: Config) -> str:
+def finding(times: pd.DataFrame, decode: pd.DataFrame, optimal: float) -> str:
     rows: dict[tuple[str, float, str], dict[Any, Any]] = {
         (str(r["setting"]), float(r["within"]), str(r["scheme"])): r
         for r in times.to_dict("records")}
@@ -135,6 +151,14 @@ def finding(times: pd.DataFrame, decode: pd.DataFrame, c: Config) -> str:
                           if row["reached"] > 0 else f"{scheme} never")
         parts.append(f"Median time to within 1% of the optimal loss, {setting}: "
                      f"{', '.join(listed)}.")
+    stuck = [f"{scheme} {rows[(settings[0], WITHIN[0], scheme)]['median_final_loss']:.4g}"
+             for scheme in schemes
+             if rows[(settings[0], WITHIN[0], scheme)]["median_final_loss"]
+             > (1 + WITHIN[0]) * optimal]
+    if stuck:
+        parts.append(f"Median final loss above the 1% target ({settings[0]}; f(w*) = "
+                     f"{optimal:.4g}): {', '.join(stuck)}, its decode errors compounding "
+                     f"over {ITERATIONS} iterations.")
     if {"UC-MMC", "UC-MMC-PG"} <= set(schemes):
         setting = settings[0]
         costs = []

@@ -22,6 +22,7 @@ from pssim.api import build_schemes, configure, simulate
 from pssim.config import Config
 from pssim.errors import ConfigError, finite, integer
 from pssim.schemes import Scheme
+from pssim.schemes.coding import Code
 from pssim.schemes.lagrange import BASES, POINT_SETS
 
 PROBLEMS = ("least_squares",)
@@ -176,7 +177,7 @@ class Learning:
     step: float
 
 
-def decode_seconds(config: Config, scheme: Scheme, code: Any, dimension: int) -> float:
+def decode_seconds(config: Config, code: Code, dimension: int) -> float:
     """The master's decoding time per iteration: the configured seconds, or under
     ``decode_time = model`` the decode's operations divided by ``master_flops``."""
     if config.decode_time == "model":
@@ -207,7 +208,7 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     summaries, weights = [], []
     for scheme in build_schemes(cfg):
         code = scheme.code(x, y, points=points, basis=basis)
-        seconds = decode_seconds(cfg, scheme, code, problem.features)
+        seconds = decode_seconds(cfg, code, problem.features)
         timing = simulate(cfg.replace(scheme=(scheme.label,), decode_time=seconds),
                           trace=True)
         assert timing.trace is not None  # asked for
@@ -247,7 +248,7 @@ def held(summary: pd.DataFrame, trace: pd.DataFrame, config: Config, scheme: Sch
     return out
 
 
-def descend(code: Any, geometry: Geometry, received: np.ndarray, step: float
+def descend(code: Code, geometry: Geometry, received: np.ndarray, step: float
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gradient descent in lockstep over realizations: per (realization, iteration) the
     loss after the update, the relative gradient error and the condition number, and the
