@@ -11,6 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pssim.analysis.convergence import (
+        convergence_table,
+        loss_curves,
+        plot_loss_curves,
+        reaching,
+    )
     from pssim.analysis.fits import (
         common_factor_share,
         fit_families,
@@ -61,8 +67,10 @@ _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_m
           "plot_timeline", "save")
 _TRAINING = ("iteration_times", "plot_training_progress", "training_progress",
              "training_totals")
+_CONVERGENCE = ("convergence_table", "loss_curves", "plot_loss_curves", "reaching")
 _HOME = {**dict.fromkeys(_FITS, "pssim.analysis.fits"),
          **dict.fromkeys(_FRAMES, "pssim.analysis.frames"),
+         **dict.fromkeys(_CONVERGENCE, "pssim.analysis.convergence"),
          **dict.fromkeys(_PLOTS, "pssim.analysis.plots"),
          **dict.fromkeys(_TRAINING, "pssim.analysis.training"),
          "summarize": "pssim.analysis.summary"}
@@ -72,6 +80,7 @@ __all__ = [
     "busy_time",
     "common_factor_share",
     "computations",
+    "convergence_table",
     "ecdf",
     "finished_work_time",
     "fit_families",
@@ -80,6 +89,7 @@ __all__ = [
     "link_utilization",
     "load_results",
     "load_sweep",
+    "loss_curves",
     "messages_in_flight",
     "paired_margin",
     "pareto_frontier",
@@ -89,10 +99,12 @@ __all__ = [
     "plot_duration_ecdf",
     "plot_ecdf",
     "plot_frontier",
+    "plot_loss_curves",
     "plot_metric_vs",
     "plot_timeline",
     "plot_training_progress",
     "plot_worker_heatmap",
+    "reaching",
     "read_trace",
     "save",
     "summarize",

@@ -18,7 +18,7 @@ from pssim.scenarios.common import execute, load
 
 #: The scenarios of the report, in its order.
 MAIN = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map", "training",
-        "stragglers")
+        "stragglers", "convergence")
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
@@ -62,6 +62,20 @@ def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path
                       "transmissions begun by T (each occupies the links); `messages` counts "
                       "those received by T, which the master used.", "",
                       markdown_table(pd.read_csv(sent)), ""]
+        reached = folder / "time_to_target.csv"
+        if reached.exists():
+            parts += ["### Time to the target loss", "",
+                      "Per scheme and network, for targets 1% and 10⁻⁵ above the optimal "
+                      "loss (`within`): the share of realizations that reach it, the median "
+                      "time and iterations to get there, the median final loss, the median "
+                      "and worst gradient error and the worst condition number.", "",
+                      markdown_table(pd.read_csv(reached)), ""]
+        decode = folder / "decode_error.csv"
+        if decode.exists():
+            parts += ["### Decode error and condition number per N", "",
+                      "Relative error ‖Ĝ − G‖/‖G‖ of one decode at w = 0, over "
+                      "realizations of which messages arrive first.", "",
+                      markdown_table(pd.read_csv(decode)), ""]
         claims = folder / "claims.csv"
         if claims.exists():
             parts += ["### The paper's Section V claims against the measured values", "",

@@ -33,7 +33,7 @@ def isolated(study: Study) -> pd.Series:
     single = study.data[study.data["iterations"] == 1]
     mean = single.groupby(["master_bandwidth", "scheme"], sort=False)["completion_time"].mean()
     downlink = ((c.model_size or c.message_size or 0.0) / c.downlink_bandwidth + c.latency
-                + c.decode_time)
+                + float(c.decode_time))
     return c.iterations * mean + (c.iterations - 1) * downlink
 
 

@@ -10,11 +10,14 @@ message with the data partition it carries, so duplicates do not count.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from pssim.errors import ConfigError, integer
+
+if TYPE_CHECKING:
+    from pssim.schemes.coding import Code
 
 
 class Scheme(ABC):
@@ -64,6 +67,13 @@ class Scheme(ABC):
         """Columns describing the scheme in the summary."""
         return {"scheme": self.label, "workers": self.workers, "load": self.load,
                 "group": self.group, "threshold": self.threshold}
+
+    def code(self, x: np.ndarray, y: np.ndarray, **options: Any) -> Code:
+        """The scheme's encoder and decoder on data partitions ``x`` (N, rows, d) and ``y``
+        (N, rows) (docs/model.md, "Coded gradient descent"); ``options`` are the decoder's
+        (``points``, ``basis``), ignored by schemes that take none."""
+        raise ConfigError("scheme", self.label, "has no encoder and decoder for real "
+                          "numbers; choose GC, LCC(p), UC-MMC or UC-MMC-PG")
 
     def _require_threshold(self, how: str) -> None:
         available = self.workers * self.messages_per_worker

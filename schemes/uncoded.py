@@ -13,6 +13,7 @@ import numpy as np
 
 from pssim.errors import ConfigError, finite
 from pssim.schemes.base import Scheme
+from pssim.schemes.coding import Code, Quadratic, pick
 from pssim.schemes.registry import register
 
 
@@ -36,6 +37,9 @@ class UCMMC(Scheme):
         j = np.arange(self.load)[None, :]
         return (i + j) % self.workers
 
+    def code(self, x: np.ndarray, y: np.ndarray, **options: Any) -> Code:
+        return UncodedCode(self, Quadratic.of(x, y))
+
 
 @register
 class UCMMCPG(UCMMC):
@@ -58,3 +62,41 @@ class UCMMCPG(UCMMC):
 
     def parameters(self) -> dict[str, Any]:
         return {**super().parameters(), "pg_tolerance": self.pg_tolerance}
+
+
+class UncodedCode(Code):
+    """UC-MMC's and UC-MMC-PG's messages: message j of worker i is the gradient of
+    partition (i + j) mod N. The master sums each distinct partition it holds once; the
+    partial gradient scales that sum by N / (partitions held)."""
+
+    def __init__(self, scheme: UCMMC, pieces: Quadratic) -> None:
+        self.scheme = scheme
+        self.pieces = pieces
+        self.labels = scheme.labels()
+
+    def messages(self, w: np.ndarray) -> np.ndarray:
+        return self.pieces.gradients(w)[:, self.labels]
+
+    def decode(self, messages: np.ndarray, received: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        n = self.scheme.workers
+        held = np.isfinite(received.reshape(received.shape[0], -1))
+        # Duplicates of a partition carry the same vector: the first held copy (worker
+        # order) stands for it.
+        carries = held[:, :, None] & (self.labels.reshape(-1)[None, :, None]
+                                      == np.arange(n)[None, None, :])
+        first = carries.argmax(axis=1)
+        has = carries.any(axis=1)
+        count = has.sum(axis=1)
+        if (count < self.scheme.threshold).any():
+            raise ValueError("the master holds fewer partitions than it needs")
+        total = np.einsum("rp,rpd->rd", has.astype(float), pick(messages, first))
+        if isinstance(self.scheme, UCMMCPG):
+            total *= (n / count)[:, None]
+        return total, np.full(received.shape[0], np.nan)
+
+    def flops(self, dimension: int) -> float:
+        # The sum of the partitions needed, and the scaling of a partial gradient.
+        threshold = self.scheme.threshold
+        scaling = dimension if isinstance(self.scheme, UCMMCPG) else 0
+        return (threshold - 1) * dimension + scaling

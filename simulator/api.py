@@ -225,6 +225,10 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
                          message_size=config.message_size)
     model = build_compute(config)
     model.check(config.workers, config.load, first_rep + config.reps, config.iterations)
+    if not isinstance(config.decode_time, float):
+        raise ConfigError("decode_time", config.decode_time, "is a cost model that needs "
+                          "the gradient's dimension: use pssim train (pssim.learning), or "
+                          "give seconds")
     training = Training(config.iterations, config.late_policy, config.downlink,
                         config.downlink_bandwidth,
                         config.message_size if config.model_size is None else config.model_size,

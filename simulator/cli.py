@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pssim.config import Config, grouped, help_text
-from pssim.errors import ConfigError, Note, writable_folder
+from pssim.errors import ConfigError, Note, finite, writable_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -444,6 +444,103 @@ def report(
         _fail(err)
         return
     typer.echo(f"wrote {path}")
+
+
+#: ``pssim train``'s own defaults where the Config's would make a dull or slow run: a
+#: training run of 100 iterations, 10 realizations (the SimPy engine, with its trace).
+TRAIN_DEFAULTS = {"iterations": "100", "reps": "10"}
+
+
+@app.command()
+@_config_options()
+def train(
+    *,
+    data: Annotated[Path | None, typer.Option(
+        help="CSV or Parquet table: the --target column is y, every other column a "
+             "feature (numbers only, none missing).", rich_help_panel="Problem")] = None,
+    target: Annotated[str | None, typer.Option(
+        help="The target column of --data.", rich_help_panel="Problem")] = None,
+    synthetic: Annotated[str | None, typer.Option(
+        help="ROWS,FEATURES[,NOISE]: X and the true w standard normal, y = Xw + "
+             "NOISE·N(0, 1) (default 40000,100,1 when no --data).",
+        rich_help_panel="Problem")] = None,
+    data_seed: Annotated[int, typer.Option(
+        help="Seed of the synthetic data.", rich_help_panel="Problem")] = 0,
+    problem: Annotated[str, typer.Option(
+        help="The learning problem: least_squares.", rich_help_panel="Problem")
+    ] = "least_squares",
+    step: Annotated[float | None, typer.Option(
+        help="Step size η (default 1/L, L = λ_max(XᵀX)/m).", rich_help_panel="Problem")
+    ] = None,
+    points: Annotated[str, typer.Option(
+        help="LCC's evaluation points: chebyshev or equispaced.", rich_help_panel="Problem")
+    ] = "chebyshev",
+    basis: Annotated[str, typer.Option(
+        help="LCC's interpolation basis: chebyshev, barycentric or monomial.",
+        rich_help_panel="Problem")] = "chebyshev",
+    within: Annotated[float, typer.Option(
+        help="The target loss is (1 + WITHIN)·f(w*).", rich_help_panel="Problem")] = 0.01,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the per-iteration table (timing, loss, gradient_error, "
+             "condition_number) here (.parquet or .csv).")] = None,
+    weights: Annotated[Path | None, typer.Option(
+        help="Write the final models here (.parquet or .csv): scheme, rep, feature, "
+             "weight.")] = None,
+    **given: str | None,
+) -> None:
+    """Coded gradient descent with real numbers: each scheme's workers compute least-squares
+    gradients on their (encoded) partitions, the master decodes from the messages it holds
+    at T_t, and the loss is reported against the simulated clock. Prints per scheme the
+    time and iterations to the target loss, the final loss and the gradient error. Unless
+    given, --iterations is 100 and --reps 10."""
+    from pssim import api, learning
+
+    try:
+        _check_output("out", out)
+        _check_output("weights", weights)
+        if out is not None and weights is not None and out.resolve() == weights.resolve():
+            raise ConfigError("weights", str(weights), "must be another file than --out")
+        within = finite("within", within, low=0.0)
+        if data is not None and synthetic is not None:
+            raise ConfigError("data", str(data), "is given with --synthetic: choose one")
+        if data is None and target is not None:
+            raise ConfigError("target", target, "needs --data FILE")
+        with _notes():
+            options: dict[str, Any] = {**TRAIN_DEFAULTS, **_given(given)}
+            config = api.configure(**options)
+            task = (learning.Problem.from_file(data, target) if data is not None else
+                    learning.Problem.parse_synthetic(synthetic or learning.DEFAULT_SYNTHETIC,
+                                                     data_seed))
+            result = learning.train(config, task, step=step, points=points, basis=basis,
+                                    problem_kind=problem)
+    except ConfigError as err:
+        _fail(err)
+        return
+    from pssim import provenance
+    from pssim.analysis.convergence import convergence_table
+
+    meta = {"config": config.to_json(), **provenance.stamp(),
+            "problem": task.name, "step": result.step, "optimal_loss": result.optimal_loss}
+    failed = []
+    for path, frame in ((out, result.summary), (weights, result.weights)):
+        if path is not None:
+            try:
+                write_table(frame, path, meta)
+            except OSError as err:
+                failed.append(f"Error: could not write {path} ({err.strerror or err})")
+    goal = (1 + within) * result.optimal_loss
+    table = convergence_table(result.summary, goal)
+    typer.echo(f"{task.name}; step {result.step:.6g}; f(w*) = {result.optimal_loss:.6g}, "
+               f"target loss {goal:.6g}")
+    typer.echo(f"{'scheme':<12} {'reached':>8} {'time (s)':>10} {'iterations':>10} "
+               f"{'final loss':>12} {'worst error':>12} {'worst cond':>11}")
+    for row in table.itertuples(index=False):
+        typer.echo(f"{row.scheme:<12} {row.reached:>8.0%} {row.median_time_to_target:>10.4g} "
+                   f"{row.median_iterations_to_target:>10.4g} {row.median_final_loss:>12.6g} "
+                   f"{row.worst_gradient_error:>12.3g} {row.worst_condition_number:>11.3g}")
+    if failed:
+        typer.echo("\n".join(failed), err=True)
+        raise typer.Exit(1)
 
 
 @app.command(help=(

@@ -149,6 +149,17 @@ def _plugin(name: str, value: Any) -> Any:
     return value
 
 
+def _decode_time(name: str, value: Any) -> float | str:
+    """Seconds (a number or a time with a unit), or ``model``: a cost computed from the
+    learning problem by ``pssim train`` (docs/model.md, "Coded gradient descent")."""
+    if isinstance(value, str) and value.strip().lower() == "model":
+        return "model"
+    try:
+        return delay(name, value)
+    except ConfigError as err:
+        raise ConfigError(name, value, f"{err.allowed}, or model") from None
+
+
 def _source(name: str, value: Any) -> Any:
     """A path to a file of durations, a table or a compute-model object, or None."""
     if value is None or isinstance(value, Path):
@@ -269,10 +280,15 @@ class Config(BaseModel):
         lambda n, v: None if v is None else nbytes(n, v))] = Field(
         None, description="Bytes of the model sent to the workers, or with a unit ('4MB'); "
         "default message_size.", json_schema_extra={"kind": "quantity"})
-    decode_time: Annotated[float, _checked(delay)] = Field(
+    decode_time: Annotated[float | str, _checked(_decode_time)] = Field(
         0.0, description="Seconds the master spends decoding after an iteration ends, "
-        "before it sends the next model, or with a unit ('2ms').",
+        "before it sends the next model, or with a unit ('2ms'); 'model' (pssim train): "
+        "the decode's floating-point operations divided by master_flops.",
         json_schema_extra={"kind": "quantity"})
+    master_flops: Annotated[float, _checked(
+        lambda n, v: finite(n, v, low=0.0, low_open=True))] = Field(
+        1e9, description="The master's floating-point operations per second, for "
+        "decode_time = model.", json_schema_extra={"kind": "float"})
     reps: Annotated[int, _count(1)] = Field(
         1000, description="Realizations (independent iterations).",
         json_schema_extra={"kind": "int"})

@@ -1,0 +1,113 @@
+"""Loss against wall-clock time in training runs with real numbers (docs/model.md, "Coded
+gradient descent"). The summary has a row per (scheme, realization, iteration) with
+``end`` (T_t), ``loss`` (f after iteration t's update), ``gradient_error`` and
+``condition_number``; these helpers take it as it is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def reaching(summary: pd.DataFrame, target: float, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Per run (scheme, ``by``, rep): ``iterations_to_target``, the first number of
+    iterations after which the loss is at or below ``target``, and ``time_to_target``, the
+    end of that iteration (seconds); NaN for a run that never gets there.
+
+    >>> s = pd.DataFrame({"scheme": "A", "rep": 0, "iteration": [0, 1, 2],
+    ...                   "end": [1.0, 2.0, 3.0], "loss": [5.0, 1.0, 0.5]})
+    >>> reaching(s, 1.0)[["iterations_to_target", "time_to_target"]]
+       iterations_to_target  time_to_target
+    0                   2.0             2.0
+    """
+    keys = ["scheme", *by, "rep"]
+    hit = summary[summary["loss"] <= target]
+    first = hit.groupby(keys, sort=False)[["iteration", "end"]].min()
+    runs = summary.groupby(keys, sort=False).size().rename("iterations").to_frame()
+    out = runs.join(first).reset_index()
+    out["iterations_to_target"] = out["iteration"] + 1.0
+    return out.rename(columns={"end": "time_to_target"}).drop(columns=["iteration",
+                                                                       "iterations"])
+
+
+def convergence_table(summary: pd.DataFrame, target: float, by: Sequence[str] = ()
+                      ) -> pd.DataFrame:
+    """Per scheme (and ``by``): the share of runs that reach ``target``, the median time
+    and iterations to reach it (over the runs that do), the median final loss, the median
+    and worst gradient error and the worst condition number."""
+    keys = ["scheme", *by]
+    reached = reaching(summary, target, by)
+    last = summary[summary["iteration"] == summary["iteration"].max()]
+    runs = summary.groupby(keys, sort=False)
+    out = reached.groupby(keys, sort=False).agg(
+        reps=("rep", "size"), reached=("time_to_target", lambda v: v.notna().mean()),
+        median_time_to_target=("time_to_target", "median"),
+        median_iterations_to_target=("iterations_to_target", "median"))
+    out["median_final_loss"] = last.groupby(keys, sort=False)["loss"].median()
+    out["median_gradient_error"] = runs["gradient_error"].median()
+    out["worst_gradient_error"] = runs["gradient_error"].max()
+    out["worst_condition_number"] = runs["condition_number"].max()
+    return out.reset_index()
+
+
+def loss_curves(summary: pd.DataFrame, initial_loss: float, points: int = 200,
+                quantiles: tuple[float, float] = (0.1, 0.9), by: Sequence[str] = ()
+                ) -> pd.DataFrame:
+    """Per scheme (and ``by``), the loss against wall-clock time on a grid of ``points``
+    instants from 0 to the latest end: each run's loss at time τ is the loss after the last
+    iteration it completed by τ (``initial_loss`` before the first); the ``median`` and
+    the ``low`` and ``high`` quantiles over runs."""
+    keys = ["scheme", *by]
+    grid = np.linspace(0.0, float(summary["end"].max()), points)
+    parts = []
+    for key, part in summary.groupby(keys, sort=False):
+        ordered = part.sort_values(["rep", "iteration"])
+        reps = ordered["rep"].nunique()
+        ends = ordered["end"].to_numpy().reshape(reps, -1)
+        losses = ordered["loss"].to_numpy().reshape(reps, -1)
+        done = np.stack([np.searchsorted(e, grid, side="right") for e in ends])
+        padded = np.hstack([np.full((reps, 1), initial_loss), losses])
+        at = np.take_along_axis(padded, done, axis=1)
+        frame = pd.DataFrame({"time": grid, "median": np.median(at, axis=0),
+                              "low": np.quantile(at, quantiles[0], axis=0),
+                              "high": np.quantile(at, quantiles[1], axis=0)})
+        values: tuple[Any, ...] = key if isinstance(key, tuple) else (key,)
+        for name, value in zip(keys, values, strict=True):
+            frame[name] = value
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)[[*keys, "time", "median", "low", "high"]]
+
+
+def plot_loss_curves(curves: pd.DataFrame, optimal_loss: float, title: str | None = None,
+                     quantiles: tuple[float, float] = (0.1, 0.9)) -> Figure:
+    """The excess loss f − f* against wall-clock time (log scale, floored at the loss's
+    precision, ε·|f*|), a line per scheme (the median over realizations) and a band
+    between two quantiles."""
+    import matplotlib.pyplot as plt
+
+    from pssim.analysis.plots import hue_palette
+
+    palette = hue_palette(curves["scheme"])
+    fig, ax = plt.subplots(figsize=(7.0, 4.5))
+    # The excess reaches exactly 0 when the iterates round to the optimum: shown at the
+    # loss's own precision instead, which a log axis can draw.
+    floor = np.finfo(float).eps * max(abs(optimal_loss), np.finfo(float).tiny)
+    for scheme, part in curves.groupby("scheme", sort=False):
+        ax.plot(part["time"], (part["median"] - optimal_loss).clip(lower=floor),
+                color=palette[scheme], label=str(scheme), drawstyle="steps-post")
+        ax.fill_between(part["time"], (part["low"] - optimal_loss).clip(lower=floor),
+                        (part["high"] - optimal_loss).clip(lower=floor),
+                        color=palette[scheme], alpha=0.2, linewidth=0, step="post")
+    ax.set_yscale("log")
+    ax.set_xlabel("wall-clock time (s)")
+    ax.set_ylabel("excess loss f(w) − f(w*)")
+    low, high = (f"{100 * q:g}%" for q in quantiles)
+    ax.legend(title=f"scheme (median; band {low}–{high})", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,324 @@
+"""Coded gradient descent with real numbers (docs/model.md, "Coded gradient descent"):
+exact decoders reproduce plain gradient descent, every finisher set decodes, the numbers
+never change the clock, UC-MMC-PG sums what the trace says the master held."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pssim
+from pssim.errors import ConfigError
+from pssim.learning import Geometry, Problem, descend, held, train
+from pssim.schemes import make_scheme
+
+PROBLEM = Problem.synthetic(480, 6, noise=0.5, seed=3)
+TIMING = ("rep", "iteration", "start", "end", "completion_time", "messages",
+          "messages_sent", "computations", "late_messages")
+
+
+def plain_descent(problem: Problem, step: float, iterations: int) -> np.ndarray:
+    """Full-batch gradient descent on the whole data: the iterates (K, d)."""
+    w = np.zeros(problem.features)
+    out = []
+    for _ in range(iterations):
+        w = w - step / problem.rows * (problem.x.T @ (problem.x @ w - problem.y))
+        out.append(w)
+    return np.array(out)
+
+
+def random_arrivals(rng: np.random.Generator, scheme: pssim.Scheme, reps: int,
+                    iterations: int) -> np.ndarray:
+    """A random straggler pattern: random reception instants, and the messages after the
+    threshold's worth of distinct pieces missing (as the master stops at T)."""
+    shape = (reps, iterations, scheme.workers, scheme.messages_per_worker)
+    times = rng.random(shape)
+    labels = scheme.labels().reshape(-1)
+    flat = times.reshape(reps * iterations, -1)
+    for row in flat:
+        seen: set[int] = set()
+        for index in np.argsort(row, kind="stable"):
+            if len(seen) >= scheme.threshold:
+                row[index] = math.inf
+            seen.add(int(labels[index]))
+    return flat.reshape(shape)
+
+
+@pytest.mark.parametrize(("name", "options", "tolerance"), [
+    ("UC-MMC", {}, 1e-9), ("GC", {}, 1e-9),
+    ("LCC", {}, 1e-8), ("LCC-MMC-2", {}, 1e-8), ("LCC-MMC", {}, 1e-8),
+    ("LCC", {"basis": "barycentric"}, 1e-8),
+])
+def test_exact_schemes_reproduce_plain_gradient_descent(name: str, options: dict[str, str],
+                                                        tolerance: float) -> None:
+    # Any straggler pattern: random arrivals, and every message (no straggler at all).
+    workers, load, iterations, reps = 8, 4, 12, 5
+    scheme = make_scheme(name, workers, load)
+    geometry = Geometry.of(PROBLEM)
+    step = 1.0 / geometry.lipschitz
+    code = scheme.code(*PROBLEM.partitions(workers), **options)
+    rng = np.random.default_rng(7)
+    received = random_arrivals(rng, scheme, reps, iterations)
+    received[0] = rng.random(received.shape[1:])  # the master got everything
+    models = descend(code, geometry, received, step)[3]
+    plain = plain_descent(PROBLEM, step, iterations)
+    gap = np.abs(models - plain).max(axis=2) / np.abs(plain).max(axis=1)
+    assert gap.max() < tolerance
+
+
+def test_gc_decodes_from_every_finisher_set() -> None:
+    workers, load = 7, 3
+    scheme = make_scheme("GC", workers, load)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((workers, 10, 4))
+    y = rng.standard_normal((workers, 10))
+    code = scheme.code(x, y)
+    sets = list(itertools.combinations(range(workers), workers - load + 1))
+    assert len(sets) == math.comb(7, 5)
+    w = rng.standard_normal((len(sets), 4))
+    received = np.full((len(sets), workers, 1), np.inf)
+    for k, chosen in enumerate(sets):
+        received[k, list(chosen), 0] = rng.permutation(len(chosen))
+    decoded, cond = code.decode(code.messages(w), received)
+    exact = np.stack([sum(xp.T @ (xp @ wk - yp) for xp, yp in zip(x, y, strict=True))
+                      for wk in w])
+    error = np.linalg.norm(decoded - exact, axis=1) / np.linalg.norm(exact, axis=1)
+    assert error.max() < 1e-10
+    assert (cond >= 1).all() and np.isfinite(cond).all()
+
+
+@pytest.mark.parametrize(("workers", "load", "polynomials", "points", "basis"), [
+    (8, 4, 4, "chebyshev", "chebyshev"), (8, 4, 2, "chebyshev", "chebyshev"),
+    (8, 4, 2, "chebyshev", "barycentric"), (8, 4, 2, "equispaced", "monomial"),
+    (6, 2, 1, "chebyshev", "chebyshev"), (7, 2, 2, "chebyshev", "chebyshev"),
+])
+def test_lcc_decodes_from_every_threshold_subset(workers: int, load: int, polynomials: int,
+                                                 points: str, basis: str) -> None:
+    scheme = make_scheme(f"LCC({polynomials})", workers, load)
+    rows = 10
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((workers, rows, 4))
+    y = rng.standard_normal((workers, rows))
+    code = scheme.code(x, y, points=points, basis=basis)
+    per = scheme.messages_per_worker
+    sets = list(itertools.combinations(range(workers * per), scheme.threshold))
+    w = rng.standard_normal((len(sets), 4))
+    received = np.full((len(sets), workers * per), np.inf)
+    for k, chosen in enumerate(sets):
+        received[k, list(chosen)] = rng.permutation(len(chosen))
+    decoded, cond = code.decode(code.messages(w), received.reshape(len(sets), workers, per))
+    exact = np.stack([sum(xp.T @ (xp @ wk - yp) for xp, yp in zip(x, y, strict=True))
+                      for wk in w])
+    error = np.linalg.norm(decoded - exact, axis=1) / np.linalg.norm(exact, axis=1)
+    assert error.max() < 1e-9
+    assert np.isnan(cond).all() if basis == "barycentric" else (cond >= 1).all()
+
+
+@pytest.mark.parametrize("network", [
+    {"network": "none", "decode_time": "1ms"},
+    {"network": "fifo", "message_size": 48, "master_bandwidth": 4000, "latency": 1e-4,
+     "late_policy": "drain"},
+])
+def test_the_numbers_never_change_the_clock(network: dict[str, object]) -> None:
+    config = pssim.Config(scheme="all", workers=8, load=4, iterations=6, reps=3, seed=5,
+                          **network)
+    learned = train(config, PROBLEM).summary
+    timed = pssim.simulate(config).summary
+    for column in TIMING:
+        assert np.allclose(learned[column], timed[column], rtol=1e-9, atol=0), column
+    assert (learned["scheme"] == timed["scheme"]).all()
+
+
+def test_a_modelled_decode_time_is_the_decode_s_operations_at_master_flops() -> None:
+    config = pssim.Config(scheme="GC,LCC", workers=8, load=4, iterations=4, reps=2,
+                          decode_time="model", master_flops=1e4)
+    learned = train(config, PROBLEM).summary
+    for name, part in learned.groupby("scheme", sort=False):
+        scheme = make_scheme(str(name), 8, 4)
+        flops = scheme.code(*PROBLEM.partitions(8)).flops(PROBLEM.features)
+        timed = pssim.simulate(config.replace(scheme=str(name), decode_time=flops / 1e4))
+        assert np.allclose(part["end"], timed.summary["end"], rtol=1e-9, atol=0)
+        assert (part["decode_time"] == flops / 1e4).all()
+        assert (part["start"].to_numpy()[1:4] > part["end"].to_numpy()[0:3]).all()
+
+
+def test_partial_gradient_is_the_scaled_sum_of_the_partitions_held_at_t() -> None:
+    workers, load, iterations, reps = 10, 2, 6, 3
+    config = pssim.Config(scheme="UC-MMC-PG", workers=workers, load=load, pg_tolerance=0.25,
+                          iterations=iterations, reps=reps, seed=11)
+    learned = train(config, PROBLEM)
+    trace = pssim.simulate(config, trace=True)
+    assert trace.trace is not None
+    events = trace.trace[trace.trace["event"] == "received"].merge(
+        trace.summary[["rep", "iteration", "end"]], on=["rep", "iteration"])
+    events = events[events["time"] <= events["end"]]
+    labels = make_scheme("UC-MMC-PG", workers, load, pg_tolerance=0.25).labels()
+    x, y = PROBLEM.partitions(workers)
+    step = learned.step
+    for rep in range(reps):
+        w = np.zeros(PROBLEM.features)
+        for t in range(iterations):
+            got = events[(events["rep"] == rep) & (events["iteration"] == t)]
+            parts = sorted({int(labels[i, j - 1]) for i, j in
+                            zip(got["worker"], got["message"], strict=True)})
+            assert len(parts) >= math.ceil(0.75 * workers)
+            total = sum(x[p].T @ (x[p] @ w - y[p]) for p in parts)
+            w = w - step / PROBLEM.rows * (workers / len(parts)) * total
+            row = learned.summary[(learned.summary["rep"] == rep)
+                                  & (learned.summary["iteration"] == t)]
+            assert row["loss"].iloc[0] == pytest.approx(PROBLEM.loss(w[None])[0], rel=1e-9)
+        final = learned.weights[learned.weights["rep"] == rep]["weight"].to_numpy()
+        assert np.allclose(final, w, rtol=1e-9, atol=1e-12)
+
+
+def test_loss_decreases_for_the_exact_schemes_with_a_safe_step() -> None:
+    config = pssim.Config(scheme="UC-MMC,GC,LCC,LCC-MMC-2", workers=8, load=4,
+                          iterations=10, reps=3, network="fifo", message_size=48,
+                          master_bandwidth=4000)
+    result = train(config, PROBLEM)
+    assert result.step == pytest.approx(1 / Geometry.of(PROBLEM).lipschitz)
+    for _, run in result.summary.groupby(["scheme", "rep"]):
+        loss = np.concatenate([[result.initial_loss], run["loss"].to_numpy()])
+        assert (np.diff(loss) <= 1e-12 * loss[0]).all()
+        assert loss[-1] < 1.01 * result.optimal_loss
+
+
+def test_held_keeps_what_arrived_by_the_end_of_its_iteration() -> None:
+    config = pssim.Config(scheme="UC-MMC", workers=4, load=2, iterations=3, reps=2,
+                          late_policy="drain", network="fifo", message_size=10,
+                          master_bandwidth=100)
+    result = pssim.simulate(config, trace=True)
+    assert result.trace is not None
+    times = held(result.summary, result.trace, config, make_scheme("UC-MMC", 4, 2))
+    counts = np.isfinite(times).sum(axis=(2, 3)).reshape(-1)
+    assert (counts == result.summary["messages"].to_numpy()).all()
+
+
+def test_problems_from_files(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    table = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 0.0, 2.0, 1.0],
+                          "b": [0.5, 0.1, 0.2, 0.3]})
+    table.to_csv(folder / "d.csv", index=False)
+    table.to_parquet(folder / "d.parquet")
+    for name in ("d.csv", "d.parquet"):
+        problem = Problem.from_file(folder / name, "y")
+        assert problem.x.tolist() == table[["a", "b"]].to_numpy().tolist()
+        assert problem.y.tolist() == table["y"].tolist()
+    x, _ = problem.partitions(2)
+    assert x.shape == (2, 2, 2) and x[1, 0].tolist() == [3.0, 0.2]
+
+
+@pytest.mark.parametrize(("call", "parameter"), [
+    (lambda: Problem.from_file("/no/such.csv", "y"), "data"),
+    (lambda: PROBLEM.partitions(7), "workers"),
+    (lambda: PROBLEM.partitions(481), "workers"),
+    (lambda: train(pssim.Config(scheme="GC", workers=8, iterations=2, reps=1), PROBLEM,
+                   step=-1.0), "step"),
+    (lambda: train(pssim.Config(scheme="GC", workers=8, iterations=2, reps=1), PROBLEM,
+                   step=math.inf), "step"),
+    (lambda: train(pssim.Config(scheme="LCC", workers=8, iterations=2, reps=1), PROBLEM,
+                   points="random"), "points"),
+    (lambda: train(pssim.Config(scheme="LCC", workers=8, iterations=2, reps=1), PROBLEM,
+                   basis="legendre"), "basis"),
+    (lambda: train(pssim.Config(scheme="LCC", workers=8, iterations=2, reps=1), PROBLEM,
+                   problem_kind="svm"), "problem"),
+    (lambda: pssim.Config(master_flops=0), "master_flops"),
+    (lambda: pssim.simulate("GC", decode_time="model", reps=1), "decode_time"),
+])
+def test_bad_input_names_the_parameter(call: object, parameter: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        call()  # type: ignore[operator]
+    assert caught.value.parameter == parameter
+
+
+@pytest.mark.parametrize(("args", "parameter"), [
+    (["--data", "/no/such.csv", "--target", "y"], "data"),
+    (["--data", "BAD", "--target", "y"], "data"),
+    (["--data", "MISSING", "--target", "y"], "data"),
+    (["--data", "MISSING", "--target", "z"], "target"),
+    (["--step", "0"], "step"), (["--step", "nan"], "step"),
+    (["--synthetic", "4,3"], "workers"), (["--points", "x"], "points"),
+    (["--basis", "x"], "basis"), (["--master-flops", "-1"], "master_flops"),
+    (["--problem", "logistic"], "problem"),
+])
+def test_bad_input_on_the_command_line(tmp_path: object, args: list[str],
+                                       parameter: str) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pssim.cli import app
+
+    folder = Path(str(tmp_path))
+    (folder / "bad.csv").write_text("a,b,y\n1,2,3\n4,x,6\n")
+    (folder / "missing.csv").write_text("a,b,y\n1,2,3\n4,,6\n")
+    args = [str(folder / f"{a.lower()}.csv") if a in ("BAD", "MISSING") else a for a in args]
+    result = CliRunner().invoke(app, ["train", "--workers", "8", "--reps", "1",
+                                      "--iterations", "2", *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"Error: invalid {parameter}=")
+
+
+def test_train_on_the_command_line_writes_its_tables(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pssim.cli import app
+
+    folder = Path(str(tmp_path))
+    result = CliRunner().invoke(app, [
+        "train", "--scheme", "UC-MMC,LCC", "--workers", "8", "--synthetic", "480,6,0.5",
+        "--iterations", "5", "--reps", "2", "--decode-time", "model",
+        "--out", str(folder / "s.parquet"), "--weights", str(folder / "w.csv")])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_parquet(folder / "s.parquet")
+    assert {"loss", "gradient_error", "condition_number"} <= set(summary.columns)
+    assert len(summary) == 2 * 2 * 5
+    assert len(pd.read_csv(folder / "w.csv")) == 2 * 2 * 6
+    assert "UC-MMC" in result.output and "LCC" in result.output
+
+
+def test_loss_curves_and_time_to_target() -> None:
+    from matplotlib.figure import Figure
+
+    from pssim.analysis.convergence import (
+        convergence_table,
+        loss_curves,
+        plot_loss_curves,
+        reaching,
+    )
+
+    s = pd.DataFrame({"scheme": "A", "rep": [0, 0, 1, 1], "iteration": [0, 1, 0, 1],
+                      "end": [1.0, 2.0, 1.5, 4.0], "loss": [3.0, 1.0, 2.0, 1.5],
+                      "gradient_error": [0.0, 1e-9, 2e-9, 0.0],
+                      "condition_number": np.nan})
+    runs = reaching(s, 1.5)
+    assert runs["iterations_to_target"].tolist() == [2.0, 2.0]
+    assert runs["time_to_target"].tolist() == [2.0, 4.0]
+    table = convergence_table(s, 1.2)
+    assert table.loc[0, "reached"] == 0.5 and table.loc[0, "median_time_to_target"] == 2.0
+    assert table.loc[0, "worst_gradient_error"] == 2e-9
+    curves = loss_curves(s, initial_loss=5.0, points=5)  # instants 0, 1, 2, 3, 4
+    assert curves["median"].tolist() == [5.0, 4.0, 1.5, 1.5, 1.25]
+    assert isinstance(plot_loss_curves(curves, optimal_loss=0.5), Figure)
+
+
+def test_the_convergence_scenario_names_where_lcc_fails() -> None:
+    from pssim.scenarios.common import scenarios
+    from pssim.scenarios.convergence import first_failing
+
+    assert "convergence" in scenarios()
+    decode = pd.DataFrame({"scheme": "LCC", "points": "chebyshev",
+                           "workers": [10, 20, 40, 80],
+                           "median_gradient_error": [1e-14, 1e-9, 3e-6, 1.0]})
+    assert first_failing(decode, "LCC", "chebyshev") == "N = 40"
+    assert first_failing(decode.assign(median_gradient_error=0.0), "LCC",
+                         "chebyshev") == "beyond N = 80"
