@@ -1,8 +1,9 @@
 """Coded gradient descent with real numbers on the Fig. 2 cluster (N = 40, r = 4, mu = 10,
 alpha = 0.01): least squares on synthetic data (m = 40,000 rows, d = 100 features, noise
 1), each scheme's workers computing real gradients on their (encoded) partitions and the
-master decoding what it holds at T_t, under network none and under a bottleneck (fifo,
-messages of 8·d bytes, a master link of 2e5 B/s: 4 ms a message). Loss against wall-clock
+master decoding what it holds at T_t, under network none, under a bottleneck (fifo,
+messages of 8·d bytes, a master link of 2e5 B/s: 4 ms a message), and with Markov
+stragglers (p_slow 0.05, p_recover 0.3, 4 times slower) without a network. Loss against wall-clock
 time, the time to the target loss, and the decode error and condition number per scheme
 and N for equispaced and Chebyshev evaluation points (docs/model.md, "Coded gradient
 descent")."""
@@ -30,6 +31,16 @@ ITERATIONS = 30
 #: The bottleneck: each d-dimensional float64 gradient holds the master's link 4 ms.
 BOTTLENECK: dict[str, Any] = {"network": "fifo", "message_size": 8.0 * PROBLEM[1],
                               "master_bandwidth": 2e5, "latency": 50e-6}
+#: Markov stragglers (docs/model.md, "Straggler models"): a worker turns slow (4 times
+#: slower) with probability 0.05 and recovers with 0.3 between iterations.
+MARKOV: dict[str, Any] = {"p_slow": 0.05, "p_recover": 0.3, "factor": 4.0}
+#: The training runs' settings: the paper's stragglers without a network and under the
+#: bottleneck, and persistent (Markov) stragglers without a network.
+SETTINGS: dict[str, dict[str, Any]] = {"none": {"network": "none"},
+                                       "bottleneck": BOTTLENECK,
+                                       "markov": {"network": "none", "markov": MARKOV}}
+LABELS = {"none": "network none", "bottleneck": "fifo, 4 ms a message",
+          "markov": "network none, Markov stragglers"}
 #: Targets, as (1 + within)·f(w*): the issue's 1%, and one close enough to the optimum to
 #: show UC-MMC-PG's floor.
 WITHIN = (1e-2, 1e-5)
@@ -86,10 +97,9 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     """loss_NETWORK.png (excess loss against wall-clock, median and 10–90% band),
     time_to_target.csv, decode_error.csv (per scheme, N and point set) and the finding."""
     c = study.config
-    networks = {"none": {"network": "none"}, "bottleneck": BOTTLENECK}
     schemes = ["GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG"]
-    training = [({**_runs(c), **net, "scheme": s}, "chebyshev", "chebyshev")
-                for net in networks.values() for s in schemes]
+    training = [({**_runs(c), **changes, "scheme": s}, "chebyshev", "chebyshev")
+                for changes in SETTINGS.values() for s in schemes]
     table_jobs = [({**c.fields(), "workers": n, "iterations": 1, "reps": TABLE_REPS,
                     "scheme": s}, points, basis)
                   for n in TABLE_WORKERS for points, basis in POINTS.items()
@@ -97,10 +107,9 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     done = _in_parallel(training + table_jobs)
     runs, table_runs = done[:len(training)], done[len(training):]
     initial, optimal = runs[0][1], runs[0][2]
-    label = {"none": "network none", "bottleneck": "fifo, 4 ms a message"}
-    summary = pd.concat([r[0].assign(setting=label["bottleneck" if r[0]["network"].iloc[0]
-                                                   == "fifo" else "none"])
-                         for r in runs], ignore_index=True)
+    keys = [key for key in SETTINGS for _ in schemes]
+    summary = pd.concat([r[0].assign(setting=LABELS[key])
+                         for r, key in zip(runs, keys, strict=True)], ignore_index=True)
     output.data(summary, "training")
     tables = []
     for within in WITHIN:
@@ -108,7 +117,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         tables.append(table.assign(within=within))
     times = pd.concat(tables, ignore_index=True)
     output.table(times, "time_to_target")
-    for key, setting in label.items():
+    for key, setting in LABELS.items():
         part = summary[summary["setting"] == setting]
         curves = loss_curves(part, initial)
         fig = plot_loss_curves(curves, optimal, title=(
@@ -192,8 +201,9 @@ SCENARIO = register(Scenario(
     name="convergence",
     description="Coded gradient descent with real numbers: loss against wall-clock time "
                 "per scheme (least squares, m = 40,000, d = 100, N = 40, r = 4, network "
-                "none and a fifo bottleneck), time to target loss, and LCC's decode error "
-                "and condition number per N for Chebyshev and equispaced points",
+                "none, a fifo bottleneck, and Markov stragglers), time to target loss, and "
+                "LCC's decode error and condition number per N for Chebyshev and "
+                "equispaced points",
     default_reps=20,
     base={"scheme": ["all"], "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
           "pg_tolerance": 0.05, "network": "none", "master_flops": 1e9},
