@@ -133,104 +133,114 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
     flows = n * m
     rows = np.arange(reps)
     inf = np.inf
-    # Per flow, one row per realization, plus a last column that takes the writes of the
-    # realizations with nothing to write at a step: a scatter to every realization is
-    # cheaper than a masked one.
-    width = flows + 1
-    base = rows * width
+    # Per flow, one row per realization: a first column, then each worker's m flows and
+    # one more column, so that a flow's predecessor and successor at its worker are the
+    # columns beside it, and a last column that takes the writes of realizations with
+    # nothing to write at a step (a scatter to every realization is cheaper than a masked
+    # one). Between the workers' flows, nothing is ever ready and everything ended at −∞.
+    per_worker = m + 1
+    width = n * per_worker + 2
+    trash = rows * width + width - 1
     times = np.full((reps, width), inf)
-    times[:, :flows] = ready.reshape(reps, flows)
+    flow_columns = (1 + np.arange(n)[:, None] * per_worker + np.arange(m)).ravel()
+    times[:, flow_columns] = ready.reshape(reps, flows)
     times_flat = times.ravel()
-    sent = np.full((reps, width), np.nan)
-    sent_flat = sent.ravel()
-    received = np.full((reps, width), inf)
+    received = np.full((reps, width), -inf)
+    received[:, flow_columns] = inf
     received_flat = received.ravel()
-    # Queues, one row per place and one column per realization, with a last row for the
-    # writes of realizations that do not write (never read: no queue holds every flow).
-    by_ready = np.empty((flows + 1, reps), dtype=np.int64)
-    by_ready[:flows] = np.argsort(times[:, :flows], axis=1).T
-    by_ready[flows] = flows
-    by_ready_flat = by_ready.ravel()
-    ready_join = np.take_along_axis(times, by_ready.T, axis=1).T + latency
-    ready_join_flat = np.ascontiguousarray(ready_join).ravel()
-    queued_join = np.full((flows + 1, reps), inf)
-    queued_join_flat = queued_join.ravel()
+    # Queues, one row per place and one column per realization, read through offsets
+    # place·reps + realization. The ready order ends on a row that never joins; the
+    # other queues take the writes of realizations that do not write in their last row.
+    order = flow_columns[np.argsort(ready.reshape(reps, flows), axis=1)]
+    by_ready_flat = np.full((flows + 1, reps), trash)
+    by_ready_flat[:flows] = (order + (rows * width)[:, None]).T
+    by_ready_flat = by_ready_flat.ravel()
+    ready_at_flat = times_flat.take(by_ready_flat)
+    ready_join_flat = ready_at_flat + latency
+    queued_join_flat = np.full((flows + 1) * reps, inf)
     queued_flow_flat = np.zeros((flows + 1) * reps, dtype=np.int64)
-    active_flow_flat = np.zeros((flows + 1) * reps, dtype=np.int64)
-    active_v_flat = np.zeros((flows + 1) * reps)
-    # Next place to read in the ready order, the queue's head and tail, the first flow
-    # still transferring and the number that joined; the flows transferring.
-    p = np.zeros(reps, dtype=np.int64)
-    head_q = np.zeros(reps, dtype=np.int64)
-    tail_q = np.zeros(reps, dtype=np.int64)
-    first = np.zeros(reps, dtype=np.int64)
-    joined = np.zeros(reps, dtype=np.int64)
+    queue_trash = flows * reps + rows
+    # Transferring flows in join order, by their worker's column of ``left``; an empty
+    # place names a column that stays +inf, so that an empty link has no flow to end.
+    left = np.full((reps, n + 2), inf)
+    left_flat = left.ravel()
+    never = rows * (n + 2) + n + 1
+    left_trash = never - 1
+    active_flow_flat = np.zeros((flows + 2) * reps, dtype=np.int64)
+    active_worker_flat = np.concatenate([np.tile(never, flows + 1), left_trash])
+    active_trash = (flows + 1) * reps + rows
+    # Offsets of the next place in the ready order, the queue's head and tail, the first
+    # flow still transferring and the next to join; how many transfer.
+    at_ready = rows.copy()
+    at_head = rows.copy()
+    at_tail = rows.copy()
+    at_first = rows.copy()
+    at_joined = rows.copy()
     busy = np.zeros(reps, dtype=np.int64)
-    # The link's last update: its time, V after and before it, the bound below which a
-    # flow was due then (−1: woken by a join, none due) and how many flows had joined.
+    # The link's last update: its time and the flows joined by then.
     last = np.zeros(reps)
-    v = np.zeros(reps)
-    v_before = np.zeros(reps)
-    due = np.full(reps, -1.0)
-    limit = np.zeros(reps, dtype=np.int64)
+    limit = rows.copy()
     dust = FLUID_EPS * size
-    for _ in range(3 * flows):
-        next_ready = ready_join_flat[p * reps + rows]
-        next_queued = queued_join_flat[head_q * reps + rows]
-        head = first * reps + rows
-        head_v = active_v_flat[head]
-        on = busy > 0
+    for step in range(3 * flows):
+        next_ready = ready_join_flat.take(at_ready)
+        next_queued = queued_join_flat.take(at_head)
+        head = active_worker_flat.take(at_first)
+        least = left_flat.take(head)
         rate = np.minimum(cap, link / np.maximum(busy, 1))
-        left = size - (v - head_v)
-        # The first flow ended at the last update if the SimPy engine's would have.
-        ended = on & (first < limit) & ((size - (v_before - head_v) <= due) | (left <= dust))
-        end = np.where(ended, last, np.where(on, last + left / rate, inf))
+        # The first flow ended at the last update if it had rounding dust left.
+        ended = (least <= dust) & (at_first < limit)
+        end = np.where(ended, last, last + least / rate)
         joins = np.minimum(next_ready, next_queued)
         leaves = end <= joins  # at equal instants, the link updates before flows join
-        t = np.where(leaves, end, joins)
+        t = np.minimum(end, joins)
         live = t < inf
-        if not live.any():
+        if step % 32 == 0 and not live.any():
             break
-        update = live & np.where(leaves, ~ended, t > last)
-        v_before = np.where(update, v, v_before)
-        v = np.where(update & on, v + rate * (t - last), v)
-        due = np.where(update, np.where(leaves, left * (1 + FLUID_EPS), -1.0), due)
-        limit = np.where(update, joined, limit)
+        leaves &= live
+        # A flow joins: from the queue, or in ready order unless its worker's previous
+        # flow had not ended before it became ready (then that flow's end queues it).
+        from_queue = (next_queued <= next_ready) & live & ~leaves
+        from_ready = live & ~(leaves | from_queue)
+        candidate = by_ready_flat.take(at_ready)
+        accepted = received_flat.take(candidate - 1) < ready_at_flat.take(at_ready)
+        accepted &= from_ready
+        joining = from_queue | accepted
+        # The link updates when the first flow's timer comes or a flow joins at a new
+        # instant, as the SimPy engine's does, with its arithmetic: every transferring
+        # flow loses rate·elapsed, and the flows due at the timer lose all they had left.
+        update = np.where(leaves, ~ended, joining & (t > last))
+        update &= live
+        elapsed = np.where(update, t - last, 0.0)
+        due = np.where(update & leaves, least * (1 + FLUID_EPS), -inf)
+        left = np.where(left <= due[:, None], 0.0, left - (rate * elapsed)[:, None])
+        left_flat = left.ravel()
+        limit = np.where(update, at_joined, limit)
         last = np.where(update, t, last)
 
         # A flow ends: its worker's next message, if already waiting, starts now.
-        leaving = leaves & live
-        flow = active_flow_flat[head]
-        received_flat[base + np.where(leaving, flow, flows)] = t
-        first += leaving
-        busy -= leaving
-        after = flow + 1
-        waiting = leaving & (after % m != 0)
-        waiting &= times_flat[base + np.where(waiting, after, flows)] <= t
-        place = np.where(waiting, tail_q, flows) * reps + rows
+        flow = active_flow_flat.take(at_first)
+        received_flat[np.where(leaves, flow, trash)] = t
+        left_flat[np.where(leaves, head, left_trash)] = inf
+        at_first += leaves * reps
+        busy -= leaves
+        waiting = leaves & (times_flat.take(flow + 1) <= t)
+        place = np.where(waiting, at_tail, queue_trash)
         queued_join_flat[place] = t + latency
-        queued_flow_flat[place] = after
-        sent_flat[base + np.where(waiting, after, flows)] = t
-        tail_q += waiting
+        queued_flow_flat[place] = flow + 1
+        at_tail += waiting * reps
 
-        # A flow joins: from the queue, or in ready order unless its worker's previous
-        # flow had not ended when it became ready (then that flow's end queued it).
-        from_queue = live & ~leaves & (next_queued <= next_ready)
-        from_ready = live & ~leaves & ~from_queue
-        candidate = by_ready_flat[p * reps + rows]
-        opens = candidate % m == 0
-        before = received_flat[base + np.where(opens, flows, candidate - 1)]
-        ready_at = times_flat[base + candidate]
-        accepted = from_ready & (opens | (before < ready_at))
-        sent_flat[base + np.where(accepted, candidate, flows)] = ready_at
-        joining = from_queue | accepted
-        new = np.where(from_queue, queued_flow_flat[head_q * reps + rows], candidate)
-        place = np.where(joining, joined, flows) * reps + rows
+        new = np.where(from_queue, queued_flow_flat.take(at_head), candidate)
+        worker = np.where(joining, rows * (n + 2) + (new - trash + width - 2) // per_worker,
+                          left_trash)
+        left_flat[worker] = size
+        place = np.where(joining, at_joined, active_trash)
         active_flow_flat[place] = new
-        active_v_flat[place] = v
-        joined += joining
+        active_worker_flat[place] = worker
+        at_joined += joining * reps
         busy += joining
-        head_q += from_queue
-        p += from_ready
+        at_head += from_queue * reps
+        at_ready += from_ready * reps
+    # A flow starts when it is ready or, if later, when its worker's previous one ends.
+    start = np.maximum(times, np.roll(received, 1, axis=1))[:, flow_columns]
     shape = (reps, n, m)
-    return sent[:, :flows].reshape(shape), received[:, :flows].reshape(shape)
+    return start.reshape(shape), received[:, flow_columns].reshape(shape)
