@@ -162,10 +162,10 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
     queue_trash = flows * reps + rows
     # Transferring flows in join order, by their worker's column of ``left``; an empty
     # place names a column that stays +inf, so that an empty link has no flow to end.
-    left = np.full((reps, n + 2), inf)
+    left = np.full((n + 2, reps), inf)
     left_flat = left.ravel()
-    never = rows * (n + 2) + n + 1
-    left_trash = never - 1
+    left_trash = n * reps + rows
+    never = left_trash + reps
     active_flow_flat = np.zeros((flows + 2) * reps, dtype=np.int64)
     active_worker_flat = np.concatenate([np.tile(never, flows + 1), left_trash])
     active_trash = (flows + 1) * reps + rows
@@ -210,10 +210,9 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
         # flow loses rate·elapsed, and the flows due at the timer lose all they had left.
         update = np.where(leaves, ~ended, joining & (t > last))
         update &= live
-        elapsed = np.where(update, t - last, 0.0)
-        due = np.where(update & leaves, least * (1 + FLUID_EPS), -inf)
-        left = np.where(left <= due[:, None], 0.0, left - (rate * elapsed)[:, None])
-        left_flat = left.ravel()
+        keeps = left > np.where(update & leaves, least * (1 + FLUID_EPS), -inf)
+        left -= rate * np.where(update, t - last, 0.0)
+        left *= keeps
         limit = np.where(update, at_joined, limit)
         last = np.where(update, t, last)
 
@@ -230,7 +229,7 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
         at_tail += waiting * reps
 
         new = np.where(from_queue, queued_flow_flat.take(at_head), candidate)
-        worker = np.where(joining, rows * (n + 2) + (new - trash + width - 2) // per_worker,
+        worker = np.where(joining, (new - trash + width - 2) // per_worker * reps + rows,
                           left_trash)
         left_flat[worker] = size
         place = np.where(joining, at_joined, active_trash)
