@@ -1,8 +1,9 @@
 """The vectorized engine: the same iterations as the SimPy engine, as array operations over
 all realizations at once (docs/model.md, "Engines").
 
-Exact where the network discipline has a closed-form recursion (its ``arrays``): order
-statistics of the ready times without a network, the Lindley recursion under ``fifo``.
+Exact where the network discipline has a recursion (its ``arrays``): order statistics of
+the ready times without a network, the Lindley recursion under ``fifo``, the link's events
+in time order under ``fair``.
 Times come from the same float expressions as in the SimPy engine, so the two agree
 realization by realization.
 """
