@@ -120,60 +120,45 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
     each capped at ``cap`` B/s, sharing ``link`` B/s max-min fairly after ``latency`` s.
 
     The link's events in time order, one per step for every realization at once: the next
-    flow to join (from the ready times in sorted order, or from the queue of flows whose
-    worker was still sending when they became ready, which fills in order of departure)
-    or the next to end. Every transferring flow gets min(cap, link / n), so flows end in
-    the order they joined, and the link's state is V, the bytes each flow received since
-    time 0: a flow that joined at V_j has size − (V − V_j) left. The link updates where
-    the SimPy engine's does (a join at a new instant, or the timer of the first flow due),
-    with the same expressions for the rate, the timer and the rounding-dust rule, so that
-    the two agree to rounding in V and flows that end together are seen together.
+    flow to join (each worker's next one joins at max(its ready time, the end of the
+    worker's previous flow) + latency) or the next to end. Every transferring flow gets
+    min(cap, link / n), so flows end in the order they joined (those that joined together,
+    together). The link updates where the SimPy engine's does (at the timer of the first
+    flow due, and when a flow joins at a new instant) with the same arithmetic: each
+    transferring flow loses rate·elapsed bytes, the flows due at the timer all they had
+    left, and a flow with rounding dust left has ended. So both engines see the same
+    instants, and ties resolve alike.
     """
     reps, n, m = ready.shape
     flows = n * m
     rows = np.arange(reps)
     inf = np.inf
-    # Per flow, one row per realization: a first column, then each worker's m flows and
-    # one more column, so that a flow's predecessor and successor at its worker are the
-    # columns beside it, and a last column that takes the writes of realizations with
-    # nothing to write at a step (a scatter to every realization is cheaper than a masked
-    # one). Between the workers' flows, nothing is ever ready and everything ended at −∞.
-    per_worker = m + 1
-    width = n * per_worker + 2
-    trash = rows * width + width - 1
-    times = np.full((reps, width), inf)
-    flow_columns = (1 + np.arange(n)[:, None] * per_worker + np.arange(m)).ravel()
-    times[:, flow_columns] = ready.reshape(reps, flows)
-    times_flat = times.ravel()
-    received = np.full((reps, width), -inf)
-    received[:, flow_columns] = inf
-    received_flat = received.ravel()
-    # Queues, one row per place and one column per realization, read through offsets
-    # place·reps + realization. The ready order ends on a row that never joins; the
-    # other queues take the writes of realizations that do not write in their last row.
-    order = flow_columns[np.argsort(ready.reshape(reps, flows), axis=1)]
-    by_ready_flat = np.full((flows + 1, reps), trash)
-    by_ready_flat[:flows] = (order + (rows * width)[:, None]).T
-    by_ready_flat = by_ready_flat.ravel()
-    ready_at_flat = times_flat.take(by_ready_flat)
-    ready_join_flat = ready_at_flat + latency
-    queued_join_flat = np.full((flows + 1) * reps, inf)
-    queued_flow_flat = np.zeros((flows + 1) * reps, dtype=np.int64)
-    queue_trash = flows * reps + rows
-    # Transferring flows in join order, by their worker's column of ``left``; an empty
-    # place names a column that stays +inf, so that an empty link has no flow to end.
-    left = np.full((n + 2, reps), inf)
+    # Per worker, one row per realization (worker-major, so that updating every worker's
+    # flow is one pass over contiguous rows), and two more rows: one takes the writes of
+    # realizations with nothing to write at a step (a scatter to every realization is
+    # cheaper than a masked one), the other stays +inf: the link's head when it is empty.
+    left = np.full((n + 2, reps), inf)  # bytes left of the worker's transferring flow
     left_flat = left.ravel()
-    left_trash = n * reps + rows
-    never = left_trash + reps
-    active_flow_flat = np.zeros((flows + 2) * reps, dtype=np.int64)
-    active_worker_flat = np.concatenate([np.tile(never, flows + 1), left_trash])
-    active_trash = (flows + 1) * reps + rows
-    # Offsets of the next place in the ready order, the queue's head and tail, the first
-    # flow still transferring and the next to join; how many transfer.
-    at_ready = rows.copy()
-    at_head = rows.copy()
-    at_tail = rows.copy()
+    trash = n * reps + rows
+    never = trash + reps
+    flow_of = np.zeros((n + 2) * reps, dtype=np.int64)  # the worker's next or current flow
+    # When each worker's next flow joins, realization-major for the search of the first,
+    # then one place per realization for writes.
+    joins_at_flat = np.full(reps * (n + 1), inf)
+    joins_at = joins_at_flat[: reps * n].reshape(reps, n)
+    joins_at[:] = ready[:, :, 0] + latency
+    joins_trash = reps * n + rows
+    # Per flow, each worker's m flows and one more that is never ready.
+    times = np.full((reps, n, m + 1), inf)
+    times[:, :, :m] = ready
+    times_flat = times.ravel()
+    received = np.full((reps, n, m + 1), inf)
+    received_flat = received.ravel()
+    # Transferring flows in join order, by their worker's row; empty places name ``never``.
+    order = np.concatenate([np.tile(never, flows + 1), trash])
+    order_trash = (flows + 1) * reps + rows
+    # Offsets place·reps + realization of the first flow still transferring and of the
+    # next to join; how many transfer.
     at_first = rows.copy()
     at_joined = rows.copy()
     busy = np.zeros(reps, dtype=np.int64)
@@ -181,65 +166,52 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
     last = np.zeros(reps)
     limit = rows.copy()
     dust = FLUID_EPS * size
-    for step in range(3 * flows):
-        next_ready = ready_join_flat.take(at_ready)
-        next_queued = queued_join_flat.take(at_head)
-        head = active_worker_flat.take(at_first)
+    for step in range(2 * flows):
+        worker = joins_at.argmin(axis=1)
+        joins = joins_at_flat.take(rows * n + worker)
+        head = order.take(at_first)
         least = left_flat.take(head)
         rate = np.minimum(cap, link / np.maximum(busy, 1))
         # The first flow ended at the last update if it had rounding dust left.
         ended = (least <= dust) & (at_first < limit)
         end = np.where(ended, last, last + least / rate)
-        joins = np.minimum(next_ready, next_queued)
         leaves = end <= joins  # at equal instants, the link updates before flows join
         t = np.minimum(end, joins)
         live = t < inf
         if step % 32 == 0 and not live.any():
             break
         leaves &= live
-        # A flow joins: from the queue, or in ready order unless its worker's previous
-        # flow had not ended before it became ready (then that flow's end queues it).
-        from_queue = (next_queued <= next_ready) & live & ~leaves
-        from_ready = live & ~(leaves | from_queue)
-        candidate = by_ready_flat.take(at_ready)
-        accepted = received_flat.take(candidate - 1) < ready_at_flat.take(at_ready)
-        accepted &= from_ready
-        joining = from_queue | accepted
-        # The link updates when the first flow's timer comes or a flow joins at a new
-        # instant, as the SimPy engine's does, with its arithmetic: every transferring
-        # flow loses rate·elapsed, and the flows due at the timer lose all they had left.
+        joining = live & ~leaves
+        # As in the SimPy engine: the link updates at the first flow's timer and when a
+        # flow joins at a new instant.
         update = np.where(leaves, ~ended, joining & (t > last))
-        update &= live
         keeps = left > np.where(update & leaves, least * (1 + FLUID_EPS), -inf)
         left -= rate * np.where(update, t - last, 0.0)
         left *= keeps
         limit = np.where(update, at_joined, limit)
         last = np.where(update, t, last)
 
-        # A flow ends: its worker's next message, if already waiting, starts now.
-        flow = active_flow_flat.take(at_first)
-        received_flat[np.where(leaves, flow, trash)] = t
-        left_flat[np.where(leaves, head, left_trash)] = inf
+        # A flow ends; its worker's next one joins once ready and the latency later.
+        ending = np.where(leaves, head, trash)
+        left_flat[ending] = inf
+        ended_worker = np.where(leaves, head // reps, 0)
+        flow = flow_of.take(head)
+        at = (rows * n + ended_worker) * (m + 1) + flow
+        received_flat[np.where(leaves, at, received_flat.size - 1)] = t
+        flow_of[ending] = flow + 1
+        nxt = np.maximum(times_flat.take(at + 1), t) + latency
+        joins_at_flat[np.where(leaves, rows * n + ended_worker, joins_trash)] = nxt
         at_first += leaves * reps
         busy -= leaves
-        waiting = leaves & (times_flat.take(flow + 1) <= t)
-        place = np.where(waiting, at_tail, queue_trash)
-        queued_join_flat[place] = t + latency
-        queued_flow_flat[place] = flow + 1
-        at_tail += waiting * reps
 
-        new = np.where(from_queue, queued_flow_flat.take(at_head), candidate)
-        worker = np.where(joining, (new - trash + width - 2) // per_worker * reps + rows,
-                          left_trash)
-        left_flat[worker] = size
-        place = np.where(joining, at_joined, active_trash)
-        active_flow_flat[place] = new
-        active_worker_flat[place] = worker
+        # A flow joins.
+        joined = np.where(joining, worker * reps + rows, trash)
+        left_flat[joined] = size
+        joins_at_flat[np.where(joining, rows * n + worker, joins_trash)] = inf
+        order[np.where(joining, at_joined, order_trash)] = joined
         at_joined += joining * reps
         busy += joining
-        at_head += from_queue * reps
-        at_ready += from_ready * reps
     # A flow starts when it is ready or, if later, when its worker's previous one ends.
-    start = np.maximum(times, np.roll(received, 1, axis=1))[:, flow_columns]
-    shape = (reps, n, m)
-    return start.reshape(shape), received[:, flow_columns].reshape(shape)
+    start = ready.copy()
+    np.maximum(start[:, :, 1:], received[:, :, : m - 1], out=start[:, :, 1:])
+    return start, received[:, :, :m].copy()
