@@ -14,6 +14,7 @@ import numpy as np
 
 from pssim.engines.base import Engine, Outcome, TraceRow
 from pssim.network import Discipline
+from pssim.network.base import Decoded
 from pssim.schemes import Scheme
 from pssim.training import Training
 
@@ -100,8 +101,9 @@ class Vectorized(Engine):
         g = scheme.group
         # Message j is ready when computation (j+1)·g ends.
         ready = finish if g == 1 else finish[:, :, g - 1 :: g]
-        sent, received = network.arrays(ready, identify=not scheme.count_rule)
         reps = finish.shape[0]
+        sent, received = network.arrays_until(ready, not scheme.count_rule,
+                                              _decoder(scheme, reps))
         t = _completion(scheme, received.reshape(reps, -1))
         bound = t[:, None]
         counts: dict[int, np.ndarray] = {}
@@ -110,6 +112,36 @@ class Vectorized(Engine):
             if id(times) not in counts:
                 counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound, axis=1)
         return Outcome.single(t, counts[id(received)], counts[id(sent)], counts[id(finish)])
+
+
+def _decoder(scheme: Scheme, reps: int) -> Decoded:
+    """The master of ``reps`` realizations fed receptions one step at a time, for the
+    disciplines that produce them in time order."""
+    count = np.zeros(reps, dtype=np.int64)
+    needed = scheme.threshold
+    if scheme.count_rule:
+        def counted(received: np.ndarray, worker: np.ndarray,
+                    message: np.ndarray) -> np.ndarray:
+            np.add(count, received, out=count)
+            return count >= needed
+
+        return counted
+    labels = scheme.labels()
+    m = labels.shape[1]
+    pieces = int(labels.max()) + 2  # and one more, where realizations without news write
+    flat_labels = labels.ravel()
+    seen = np.zeros(reps * pieces, dtype=bool)
+    rows = np.arange(reps) * pieces
+    nowhere = rows + pieces - 1
+
+    def distinct(received: np.ndarray, worker: np.ndarray, message: np.ndarray) -> np.ndarray:
+        piece = rows + flat_labels.take(worker * m + message, mode="clip")
+        new = received & ~seen.take(piece)
+        seen[np.where(new, piece, nowhere)] = True
+        np.add(count, new, out=count)
+        return count >= needed
+
+    return distinct
 
 
 def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from pssim.network.base import Cluster, Discipline, Send, register, uplinks
+from pssim.network.base import Cluster, Decoded, Discipline, Send, register, uplinks
 
 if TYPE_CHECKING:
     from simpy.events import Event
@@ -94,10 +94,14 @@ class Fair(Discipline):
     def arrays(self, ready: np.ndarray, identify: bool) -> tuple[np.ndarray, np.ndarray]:
         """Flow starts and receptions of messages ready at ``ready``, per message (see
         :func:`share`)."""
+        return self.arrays_until(ready, identify, None)
+
+    def arrays_until(self, ready: np.ndarray, identify: bool,
+                     decoded: Decoded | None) -> tuple[np.ndarray, np.ndarray]:
         if math.isinf(self.uplink_bandwidth) and math.isinf(self.master_bandwidth):
             return _unbounded(ready, self.latency)
         return share(ready, float(self.message_size or 0.0), self.uplink_bandwidth,
-                     self.master_bandwidth, self.latency)
+                     self.master_bandwidth, self.latency, decoded)
 
 
 def _unbounded(ready: np.ndarray, latency: float) -> tuple[np.ndarray, np.ndarray]:
@@ -114,10 +118,12 @@ def _unbounded(ready: np.ndarray, latency: float) -> tuple[np.ndarray, np.ndarra
     return sent, received
 
 
-def share(ready: np.ndarray, size: float, cap: float, link: float,
-          latency: float) -> tuple[np.ndarray, np.ndarray]:
+def share(ready: np.ndarray, size: float, cap: float, link: float, latency: float,
+          decoded: Decoded | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Starts and receptions of flows of ``size`` bytes ready at ``ready`` (reps, N, m),
-    each capped at ``cap`` B/s, sharing ``link`` B/s max-min fairly after ``latency`` s.
+    each capped at ``cap`` B/s, sharing ``link`` B/s max-min fairly after ``latency`` s;
+    with ``decoded``, a realization stops after the instant its master decodes (what
+    starts or ends later is left +inf).
 
     The link's events in time order, one per step for every realization at once: the next
     flow to join (each worker's next one joins at max(its ready time, the end of the
@@ -166,6 +172,8 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
     last = np.zeros(reps)
     limit = rows.copy()
     dust = FLUID_EPS * size
+    # When each realization's master decoded.
+    decoded_at = np.full(reps, inf)
     for step in range(2 * flows):
         worker = joins_at.argmin(axis=1)
         joins = joins_at_flat.take(rows * n + worker)
@@ -177,7 +185,8 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
         end = np.where(ended, last, last + least / rate)
         leaves = end <= joins  # at equal instants, the link updates before flows join
         t = np.minimum(end, joins)
-        live = t < inf
+        live = t <= decoded_at
+        live &= t < inf
         if step % 32 == 0 and not live.any():
             break
         leaves &= live
@@ -203,6 +212,9 @@ def share(ready: np.ndarray, size: float, cap: float, link: float,
         joins_at_flat[np.where(leaves, rows * n + ended_worker, joins_trash)] = nxt
         at_first += leaves * reps
         busy -= leaves
+        if decoded is not None:
+            now = decoded(leaves, ended_worker, flow)
+            decoded_at = np.where(now, np.minimum(decoded_at, t), decoded_at)
 
         # A flow joins.
         joined = np.where(joining, worker * reps + rows, trash)
