@@ -9,6 +9,7 @@ finish times.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,22 @@ def stream(seed: int, block: int, iteration: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
+@lru_cache(maxsize=1)
+def _block_exponentials(seed: int, block: int, workers: int, iteration: int) -> np.ndarray:
+    """A whole block's Exp(1) draws, kept for the next chunk of the same block: a large
+    cluster's chunks hold a few realizations each, and drawing the block anew for every
+    one made the cost per draw grow with N."""
+    draws = stream(seed, block, iteration).standard_exponential((BLOCK, workers))
+    draws.flags.writeable = False
+    return draws
+
+
 def standard_exponentials(seed: int, start: int, stop: int, workers: int,
                           iteration: int = 0) -> np.ndarray:
     """Exp(1) draws of shape (stop - start, workers), realization by realization."""
     out = np.empty((stop - start, workers))
     for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
-        rng = stream(seed, block, iteration)
-        draws = rng.standard_exponential((BLOCK, workers))
+        draws = _block_exponentials(seed, block, workers, iteration)
         lo, hi = max(start, block * BLOCK), min(stop, (block + 1) * BLOCK)
         out[lo - start : hi - start] = draws[lo - block * BLOCK : hi - block * BLOCK]
     return out
