@@ -84,6 +84,24 @@ def peak_mib(network: str, n: int, reps: int) -> float:
         tracemalloc.stop()
 
 
+def events(scheme: Any, net: Any, finish: np.ndarray) -> int:
+    """SimPy events the pssim engine schedules over the realizations of ``finish``."""
+    counted: list[int] = []
+    real = des._Iteration.run
+
+    def counting(self: des._Iteration, times: np.ndarray) -> Any:
+        result = real(self, times)
+        counted.append(next(self.env._eid))  # type: ignore[attr-defined]
+        return result
+
+    des._Iteration.run = counting  # type: ignore[method-assign]
+    try:
+        des.Des().simulate(scheme, net, [finish])
+    finally:
+        des._Iteration.run = real  # type: ignore[method-assign]
+    return sum(counted)
+
+
 def per_event(n: int, budget: float) -> dict[str, tuple[float, float]]:
     """µs per SimPy event of the pssim engine and of the bare model, none and fifo."""
     scheme = make_scheme(SCHEME, n, LOAD)
@@ -94,19 +112,7 @@ def per_event(n: int, budget: float) -> dict[str, tuple[float, float]]:
         reps = 1
         while True:
             finish = ShiftedExponential(mu=10.0, alpha=0.01).finish_times(1, 0, reps, n, LOAD)
-            counted: list[int] = []
-            real = des._Iteration.run
-
-            def counting(self: des._Iteration, times: np.ndarray) -> Any:
-                result = real(self, times)
-                counted.append(next(self.env._eid))  # type: ignore[attr-defined]
-                return result
-
-            des._Iteration.run = counting  # type: ignore[method-assign]
-            try:
-                des.Des().simulate(scheme, net, [finish])
-            finally:
-                des._Iteration.run = real  # type: ignore[method-assign]
+            ours = events(scheme, net, finish)
             bare_events: list[int] = []
             times = [finish[k].tolist() for k in range(reps)]
             best = [math.inf, math.inf]
@@ -130,7 +136,7 @@ def per_event(n: int, budget: float) -> dict[str, tuple[float, float]]:
             if sum(best) >= budget / 4 or reps >= 4096:
                 break
             reps = min(4096, int(reps * max(2.0, budget / 2 / sum(best))))
-        out[network] = (best[0] / sum(counted) * 1e6, best[1] / sum(bare_events) * 1e6)
+        out[network] = (best[0] / ours * 1e6, best[1] / sum(bare_events) * 1e6)
     return out
 
 
@@ -178,7 +184,9 @@ def main() -> None:
                 work = rates["vectorized"] * n * LOAD
                 base = throughput.setdefault(network, work)
                 per_nr = f"{work:.3g} ({work / base:.2f})"
-                peak = f"{peak_mib(network, n, min(chunk(n) * 2, max(1, int(rates['vectorized'] * args.budget)))):.0f}"
+                # Two chunks, or what the budget allows.
+                reps = min(chunk(n) * 2, max(1, int(rates["vectorized"] * args.budget)))
+                peak = f"{peak_mib(network, n, reps):.0f}"
             print(f"{n:>6} {network:<8} {cells[0]:>10} {cells[1]:>13} {ratio:>7} "
                   f"{per_nr:>12} {peak:>9} {chunk(n):>6}", flush=True)
     print()
