@@ -14,7 +14,6 @@ import numpy as np
 
 from pssim.engines.base import Engine, Outcome, TraceRow
 from pssim.network import Discipline
-from pssim.network.base import Decoded
 from pssim.schemes import Scheme
 from pssim.training import Training
 
@@ -103,7 +102,7 @@ class Vectorized(Engine):
         ready = finish if g == 1 else finish[:, :, g - 1 :: g]
         reps = finish.shape[0]
         sent, received = network.arrays_until(ready, not scheme.count_rule,
-                                              _decoder(scheme, reps))
+                                              _Master(scheme, reps))
         t = _completion(scheme, received.reshape(reps, -1))
         bound = t[:, None]
         counts: dict[int, np.ndarray] = {}
@@ -114,34 +113,38 @@ class Vectorized(Engine):
         return Outcome.single(t, counts[id(received)], counts[id(sent)], counts[id(finish)])
 
 
-def _decoder(scheme: Scheme, reps: int) -> Decoded:
-    """The master of ``reps`` realizations fed receptions one step at a time, for the
-    disciplines that produce them in time order."""
-    count = np.zeros(reps, dtype=np.int64)
-    needed = scheme.threshold
-    if scheme.count_rule:
-        def counted(received: np.ndarray, worker: np.ndarray,
-                    message: np.ndarray) -> np.ndarray:
-            np.add(count, received, out=count)
-            return count >= needed
+class _Master:
+    """The master of ``reps`` realizations fed receptions one step at a time (a
+    :data:`~pssim.network.base.Decoded`), for the disciplines that produce them in time
+    order; it sets itself up at its first reception, so that the others pay nothing."""
 
-        return counted
-    labels = scheme.labels()
-    m = labels.shape[1]
-    pieces = int(labels.max()) + 2  # and one more, where realizations without news write
-    flat_labels = labels.ravel()
-    seen = np.zeros(reps * pieces, dtype=bool)
-    rows = np.arange(reps) * pieces
-    nowhere = rows + pieces - 1
+    def __init__(self, scheme: Scheme, reps: int) -> None:
+        self.scheme = scheme
+        self.reps = reps
+        self.count = np.zeros(0, dtype=np.int64)
 
-    def distinct(received: np.ndarray, worker: np.ndarray, message: np.ndarray) -> np.ndarray:
-        piece = rows + flat_labels.take(worker * m + message, mode="clip")
-        new = received & ~seen.take(piece)
-        seen[np.where(new, piece, nowhere)] = True
-        np.add(count, new, out=count)
-        return count >= needed
-
-    return distinct
+    def __call__(self, received: np.ndarray, worker: np.ndarray,
+                 message: np.ndarray) -> np.ndarray:
+        scheme = self.scheme
+        if not self.count.size:
+            self.count = np.zeros(self.reps, dtype=np.int64)
+            if not scheme.count_rule:
+                labels = scheme.labels()
+                self.m = labels.shape[1]
+                self.labels = labels.ravel()
+                # One more place per realization, where realizations without news write.
+                pieces = int(labels.max()) + 2
+                self.seen = np.zeros(self.reps * pieces, dtype=bool)
+                self.rows = np.arange(self.reps) * pieces
+                self.nowhere = self.rows + pieces - 1
+        if scheme.count_rule:
+            new = received
+        else:
+            piece = self.rows + self.labels.take(worker * self.m + message, mode="clip")
+            new = received & ~self.seen.take(piece)
+            self.seen[np.where(new, piece, self.nowhere)] = True
+        np.add(self.count, new, out=self.count)
+        return self.count >= scheme.threshold
 
 
 def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:
