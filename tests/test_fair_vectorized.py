@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from pssim import run
 from pssim.network import Fair
+from pssim.network.fair import share
 from pssim.schemes import PAPER_SCHEMES, feasible
 
 EXACT = ["messages", "messages_sent", "computations"]
@@ -69,6 +70,21 @@ def test_latency_delays_the_join_not_the_start() -> None:
     assert received == [2.0, 3.5, 2.5, 10.5]
 
 
+def test_a_realization_stops_when_its_master_decodes() -> None:
+    # The three overlapping flows above, with a master that decodes at its second
+    # reception: the third flow is left unreceived, the first two as before.
+    count = np.zeros(1, dtype=np.int64)
+
+    def decoded(received: np.ndarray, worker: np.ndarray, message: np.ndarray) -> np.ndarray:
+        np.add(count, received, out=count)
+        return count >= 2
+
+    ready = np.array([[[0.0], [0.5], [1.25]]])
+    _, received = share(ready, 1.0, math.inf, 1.0, 0.0, decoded)
+    assert received.ravel() == pytest.approx([1.625, 2.625, math.inf], rel=1e-15)
+    assert count.tolist() == [2]
+
+
 def test_unbounded_links_deliver_after_the_latency() -> None:
     sent, received = flows([[1.0, 1.0]], master_bandwidth=math.inf, latency=0.25)
     assert (sent, received) == ([1.0, 1.25], [1.25, 1.5])
@@ -113,3 +129,12 @@ def test_vectorized_equals_des(config: dict) -> None:
     b = run(**config, engine="vectorized")
     np.testing.assert_allclose(b["completion_time"], a["completion_time"], rtol=1e-9, atol=0)
     pd.testing.assert_frame_equal(a[EXACT], b[EXACT])
+
+
+def test_chunking_never_changes_results() -> None:
+    base = {"scheme": "LCC-MMC,UC-MMC", "workers": 8, "load": 4, "reps": 60, "seed": 11,
+            "network": "fair", "message_size": "1MB", "master_bandwidth": "1Gbps",
+            "latency": "20us", "engine": "vectorized"}
+    whole = run(**base)
+    for chunk in (1, 7):
+        pd.testing.assert_frame_equal(run(**base, chunk_size=chunk), whole, check_exact=True)

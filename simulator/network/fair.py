@@ -154,7 +154,8 @@ def share(ready: np.ndarray, size: float, cap: float, link: float, latency: floa
     joins_at = joins_at_flat[: reps * n].reshape(reps, n)
     joins_at[:] = ready[:, :, 0] + latency
     joins_trash = reps * n + rows
-    # Per flow, each worker's m flows and one more that is never ready.
+    # Per flow, each worker's m flows and one more, never ready, that the last
+    # realization's last worker lends for the writes of realizations without news.
     times = np.full((reps, n, m + 1), inf)
     times[:, :, :m] = ready
     times_flat = times.ravel()
