@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -247,6 +248,12 @@ class _Training(_Iteration):
 _YOUNG = 20_000
 
 
+#: How many runs of realizations hold automatic collections off, and whether they were on
+#: before the first (threads may run realizations at once).
+_pausing = {"runs": 0, "was_on": False}
+_pausing_lock = threading.Lock()
+
+
 @contextmanager
 def _collecting_young() -> Iterator[None]:
     """Run realizations with Python's automatic collections off, collecting the youngest
@@ -255,14 +262,19 @@ def _collecting_young() -> Iterator[None]:
     still alive (a large cluster's realization outlives several young collections) and
     then scans every object of the process, pandas' and numpy's included, over and over:
     that made the cost per event grow with N."""
-    enabled = gc.isenabled()
-    gc.disable()
+    with _pausing_lock:
+        if _pausing["runs"] == 0:
+            _pausing["was_on"] = gc.isenabled()
+            gc.disable()
+        _pausing["runs"] += 1
     try:
         yield
     finally:
         gc.collect(0)
-        if enabled:
-            gc.enable()
+        with _pausing_lock:
+            _pausing["runs"] -= 1
+            if _pausing["runs"] == 0 and _pausing["was_on"]:
+                gc.enable()
 
 
 def _tidy() -> None:
