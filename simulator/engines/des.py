@@ -270,7 +270,7 @@ def _collecting_young() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.collect(0)
+        # What is left young, the automatic collector frees at its next pass.
         with _pausing_lock:
             _pausing["runs"] -= 1
             if _pausing["runs"] == 0 and _pausing["was_on"]:
