@@ -67,8 +67,10 @@ TARGET_TRACE = 2.0
 
 
 # -- the minimal plain-SimPy model -------------------------------------------------------
-def minimal_none(times: list[list[float]]) -> float:
-    """Completion time of one realization, network none: messages arrive when computed."""
+def minimal_none(times: list[list[float]], needed: int = NEEDED,
+                 events: list[int] | None = None) -> float:
+    """Completion time of one realization, network none: messages arrive when computed
+    (the ``needed``-th completes); the number of SimPy events goes to ``events``."""
     env = simpy.Environment()
     done = env.event()
     count = 0
@@ -81,17 +83,20 @@ def minimal_none(times: list[list[float]]) -> float:
             yield env.timeout(t - prev)
             prev = t
             count += 1
-            if count == NEEDED:
+            if count == needed:
                 completion = env.now
                 done.succeed()
 
     for finish in times:
         env.process(worker(finish))
     env.run(until=done)
+    if events is not None:
+        events.append(next(env._eid))  # type: ignore[attr-defined]
     return completion
 
 
-def minimal_fifo(times: list[list[float]], hold: float) -> float:
+def minimal_fifo(times: list[list[float]], hold: float, needed: int = NEEDED,
+                 events: list[int] | None = None) -> float:
     """Completion time of one realization, network fifo: one master link, first come
     first served, each message holding it for ``hold`` seconds."""
     env = simpy.Environment()
@@ -106,7 +111,7 @@ def minimal_fifo(times: list[list[float]], hold: float) -> float:
             yield req
             yield env.timeout(hold)
         count += 1
-        if count == NEEDED:
+        if count == needed:
             completion = env.now
             done.succeed()
 
@@ -120,6 +125,8 @@ def minimal_fifo(times: list[list[float]], hold: float) -> float:
     for finish in times:
         env.process(worker(finish))
     env.run(until=done)
+    if events is not None:
+        events.append(next(env._eid))  # type: ignore[attr-defined]
     return completion
 
 
@@ -161,7 +168,7 @@ def paired_times(scheme: Any, network: Discipline, with_trace: bool, model: Mode
                 try:
                     t0 = clock()
                     if pssim_turn:
-                        DES.simulate(scheme, network, part, lo, trace)
+                        DES.simulate(scheme, network, [part], lo, trace)
                     else:
                         run_minimal(model, part)
                     elapsed = clock() - t0
@@ -223,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, network, with_trace, model, target in cases:
         # Sanity check first: both models give the same completion times.
         trace: list[TraceRow] | None = [] if with_trace else None
-        ours = DES.simulate(scheme, network, finish, 0, trace).completion_time
+        ours = DES.simulate(scheme, network, [finish], 0, trace).completion_time
         theirs = run_minimal(model, finish)
         worst = float(np.max(np.abs(ours - theirs)))
         if not (np.all(np.isfinite(ours)) and worst <= TOLERANCE):

@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python benchmarks/bench_engines.py [--des-reps 2000] [--reps 100000]
 Prints realizations per second of both engines and their ratio (same process, same
-draws), the time of the whole Fig. 2 grid, and the peak memory of one run of 1,000,000
-realizations at N = 40, r = 10 (measured in a child process).
+draws) under networks none, fifo and fair, the time of the whole Fig. 2 grid, and the
+peak memory of one run of 1,000,000 realizations at N = 40, r = 10 (measured in a child
+process).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pssim.schemes import feasible
 
 N = 40
 FIFO = {"network": "fifo", "message_size": 4e6, "master_bandwidth": 1e9}  # link busy
+FAIR = {**FIFO, "network": "fair"}
 
 
 def rate(engine: str, scheme: str, reps: int, **options: object) -> float:
@@ -58,7 +60,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"N = {N}, r = 5; realizations per second (best of 3)")
     print(f"{'case':<22} {'des':>10} {'vectorized':>12} {'ratio':>8}  target")
-    for label, options, target in (("none", {}, 300), ("fifo (link busy)", FIFO, 100)):
+    for label, options, target in (("none", {}, 300), ("fifo (link busy)", FIFO, 100),
+                                   ("fair (link busy)", FAIR, 100)):
         for scheme in ("LCC-MMC", "UC-MMC"):
             d = rate("des", scheme, args.des_reps, **options)
             v = rate("vectorized", scheme, args.reps, **options)

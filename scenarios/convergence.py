@@ -72,7 +72,7 @@ def _train(fields: dict[str, Any], points: str, basis: str) -> tuple[pd.DataFram
 def _in_parallel(jobs: list[tuple[dict[str, Any], str, str]]) -> list[Any]:
     """The jobs on a process per core, each with single-threaded BLAS: the numbers' d × d
     products gain nothing from threads, and threads of their own would oversubscribe the
-    cores (docs/performance.md, section 6). Fresh processes read the setting as they
+    cores (docs/performance.md, section 8). Fresh processes read the setting as they
     start; the parent's own is left as it was."""
     names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
     saved = {name: os.environ.get(name) for name in names}

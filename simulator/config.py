@@ -297,8 +297,8 @@ class Config(BaseModel):
         json_schema_extra={"kind": "int"})
     engine: Annotated[str, _checked(_choice(ENGINES))] = Field(
         "auto", description="auto (default: vectorized where it applies, else des), des "
-        "(SimPy: every network, traces), vectorized (numpy: networks none and fifo), or "
-        "analytic (closed forms: count-rule schemes, ShiftedExponential, network none).",
+        "(SimPy: every network, traces), vectorized (numpy: networks none, fifo and fair), "
+        "or analytic (closed forms: count-rule schemes, ShiftedExponential, network none).",
         json_schema_extra={"kind": "str"})
 
     def __init__(self, **data: Any) -> None:

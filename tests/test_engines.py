@@ -75,20 +75,20 @@ def test_auto_is_the_default_and_falls_back_to_des(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(Vectorized, "simulate", spy)
     base = {"scheme": "LCC", "workers": 6, "load": 2, "reps": 30, "seed": 2}
     fifo = {**base, "network": "fifo", "message_size": "1MB", "master_bandwidth": "100MB/s"}
-    for options in (base, fifo):
+    fair = {**fifo, "network": "fair"}
+    for options in (base, fifo, fair):
         calls.clear()
         pd.testing.assert_frame_equal(run(**options), run(**options, engine="des"))
         assert calls == ["vectorized"]  # the default run only
     calls.clear()
-    fair = {**fifo, "network": "fair"}
-    run(**fair)
+    run(**fair, iterations=2)
     with_trace = simulate(**base, trace=True)
     assert calls == []
     assert with_trace.trace is not None and len(with_trace.trace) > 0
 
 
 @pytest.mark.parametrize(("options", "reason"), [
-    ({"network": "fair", "message_size": 1}, "fair"),
+    ({"network": "fair", "message_size": 1, "iterations": 2}, "fair"),
     ({"trace": True}, "trace"),
 ])
 def test_vectorized_refuses_what_it_cannot_do(options: dict, reason: str) -> None:

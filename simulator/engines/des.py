@@ -10,8 +10,11 @@ completion times to 1e-9 relative and their counts exactly).
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Generator
+import threading
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from functools import partial
 from heapq import heappush
 from typing import Any
@@ -241,6 +244,45 @@ class _Training(_Iteration):
             env.step()
 
 
+#: Objects a run of realizations may leave to the young generation before it is collected.
+_YOUNG = 20_000
+
+
+#: How many runs of realizations hold automatic collections off, and whether they were on
+#: before the first (threads may run realizations at once).
+_pausing = {"runs": 0, "was_on": False}
+_pausing_lock = threading.Lock()
+
+
+@contextmanager
+def _collecting_young() -> Iterator[None]:
+    """Run realizations with Python's automatic collections off, collecting the youngest
+    generation every few realizations instead. Each realization leaves its processes and
+    events behind as reference cycles, all young; the automatic collector promotes those
+    still alive (a large cluster's realization outlives several young collections) and
+    then scans every object of the process, pandas' and numpy's included, over and over:
+    that made the cost per event grow with N."""
+    with _pausing_lock:
+        if _pausing["runs"] == 0:
+            _pausing["was_on"] = gc.isenabled()
+            gc.disable()
+        _pausing["runs"] += 1
+    try:
+        yield
+    finally:
+        # What is left young, the automatic collector frees at its next pass.
+        with _pausing_lock:
+            _pausing["runs"] -= 1
+            if _pausing["runs"] == 0 and _pausing["was_on"]:
+                gc.enable()
+
+
+def _tidy() -> None:
+    """Collect the young generation once it holds enough to be worth a pass."""
+    if gc.get_count()[0] > _YOUNG:
+        gc.collect(0)
+
+
 class Des(Engine):
     """SimPy: every network discipline, training runs, and the event trace."""
 
@@ -255,6 +297,12 @@ class Des(Engine):
     def simulate(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
                  first_rep: int = 0, trace: list[TraceRow] | None = None,
                  training: Training | None = None) -> Outcome:
+        with _collecting_young():
+            return self._simulate(scheme, network, finish, first_rep, trace, training)
+
+    def _simulate(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
+                  first_rep: int, trace: list[TraceRow] | None,
+                  training: Training | None) -> Outcome:
         labels = scheme.labels()
         pieces = int(labels.max()) + 1
         rows = labels.tolist()
@@ -264,6 +312,7 @@ class Des(Engine):
             for k in range(reps):
                 t, received, sent, computations = _Iteration(
                     scheme, network, rows, pieces, first_rep + k, trace).run(finish[0][k])
+                _tidy()
                 out.completion_time[k] = t
                 out.messages[k] = received
                 out.messages_sent[k] = sent
@@ -278,6 +327,7 @@ class Des(Engine):
         for k in range(reps):
             sim = _Training(scheme, network, rows, pieces, first_rep + k, trace, training)
             sim.run_all([per_iteration[t][k] for t in range(iterations)])
+            _tidy()
             where = slice(k * iterations, (k + 1) * iterations)
             out.start[where] = sim.start_t
             out.end[where] = sim.end_t

@@ -1,8 +1,9 @@
 """The vectorized engine: the same iterations as the SimPy engine, as array operations over
 all realizations at once (docs/model.md, "Engines").
 
-Exact where the network discipline has a closed-form recursion (its ``arrays``): order
-statistics of the ready times without a network, the Lindley recursion under ``fifo``.
+Exact where the network discipline has a recursion (its ``arrays``): order statistics of
+the ready times without a network, the Lindley recursion under ``fifo``, the link's events
+in time order under ``fair``.
 Times come from the same float expressions as in the SimPy engine, so the two agree
 realization by realization.
 """
@@ -99,8 +100,9 @@ class Vectorized(Engine):
         g = scheme.group
         # Message j is ready when computation (j+1)·g ends.
         ready = finish if g == 1 else finish[:, :, g - 1 :: g]
-        sent, received = network.arrays(ready, identify=not scheme.count_rule)
         reps = finish.shape[0]
+        sent, received = network.arrays_until(ready, not scheme.count_rule,
+                                              _Master(scheme, reps))
         t = _completion(scheme, received.reshape(reps, -1))
         bound = t[:, None]
         counts: dict[int, np.ndarray] = {}
@@ -109,6 +111,40 @@ class Vectorized(Engine):
             if id(times) not in counts:
                 counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound, axis=1)
         return Outcome.single(t, counts[id(received)], counts[id(sent)], counts[id(finish)])
+
+
+class _Master:
+    """The master of ``reps`` realizations fed receptions one step at a time (a
+    :data:`~pssim.network.base.Decoded`), for the disciplines that produce them in time
+    order; it sets itself up at its first reception, so that the others pay nothing."""
+
+    def __init__(self, scheme: Scheme, reps: int) -> None:
+        self.scheme = scheme
+        self.reps = reps
+        self.count = np.zeros(0, dtype=np.int64)
+
+    def __call__(self, received: np.ndarray, worker: np.ndarray,
+                 message: np.ndarray) -> np.ndarray:
+        scheme = self.scheme
+        if not self.count.size:
+            self.count = np.zeros(self.reps, dtype=np.int64)
+            if not scheme.count_rule:
+                labels = scheme.labels()
+                self.m = labels.shape[1]
+                self.labels = labels.ravel()
+                # One more place per realization, where realizations without news write.
+                pieces = int(labels.max()) + 2
+                self.seen = np.zeros(self.reps * pieces, dtype=bool)
+                self.rows = np.arange(self.reps) * pieces
+                self.nowhere = self.rows + pieces - 1
+        if scheme.count_rule:
+            new = received
+        else:
+            piece = self.rows + self.labels.take(worker * self.m + message, mode="clip")
+            new = received & ~self.seen.take(piece)
+            self.seen[np.where(new, piece, self.nowhere)] = True
+        np.add(self.count, new, out=self.count)
+        return self.count >= scheme.threshold
 
 
 def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:

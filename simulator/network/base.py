@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 #: Send one message: ``send(worker, message)``, called the instant it is ready.
 Send = Callable[[int, int], None]
+#: The master's decoding rule fed receptions in time order, one step at a time for all
+#: realizations: ``decoded(received, worker, message)`` takes whether each realization
+#: received a message at this step (and which), and returns which have decoded by now.
+Decoded = Callable[["np.ndarray", "np.ndarray", "np.ndarray"], "np.ndarray"]
 
 
 class Cluster(Protocol):
@@ -129,6 +133,13 @@ class Discipline(ABC):
         per-realization permutation (a count rule needs only their multiset).
         """
         raise NotImplementedError(f"network {self.name!r} has no vectorized form")
+
+    def arrays_until(self, ready: np.ndarray, identify: bool,
+                     decoded: Decoded) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`arrays`, for a discipline that may stop each realization once the master
+        has decoded (told by ``decoded``): then starts and receptions after that instant
+        may be left +inf. By default, all of them are computed."""
+        return self.arrays(ready, identify)
 
 
 def uplinks(cluster: Cluster, workers: int,
