@@ -9,9 +9,28 @@ decoded at once. No engine calls this: the clock never depends on the numbers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+from scipy.special import expit
+
+from pssim.errors import ConfigError
+
+#: Elements of the logits array (realizations × rows) evaluated at once by
+#: :class:`Logistic`, which bounds its memory when thousands of realizations run in
+#: lockstep on large data.
+_LOGIT_CHUNK = 1 << 22
+
+
+class Pieces(Protocol):
+    """Data pieces whose gradients a code encodes: a partition each for the uncoded
+    schemes and GC, an encoded partition each for LCC."""
+
+    def gradients(self, w: np.ndarray) -> np.ndarray:
+        """Each piece's gradient at each realization's model ``w`` (R, d): (R, pieces, d)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,43 @@ class Quadratic:
         pieces, d, _ = self.gram.shape
         products = (self.gram.reshape(pieces * d, d) @ w.T).reshape(pieces, d, -1)
         return products.transpose(2, 0, 1) - self.moment
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """Pieces of logistic regression: piece q's gradient is X_qᵀ(σ(X_q w) − y_q), labels
+    y in {0, 1}. Not affine in w, so it is evaluated from the rows themselves: 4·rows·d
+    operations per piece and realization."""
+
+    x: np.ndarray  # (pieces, rows, d)
+    y: np.ndarray  # (pieces, rows)
+
+    def gradients(self, w: np.ndarray) -> np.ndarray:
+        """Each piece's gradient at each realization's model ``w`` (R, d): (R, pieces, d)."""
+        pieces, rows, d = self.x.shape
+        flat = self.x.reshape(pieces * rows, d)
+        out = np.empty((w.shape[0], pieces, d))
+        chunk = max(1, _LOGIT_CHUNK // (pieces * rows))
+        for start in range(0, w.shape[0], chunk):
+            part = slice(start, start + chunk)
+            # expit is σ without overflow for logits of either sign.
+            residual = expit(flat @ w[part].T) - self.y.reshape(-1, 1)  # (rows·pieces, R)
+            products = np.matmul(self.x.transpose(0, 2, 1),
+                                 residual.reshape(pieces, rows, -1))  # (pieces, d, R)
+            out[part] = products.transpose(2, 0, 1)
+        return out
+
+
+#: Each learning problem's pieces from data pieces x (pieces, rows, d) and y (pieces, rows).
+PIECES: dict[str, Callable[[np.ndarray, np.ndarray], Pieces]] = {
+    "least_squares": Quadratic.of, "logistic": Logistic}
+
+
+def pieces_of(x: np.ndarray, y: np.ndarray, problem: str = "least_squares") -> Pieces:
+    """The pieces of ``problem`` (a name in :data:`PIECES`) on data pieces ``x`` and ``y``."""
+    if problem not in PIECES:
+        raise ConfigError("problem", problem, f"must be one of {', '.join(PIECES)}")
+    return PIECES[problem](x, y)
 
 
 class Code(ABC):

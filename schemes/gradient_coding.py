@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from pssim.schemes.base import Scheme
-from pssim.schemes.coding import Code, Quadratic, earliest, lstsq_flops, pick
+from pssim.schemes.coding import Code, Pieces, earliest, lstsq_flops, pick, pieces_of
 from pssim.schemes.registry import register
 
 #: Seed of the random matrix H of the construction: the code is a fixed object of N and
@@ -31,7 +31,7 @@ class GC(Scheme):
         return self.workers - self.load + 1
 
     def code(self, x: np.ndarray, y: np.ndarray, **options: Any) -> Code:
-        return CyclicCode(self, Quadratic.of(x, y))
+        return CyclicCode(self, pieces_of(x, y, options.get("problem", "least_squares")))
 
 
 def cyclic_matrix(workers: int, load: int, seed: int = CODE_SEED) -> np.ndarray:
@@ -64,7 +64,7 @@ class CyclicCode(Code):
     """Worker i sends Σ_j B[i, j]·g_j; the master combines the first N − r + 1 messages
     it received with their decoding vector."""
 
-    def __init__(self, scheme: GC, pieces: Quadratic) -> None:
+    def __init__(self, scheme: GC, pieces: Pieces) -> None:
         self.scheme = scheme
         self.pieces = pieces
         self.matrix = cyclic_matrix(scheme.workers, scheme.load)

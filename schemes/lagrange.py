@@ -58,6 +58,14 @@ class LCC(Scheme):
         return {**super().parameters(), "polynomials": self.polynomials}
 
     def code(self, x: np.ndarray, y: np.ndarray, **options: Any) -> Code:
+        problem = options.get("problem", "least_squares")
+        if problem != "least_squares":
+            # The decode interpolates the gradient as a polynomial in the evaluation point:
+            # exact only when the gradient is a polynomial in the data.
+            raise ConfigError("problem", problem,
+                              f"{self.label} needs a polynomial gradient, such as least "
+                              f"squares (the {problem} gradient is not): choose GC, UC-MMC "
+                              "or UC-MMC-PG")
         return LagrangeCode(self, x, y, **{k: v for k, v in options.items()
                                             if k in ("points", "basis")})
 

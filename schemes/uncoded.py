@@ -13,7 +13,7 @@ import numpy as np
 
 from pssim.errors import ConfigError, finite
 from pssim.schemes.base import Scheme
-from pssim.schemes.coding import Code, Quadratic, pick
+from pssim.schemes.coding import Code, Pieces, pick, pieces_of
 from pssim.schemes.registry import register
 
 
@@ -38,7 +38,7 @@ class UCMMC(Scheme):
         return (i + j) % self.workers
 
     def code(self, x: np.ndarray, y: np.ndarray, **options: Any) -> Code:
-        return UncodedCode(self, Quadratic.of(x, y))
+        return UncodedCode(self, pieces_of(x, y, options.get("problem", "least_squares")))
 
 
 @register
@@ -69,7 +69,7 @@ class UncodedCode(Code):
     partition (i + j) mod N. The master sums each distinct partition it holds once; the
     partial gradient scales that sum by N / (partitions held)."""
 
-    def __init__(self, scheme: UCMMC, pieces: Quadratic) -> None:
+    def __init__(self, scheme: UCMMC, pieces: Pieces) -> None:
         self.scheme = scheme
         self.pieces = pieces
         self.labels = scheme.labels()

@@ -462,15 +462,19 @@ def train(
         help="The target column of --data.", rich_help_panel="Problem")] = None,
     synthetic: Annotated[str | None, typer.Option(
         help="ROWS,FEATURES[,NOISE]: X and the true w standard normal, y = Xw + "
-             "NOISE·N(0, 1) (default 40000,100,1 when no --data).",
+             "NOISE·N(0, 1) (least squares; for logistic see --problem) (default "
+             "40000,100,1 when no --data).",
         rich_help_panel="Problem")] = None,
     data_seed: Annotated[int, typer.Option(
         help="Seed of the synthetic data.", rich_help_panel="Problem")] = 0,
     problem: Annotated[str, typer.Option(
-        help="The learning problem: least_squares.", rich_help_panel="Problem")
+        help="The learning problem: least_squares, or logistic (labels 0 or 1; --synthetic "
+             "draws y = 1 with probability σ(x·w/NOISE), w ~ N(0, I/d); L = "
+             "λ_max(XᵀX)/(4m); not the LCC family).", rich_help_panel="Problem")
     ] = "least_squares",
     step: Annotated[float | None, typer.Option(
-        help="Step size η (default 1/L, L = λ_max(XᵀX)/m).", rich_help_panel="Problem")
+        help="Step size η (default 1/L, L = λ_max(XᵀX)/m for least squares and "
+             "λ_max(XᵀX)/(4m) for logistic).", rich_help_panel="Problem")
     ] = None,
     points: Annotated[str, typer.Option(
         help="LCC's evaluation points: chebyshev or equispaced.", rich_help_panel="Problem")
@@ -489,7 +493,7 @@ def train(
     **given: str | None,
 ) -> None:
     """Coded gradient descent with real numbers: each scheme's workers compute least-squares
-    gradients on their (encoded) partitions, the master decodes from the messages it holds
+    (or logistic) gradients on their (encoded) partitions, the master decodes from the messages it holds
     at T_t, and the loss is reported against the simulated clock. Prints per scheme the
     time and iterations to the target loss, the final loss and the gradient error. Unless
     given, --iterations is 100 and --reps 10."""
@@ -508,11 +512,10 @@ def train(
         with _notes():
             options: dict[str, Any] = {**TRAIN_DEFAULTS, **_given(given)}
             config = api.configure(**options)
-            task = (learning.Problem.from_file(data, target) if data is not None else
-                    learning.Problem.parse_synthetic(synthetic or learning.DEFAULT_SYNTHETIC,
-                                                     data_seed))
-            result = learning.train(config, task, step=step, points=points, basis=basis,
-                                    problem_kind=problem)
+            task = (learning.Problem.from_file(data, target, problem) if data is not None
+                    else learning.Problem.parse_synthetic(
+                        synthetic or learning.DEFAULT_SYNTHETIC, data_seed, problem))
+            result = learning.train(config, task, step=step, points=points, basis=basis)
     except ConfigError as err:
         _fail(err)
         return

@@ -2,58 +2,86 @@
 
 A training run of :func:`pssim.api.simulate` gives the clock: for each realization and
 iteration, which messages the master received by T_t (from the SimPy engine's trace). This
-module gives the numbers: a least-squares problem split into N partitions, each scheme's
-encoder and decoder (``Scheme.code``), and gradient descent on the decoded gradients. The
-numbers never change the clock, except through ``decode_time = model``, a cost fixed
-before the run by the scheme, N, r, p and d.
+module gives the numbers: a least-squares or logistic-regression problem split into N
+partitions, each scheme's encoder and decoder (``Scheme.code``), and gradient descent on
+the decoded gradients. The numbers never change the clock, except through
+``decode_time = model``, a cost fixed before the run by the scheme, N, r, p and d.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from pssim.api import build_schemes, configure, simulate
 from pssim.config import Config
-from pssim.errors import ConfigError, finite, integer
+from pssim.errors import ConfigError, Note, finite, integer
 from pssim.schemes import Scheme
-from pssim.schemes.coding import Code
+from pssim.schemes.coding import Code, Logistic
 from pssim.schemes.lagrange import BASES, POINT_SETS
 
-PROBLEMS = ("least_squares",)
+PROBLEMS = ("least_squares", "logistic")
 #: The synthetic problem of ``pssim train`` when no data are named: ROWS,FEATURES,NOISE.
 DEFAULT_SYNTHETIC = "40000,100,1"
+#: Newton's method for the logistic optimum: its iteration limit, and its stop, a Newton
+#: decrement λ²/2 (an estimate of f(w) − f(w*)) below this share of f(w).
+NEWTON_ITERATIONS = 100
+NEWTON_TOLERANCE = 1e-15
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Least squares f(w) = ‖Xw − y‖²/(2m) on m rows and d features (no intercept)."""
+    """A learning problem on m rows and d features (no intercept): ``least_squares``,
+    f(w) = ‖Xw − y‖²/(2m), or ``logistic``, f(w) = (1/m)·Σ_i log(1 + exp(x_iᵀw)) − y_i·x_iᵀw
+    with labels y_i in {0, 1}."""
 
     x: np.ndarray
     y: np.ndarray
     name: str = "data"
+    kind: str = "least_squares"
+
+    def __post_init__(self) -> None:
+        if self.kind not in PROBLEMS:
+            raise ConfigError("problem", self.kind, f"must be one of {', '.join(PROBLEMS)}")
+        if self.kind == "logistic":
+            bad = np.flatnonzero((self.y != 0) & (self.y != 1))
+            if bad.size:
+                raise ConfigError("target", float(self.y[bad[0]]),
+                                  f"must hold only the labels 0 and 1 for the logistic "
+                                  f"problem (row {bad[0]} of {self.name})")
 
     @classmethod
-    def synthetic(cls, rows: int, features: int, noise: float = 1.0, seed: int = 0
-                  ) -> Problem:
-        """X with standard normal entries, a true w with standard normal entries, and
-        y = Xw + noise·(standard normal), all from ``seed``."""
+    def synthetic(cls, rows: int, features: int, noise: float = 1.0, seed: int = 0,
+                  kind: str = "least_squares") -> Problem:
+        """X with standard normal entries and a true w with standard normal entries, all
+        from ``seed``; least squares: y = Xw + noise·(standard normal); logistic: the true
+        w divided by √d, so that the logits x_iᵀw are about standard normal, and y_i = 1
+        with probability σ(x_iᵀw/noise) (noise > 0; the smaller, the nearer the classes are
+        to separable)."""
         rows = integer("synthetic", rows, low=1)
         features = integer("synthetic", features, low=1)
-        noise = finite("synthetic", noise, low=0.0)
+        noise = finite("synthetic", noise, low=0.0, low_open=kind == "logistic")
         rng = np.random.default_rng(np.random.SeedSequence(integer("data_seed", seed, low=0)))
         x = rng.standard_normal((rows, features))
         w = rng.standard_normal(features)
+        if kind == "logistic":
+            logits = x @ (w / np.sqrt(features)) / noise
+            y = (rng.random(rows) < expit(logits)).astype(float)
+            return cls(x, y, f"synthetic logistic {rows}x{features}, noise {noise:g}", kind)
         y = x @ w + noise * rng.standard_normal(rows)
-        return cls(x, y, f"synthetic {rows}x{features}, noise {noise:g}")
+        return cls(x, y, f"synthetic {rows}x{features}, noise {noise:g}", kind)
 
     @classmethod
-    def parse_synthetic(cls, text: str, seed: int = 0) -> Problem:
+    def parse_synthetic(cls, text: str, seed: int = 0, kind: str = "least_squares"
+                        ) -> Problem:
         """From ``ROWS,FEATURES[,NOISE]``."""
         parts = [p.strip() for p in str(text).split(",")]
         if len(parts) not in (2, 3) or not all(parts):
@@ -61,12 +89,13 @@ class Problem:
                               "ROWS,FEATURES,NOISE (say 40000,100,1)")
         noise = finite("synthetic", parts[2], low=0.0) if len(parts) == 3 else 1.0
         return cls.synthetic(integer("synthetic", parts[0], low=1),
-                             integer("synthetic", parts[1], low=1), noise, seed)
+                             integer("synthetic", parts[1], low=1), noise, seed, kind)
 
     @classmethod
-    def from_file(cls, path: str | Path, target: str | None) -> Problem:
+    def from_file(cls, path: str | Path, target: str | None, kind: str = "least_squares"
+                  ) -> Problem:
         """A CSV or Parquet table: ``target`` is y, every other column a feature; all
-        must be numbers, none missing."""
+        must be numbers, none missing (for logistic, the target 0 or 1)."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError("data", str(path), "must be an existing CSV or Parquet file")
@@ -94,7 +123,7 @@ class Problem:
                 raise ConfigError("data", str(path), f"column {column!r} has missing or "
                                   "infinite values")
         return cls(table[features].to_numpy(dtype=float), table[target].to_numpy(dtype=float),
-                   f"{path.name}, target {target}")
+                   f"{path.name}, target {target}", kind)
 
     @property
     def rows(self) -> int:
@@ -119,22 +148,24 @@ class Problem:
 
     @functools.cached_property
     def geometry(self) -> Geometry:
-        """XᵀX, L, w* and f(w*), computed once per problem."""
+        """L, w* and f(w*), computed once per problem."""
         return Geometry.of(self)
 
     def loss(self, w: np.ndarray) -> np.ndarray:
-        """f(w) for each row of ``w`` (R, d), computed directly (2md operations each)."""
-        residual = w @ self.x.T - self.y
+        """f(w) for each row of ``w`` (R, d), computed directly (about 2md operations each)."""
+        logits = w @ self.x.T
+        if self.kind == "logistic":
+            # log(1 + exp(z)) as logaddexp(0, z): no overflow for large logits.
+            return (np.logaddexp(0.0, logits) - self.y * logits).mean(axis=1)
+        residual = logits - self.y
         return np.einsum("ri,ri->r", residual, residual) / (2 * self.rows)
 
 
 @dataclass(frozen=True)
-class Geometry:
-    """What gradient descent needs of a problem beyond its partitions: XᵀX, Xᵀy, the
-    Lipschitz constant L = λ_max(XᵀX)/m, a minimiser w* and f(w*)."""
+class Geometry(ABC):
+    """What gradient descent needs of a problem beyond its partitions: the Lipschitz
+    constant L of ∇f, a minimiser w*, f(w*), and the full gradient and loss."""
 
-    gram: np.ndarray
-    moment: np.ndarray
     lipschitz: float
     optimum: np.ndarray
     optimal_loss: float
@@ -142,11 +173,36 @@ class Geometry:
 
     @classmethod
     def of(cls, problem: Problem) -> Geometry:
+        """The geometry of ``problem``'s kind."""
+        return _GEOMETRIES[problem.kind].of(problem)
+
+    @abstractmethod
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        """The sum G of the row gradients (m·∇f) for each row of ``w`` (R, d)."""
+
+    @abstractmethod
+    def loss(self, w: np.ndarray) -> np.ndarray:
+        """f(w) for each row of ``w`` (R, d)."""
+
+
+def _largest_eigenvalue(gram: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh(gram)[-1])
+
+
+@dataclass(frozen=True)
+class QuadraticGeometry(Geometry):
+    """Least squares: XᵀX, Xᵀy, L = λ_max(XᵀX)/m, w* by ``numpy.linalg.lstsq``."""
+
+    gram: np.ndarray
+    moment: np.ndarray
+
+    @classmethod
+    def of(cls, problem: Problem) -> QuadraticGeometry:
         gram = problem.x.T @ problem.x
         optimum = np.linalg.lstsq(problem.x, problem.y, rcond=None)[0]
-        return cls(gram, problem.x.T @ problem.y,
-                   float(np.linalg.eigvalsh(gram)[-1]) / problem.rows, optimum,
-                   float(problem.loss(optimum[None, :])[0]), problem.rows)
+        return cls(_largest_eigenvalue(gram) / problem.rows, optimum,
+                   float(problem.loss(optimum[None, :])[0]), problem.rows, gram,
+                   problem.x.T @ problem.y)
 
     def gradient(self, w: np.ndarray) -> np.ndarray:
         """G = Xᵀ(Xw − y) for each row of ``w``."""
@@ -158,6 +214,62 @@ class Geometry:
         gap = w - self.optimum
         return self.optimal_loss + np.einsum("ri,ij,rj->r", gap, self.gram, gap) / (
             2 * self.rows)
+
+
+@dataclass(frozen=True)
+class LogisticGeometry(Geometry):
+    """Logistic regression: L = λ_max(XᵀX)/(4m) (σ' ≤ 1/4), w* by Newton's method."""
+
+    problem: Problem = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, problem: Problem) -> LogisticGeometry:
+        gram = problem.x.T @ problem.x
+        optimum = _newton(problem)
+        return cls(_largest_eigenvalue(gram) / (4 * problem.rows), optimum,
+                   float(problem.loss(optimum[None, :])[0]), problem.rows, problem)
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        """G = Xᵀ(σ(Xw) − y) for each row of ``w``."""
+        return Logistic(self.problem.x[None], self.problem.y[None]).gradients(w)[:, 0]
+
+    def loss(self, w: np.ndarray) -> np.ndarray:
+        return self.problem.loss(w)
+
+
+_GEOMETRIES: dict[str, type[Geometry]] = {"least_squares": QuadraticGeometry,
+                                          "logistic": LogisticGeometry}
+
+
+def _newton(problem: Problem) -> np.ndarray:
+    """The logistic minimiser by Newton's method from w = 0, each step halved until f does
+    not increase. The step solves the Newton system by least squares, so that a singular
+    Hessian (a feature that combines others) gives the minimum-norm step and still a
+    minimiser. Separable classes have no minimiser: once w separates every row (the
+    infimum 0 is approached along it), or Newton does not converge, a ConfigError."""
+    x, y, m = problem.x, problem.y, problem.rows
+    w = np.zeros(problem.features)
+    loss = float(problem.loss(w[None])[0])
+    for _ in range(NEWTON_ITERATIONS):
+        logits = x @ w
+        if np.all(np.where(y == 1, logits, -logits) > 0):
+            break  # w separates the classes: f has no minimiser
+        p = expit(logits)
+        gradient = x.T @ (p - y) / m
+        hessian = (x.T * (p * (1 - p))) @ x / m
+        step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
+        decrement = float(gradient @ step)
+        if decrement / 2 <= NEWTON_TOLERANCE * loss:
+            return w
+        scale = 1.0
+        while (trial_loss := float(problem.loss((w - scale * step)[None])[0])) > loss:
+            scale /= 2
+            if scale < 1e-10:  # no step decreases f beyond rounding: w is the minimiser
+                return w
+        w, loss = w - scale * step, trial_loss
+    raise ConfigError("data", problem.name, "has separable classes (a linear model "
+                      "labels every row correctly), so the logistic loss has no minimiser "
+                      "and f(w*) is undefined: use data whose classes overlap, or more rows")
 
 
 @dataclass(frozen=True)
@@ -187,14 +299,14 @@ def decode_seconds(config: Config, code: Code, dimension: int) -> float:
 
 def train(config: Config | None = None, problem: Problem | None = None, *,
           step: float | None = None, points: str = "chebyshev", basis: str = "chebyshev",
-          problem_kind: str = "least_squares", **options: Any) -> Learning:
+          **options: Any) -> Learning:
     """K iterations of gradient descent w_{t+1} = w_t − η·Ĝ_t/m from w_0 = 0, with each
     scheme's decoded gradient Ĝ_t from the messages its master held at T_t, for every
     realization of ``config`` (a Config, or options that build one). ``step`` η defaults
     to 1/L. ``points`` and ``basis`` are LCC's evaluation points and interpolation basis.
+    The schemes of ``all`` that cannot decode ``problem``'s gradient (LCC's for logistic)
+    are skipped with a :class:`~pssim.errors.Note`; a scheme named on its own, refused.
     """
-    if problem_kind not in PROBLEMS:
-        raise ConfigError("problem", problem_kind, f"must be one of {', '.join(PROBLEMS)}")
     if points not in POINT_SETS:
         raise ConfigError("points", points, f"must be one of {', '.join(POINT_SETS)}")
     if basis not in BASES:
@@ -206,8 +318,7 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     eta = 1.0 / geometry.lipschitz if step is None else finite("step", step, low=0.0,
                                                                  low_open=True)
     summaries, weights = [], []
-    for scheme in build_schemes(cfg):
-        code = scheme.code(x, y, points=points, basis=basis)
+    for scheme, code in _codes(cfg, x, y, problem.kind, points=points, basis=basis):
         seconds = decode_seconds(cfg, code, problem.features)
         timing = simulate(cfg.replace(scheme=(scheme.label,), decode_time=seconds),
                           trace=True)
@@ -228,6 +339,29 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     initial = float(geometry.loss(np.zeros((1, problem.features)))[0])
     return Learning(summary, pd.concat(weights, ignore_index=True), initial,
                     geometry.optimal_loss, eta)
+
+
+def _codes(config: Config, x: np.ndarray, y: np.ndarray, kind: str, **options: str
+           ) -> list[tuple[Scheme, Code]]:
+    """Each scheme's code on the partitions, all built before any is simulated so that a
+    refused scheme costs no run."""
+    explicit = tuple(s for s in config.scheme if s.strip().lower() != "all")
+    from_all = len(explicit) < len(config.scheme)
+    named = ({s.identity() for s in build_schemes(config.replace(scheme=explicit))}
+             if from_all and explicit else set())
+    codes: list[tuple[Scheme, Code]] = []
+    refused: list[tuple[Scheme, ConfigError]] = []
+    for scheme in build_schemes(config):
+        try:
+            codes.append((scheme, scheme.code(x, y, problem=kind, **options)))
+        except ConfigError as err:
+            if err.parameter != "problem" or not from_all or scheme.identity() in named:
+                raise
+            refused.append((scheme, err))
+    if refused:
+        warnings.warn(f"all: skipped {', '.join(s.label for s, _ in refused)} for the {kind} "
+                      f"problem: {refused[0][1].allowed}", Note, stacklevel=3)
+    return codes
 
 
 def held(summary: pd.DataFrame, trace: pd.DataFrame, config: Config, scheme: Scheme
@@ -254,9 +388,10 @@ def descend(code: Code, geometry: Geometry, received: np.ndarray, step: float
     loss after the update, the relative gradient error and the condition number, and the
     models after each update (R, K, d)."""
     reps, iterations = received.shape[:2]
-    w = np.zeros((reps, geometry.gram.shape[0]))
+    dimension = len(geometry.optimum)
+    w = np.zeros((reps, dimension))
     loss, error, cond = (np.empty((reps, iterations)) for _ in range(3))
-    models = np.empty((reps, iterations, len(geometry.gram)))
+    models = np.empty((reps, iterations, dimension))
     for t in range(iterations):
         decoded, cond[:, t] = code.decode(code.messages(w), received[:, t])
         exact = geometry.gradient(w)

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 
 import pssim
-from pssim.errors import ConfigError
+from pssim.errors import ConfigError, Note
 from pssim.learning import Geometry, Problem, descend, held, train
 from pssim.schemes import make_scheme
 
 PROBLEM = Problem.synthetic(480, 6, noise=0.5, seed=3)
+LOGISTIC = Problem.synthetic(480, 6, noise=0.5, seed=3, kind="logistic")
 TIMING = ("rep", "iteration", "start", "end", "completion_time", "messages",
           "messages_sent", "computations", "late_messages")
 
@@ -226,8 +227,15 @@ def test_problems_from_files(tmp_path: object) -> None:
                    points="random"), "points"),
     (lambda: train(pssim.Config(scheme="LCC", workers=8, iterations=2, reps=1), PROBLEM,
                    basis="legendre"), "basis"),
-    (lambda: train(pssim.Config(scheme="LCC", workers=8, iterations=2, reps=1), PROBLEM,
-                   problem_kind="svm"), "problem"),
+    (lambda: Problem(PROBLEM.x, PROBLEM.y, kind="svm"), "problem"),
+    (lambda: Problem(PROBLEM.x, PROBLEM.y, kind="logistic"), "target"),
+    (lambda: Problem.synthetic(480, 6, noise=0, kind="logistic"), "synthetic"),
+    (lambda: train(pssim.Config(scheme="GC,LCC-MMC", workers=8, iterations=2, reps=1),
+                   LOGISTIC), "problem"),
+    (lambda: train(pssim.Config(scheme="all,LCC(3)", workers=8, load=6, iterations=2,
+                                reps=1),
+                   LOGISTIC), "problem"),
+    (lambda: Problem.synthetic(12, 6, kind="logistic").geometry, "data"),
     (lambda: pssim.Config(master_flops=0), "master_flops"),
     (lambda: pssim.simulate("GC", decode_time="model", reps=1), "decode_time"),
 ])
@@ -245,7 +253,10 @@ def test_bad_input_names_the_parameter(call: object, parameter: str) -> None:
     (["--step", "0"], "step"), (["--step", "nan"], "step"),
     (["--synthetic", "4,3"], "workers"), (["--points", "x"], "points"),
     (["--basis", "x"], "basis"), (["--master-flops", "-1"], "master_flops"),
-    (["--problem", "logistic"], "problem"),
+    (["--problem", "svm"], "problem"),
+    (["--problem", "logistic", "--synthetic", "480,6", "--scheme", "LCC"], "problem"),
+    (["--problem", "logistic", "--data", "MISSING", "--target", "y"], "data"),
+    (["--problem", "logistic", "--data", "LABELS", "--target", "y"], "target"),
 ])
 def test_bad_input_on_the_command_line(tmp_path: object, args: list[str],
                                        parameter: str) -> None:
@@ -258,7 +269,9 @@ def test_bad_input_on_the_command_line(tmp_path: object, args: list[str],
     folder = Path(str(tmp_path))
     (folder / "bad.csv").write_text("a,b,y\n1,2,3\n4,x,6\n")
     (folder / "missing.csv").write_text("a,b,y\n1,2,3\n4,,6\n")
-    args = [str(folder / f"{a.lower()}.csv") if a in ("BAD", "MISSING") else a for a in args]
+    (folder / "labels.csv").write_text("a,b,y\n1,2,0\n4,5,1\n3,1,2\n")
+    args = [str(folder / f"{a.lower()}.csv") if a in ("BAD", "MISSING", "LABELS") else a
+            for a in args]
     result = CliRunner().invoke(app, ["train", "--workers", "8", "--reps", "1",
                                       "--iterations", "2", *args])
     assert result.exit_code == 2, result.output
@@ -322,3 +335,94 @@ def test_the_convergence_scenario_names_where_lcc_fails() -> None:
     assert first_failing(decode, "LCC", "chebyshev") == "N = 40"
     assert first_failing(decode.assign(median_gradient_error=0.0), "LCC",
                          "chebyshev") == "beyond N = 80"
+
+
+def plain_logistic_descent(problem: Problem, step: float, iterations: int) -> np.ndarray:
+    """Full-batch gradient descent on the logistic loss: the iterates (K, d)."""
+    w = np.zeros(problem.features)
+    out = []
+    for _ in range(iterations):
+        probability = 1 / (1 + np.exp(-(problem.x @ w)))
+        w = w - step / problem.rows * (problem.x.T @ (probability - problem.y))
+        out.append(w)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", ["UC-MMC", "GC"])
+def test_logistic_schemes_reproduce_plain_gradient_descent(name: str) -> None:
+    workers, load, iterations, reps = 8, 4, 12, 5
+    scheme = make_scheme(name, workers, load)
+    geometry = LOGISTIC.geometry
+    step = 1.0 / geometry.lipschitz
+    code = scheme.code(*LOGISTIC.partitions(workers), problem="logistic")
+    rng = np.random.default_rng(7)
+    received = random_arrivals(rng, scheme, reps, iterations)
+    received[0] = rng.random(received.shape[1:])
+    models = descend(code, geometry, received, step)[3]
+    plain = plain_logistic_descent(LOGISTIC, step, iterations)
+    gap = np.abs(models - plain).max(axis=2) / np.abs(plain).max(axis=1)
+    assert gap.max() < 1e-9
+
+
+def test_logistic_gradient_matches_finite_differences_and_its_optimum() -> None:
+    from scipy.optimize import approx_fprime, minimize
+
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((3, LOGISTIC.features))
+    geometry = LOGISTIC.geometry
+    for row, g in zip(w, geometry.gradient(w), strict=True):
+        numeric = approx_fprime(row, lambda v: LOGISTIC.loss(v[None])[0], 1e-7)
+        assert np.allclose(g / LOGISTIC.rows, numeric, rtol=1e-5, atol=1e-7)
+    # Newton's optimum against a general-purpose minimiser.
+    found = minimize(lambda v: LOGISTIC.loss(v[None])[0], np.zeros(LOGISTIC.features),
+                     jac=lambda v: geometry.gradient(v[None])[0] / LOGISTIC.rows,
+                     method="BFGS", options={"gtol": 1e-10})
+    assert geometry.optimal_loss <= found.fun + 1e-14
+    assert np.allclose(geometry.optimum, found.x, atol=1e-5)
+    assert np.linalg.norm(geometry.gradient(geometry.optimum[None])) < 1e-10 * LOGISTIC.rows
+    assert geometry.lipschitz == pytest.approx(
+        np.linalg.eigvalsh(LOGISTIC.x.T @ LOGISTIC.x)[-1] / (4 * LOGISTIC.rows))
+
+
+def test_logistic_loss_decreases_towards_its_optimum() -> None:
+    config = pssim.Config(scheme="UC-MMC,UC-MMC-PG,GC", workers=8, load=4, iterations=30,
+                          reps=3, seed=2)
+    result = train(config, LOGISTIC)
+    assert result.step == pytest.approx(1 / LOGISTIC.geometry.lipschitz)
+    assert result.initial_loss == pytest.approx(math.log(2))
+    for (scheme, _), run in result.summary.groupby(["scheme", "rep"]):
+        loss = np.concatenate([[result.initial_loss], run["loss"].to_numpy()])
+        assert (loss >= result.optimal_loss * (1 - 1e-12)).all()
+        if scheme != "UC-MMC-PG":  # a partial gradient need not descend
+            assert (np.diff(loss) <= 0).all()
+            assert loss[-1] < 1.01 * result.optimal_loss
+
+
+def test_all_skips_the_lcc_family_for_logistic_with_a_note() -> None:
+    config = pssim.Config(scheme="all", workers=8, load=4, iterations=3, reps=1)
+    with pytest.warns(Note, match=r"skipped LCC, LCC-MMC, LCC-MMC-2 .*polynomial"):
+        result = train(config, LOGISTIC)
+    assert set(result.summary["scheme"]) == {"UC-MMC", "UC-MMC-PG", "GC"}
+
+
+def test_logistic_on_the_command_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from pssim.cli import app
+
+    folder = Path(str(tmp_path))
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.standard_normal((40, 3)), columns=["a", "b", "c"])
+    table["y"] = (rng.random(40) < 1 / (1 + np.exp(-table["a"]))).astype(int)
+    table.to_csv(folder / "d.csv", index=False)
+    problem = Problem.from_file(folder / "d.csv", "y", "logistic")
+    assert problem.kind == "logistic" and problem.y.tolist() == table["y"].tolist()
+    result = CliRunner().invoke(app, [
+        "train", "--problem", "logistic", "--scheme", "all", "--workers", "8",
+        "--data", str(folder / "d.csv"), "--target", "y", "--iterations", "5",
+        "--reps", "2"])
+    assert result.exit_code == 0, result.output
+    assert "note: all: skipped LCC" in result.output
+    assert "GC" in result.output
