@@ -493,10 +493,10 @@ def train(
     **given: str | None,
 ) -> None:
     """Coded gradient descent with real numbers: each scheme's workers compute least-squares
-    (or logistic) gradients on their (encoded) partitions, the master decodes from the messages it holds
-    at T_t, and the loss is reported against the simulated clock. Prints per scheme the
-    time and iterations to the target loss, the final loss and the gradient error. Unless
-    given, --iterations is 100 and --reps 10."""
+    (or logistic) gradients on their (encoded) partitions, the master decodes from the
+    messages it holds at T_t, and the loss is reported against the simulated clock. Prints
+    per scheme the time and iterations to the target loss, the final loss and the gradient
+    error. Unless given, --iterations is 100 and --reps 10."""
     from pssim import api, learning
 
     try:
