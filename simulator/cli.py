@@ -33,7 +33,7 @@ OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 #: How each kind of field is shown in the options' help.
 _METAVARS = {"int": "INTEGER", "float": "NUMBER", "quantity": "QUANTITY", "str": "TEXT",
-             "names": "NAMES"}
+             "names": "NAMES", "floats": "NUMBERS", "table": "X:Y[:Z]"}
 
 
 def _fail(err: ConfigError) -> None:
