@@ -79,7 +79,7 @@ def blockwise(seed: int, start: int, stop: int, iteration: int,
         rows = _cache.get(name) if name is not None else None
         if rows is None:
             rows = draw(stream(seed, block, iteration, tag))
-            if name is not None and rows.nbytes <= CACHE_BYTES // 4:
+            if name is not None and rows.nbytes <= CACHE_BYTES // 2:
                 rows.flags.writeable = False  # shared by the chunks that follow
                 _cache[name] = rows
                 while sum(a.nbytes for a in _cache.values()) > CACHE_BYTES:
