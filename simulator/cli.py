@@ -381,11 +381,20 @@ def sample(
     except ConfigError as err:
         _fail(err)
         return
+    except OSError as err:  # the disk filled or the folder went away: nothing is left
+        typer.echo(f"Error: could not write {out} ({err.strerror or err})", err=True)
+        raise typer.Exit(1) from None
     rows = config.reps * config.iterations * config.workers * config.load
     typer.echo(f"wrote {rows} durations ({config.reps} reps × {config.iterations} "
                f"iterations × {config.workers} workers × {config.load} computations) to {out}")
     if plot:
-        for figure in _plot_sample(out):
+        try:
+            figures = _plot_sample(out)
+        except OSError as err:
+            typer.echo(f"Error: could not write the figures beside {out} "
+                       f"({err.strerror or err})", err=True)
+            raise typer.Exit(1) from None
+        for figure in figures:
             typer.echo(f"wrote {figure}")
 
 

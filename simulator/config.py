@@ -112,6 +112,8 @@ def _table(name: str, value: Any) -> dict[str, float] | None:
     keys = TABLES[name]
     short = ":".join(k.upper() for k in keys)
     given = value
+    if len(keys) == 1 and isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)  # shared = 0.2: the short form, as a TOML number
     if isinstance(value, str):
         parts = value.split(":")
         if len(parts) != len(keys):

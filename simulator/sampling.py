@@ -27,9 +27,11 @@ from pssim.files import write_atomically
 #: Rows per chunk at most (about 30 MB of columns): large enough that writing, not
 #: drawing, sets the pace, small enough for any machine.
 CHUNK_ROWS = 2**20
-#: Bytes per row in memory and, measured at N = 40, r = 4, in each kind of file.
-FRAME_ROW_BYTES = 32
-PARQUET_ROW_BYTES = 9
+#: Bytes per row, measured at N = 40, r = 4 and rounded up: in memory while the chunks are
+#: joined (each row twice), and in each kind of file (Parquet per computation: a
+#: duration per row, none repeated).
+FRAME_ROW_BYTES = 72
+PARQUET_ROW_BYTES = 17
 CSV_ROW_BYTES = 50
 SUFFIXES = (".parquet", ".pq", ".csv")
 META_KEY = b"pssim"

@@ -32,6 +32,7 @@ from pssim.compute import (
     StragglerModel,
     build,
 )
+from pssim.compute.stragglers import read
 from pssim.sampling import sample
 from pssim.sweep import load_file, run_sweep
 
@@ -350,3 +351,36 @@ def test_sample_too_large_for_the_disk_or_memory_is_refused_before_drawing(
     assert not out.exists() and not list(tmp_path.iterdir())
     with pytest.raises(ConfigError, match="write them to a file"):
         sample(reps=10**6, iterations=10**4)
+
+
+def test_per_computation_draws_do_not_depend_on_the_load() -> None:
+    """Computation c draws the same numbers at any load r >= c (common random numbers
+    across r), so UC-MMC, which can only gain from more computations, is never slower."""
+    model = build({"family": "gamma", "shape": 2.0, "rate": 20.0,
+                   "granularity": "per_computation"})
+    np.testing.assert_array_equal(model.durations(0, 1000, 1100, 6, 2),
+                                  model.durations(0, 1000, 1100, 6, 4)[..., :2])
+    options = {"workers": 6, "reps": 200, "seed": 1, "family": "gamma", "shape": 2,
+               "rate": 20, "granularity": "per_computation"}
+    t2 = pssim.run("UC-MMC", load=2, **options)["completion_time"].to_numpy()
+    t3 = pssim.run("UC-MMC", load=3, **options)["completion_time"].to_numpy()
+    assert (t3 <= t2).all()
+
+
+def test_markov_states_given_are_read_only_and_follow_the_parameters() -> None:
+    chain = Markov(0.1, 0.2, 2.0)
+    states = chain.states(1, 0, 50, 4, 3)
+    with pytest.raises(ValueError, match="read-only"):
+        states[0, 0] = not states[0, 0]
+    chain.p_slow = 0.9
+    np.testing.assert_array_equal(chain.states(1, 0, 50, 4, 3),
+                                  Markov(0.9, 0.2, 2.0).states(1, 0, 50, 4, 3))
+
+
+def test_a_one_key_table_takes_a_bare_number(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text("[stragglers]\nshared = 0.2\nspeeds = [1.23456789, 2]\n")
+    options = read(path)
+    assert options["shared"] == {"sigma": 0.2}
+    model = build({**options})
+    assert model.options()["speeds"] == [1.23456789, 2.0]  # no digit lost

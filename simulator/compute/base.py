@@ -8,6 +8,7 @@ finish times.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -63,6 +64,7 @@ def stream(seed: int, block: int, iteration: int, tag: int | None = None
 #: would make the cost per draw grow with N.
 CACHE_BYTES = 256 * 2**20
 _cache: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+_lock = threading.Lock()
 
 
 def blockwise(seed: int, start: int, stop: int, iteration: int,
@@ -76,16 +78,18 @@ def blockwise(seed: int, start: int, stop: int, iteration: int,
     parts = []
     for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
         name = None if key is None else (seed, block, iteration, tag, key)
-        rows = _cache.get(name) if name is not None else None
+        with _lock:  # threads of one process (a Dask worker's) share the cache
+            rows = _cache.get(name) if name is not None else None
+            if rows is not None:
+                _cache.move_to_end(name)
         if rows is None:
             rows = draw(stream(seed, block, iteration, tag))
             if name is not None and rows.nbytes <= CACHE_BYTES // 2:
                 rows.flags.writeable = False  # shared by the chunks that follow
-                _cache[name] = rows
-                while sum(a.nbytes for a in _cache.values()) > CACHE_BYTES:
-                    _cache.popitem(last=False)
-        elif name is not None:
-            _cache.move_to_end(name)
+                with _lock:
+                    _cache[name] = rows
+                    while sum(a.nbytes for a in _cache.values()) > CACHE_BYTES:
+                        _cache.popitem(last=False)
         lo, hi = max(start, block * BLOCK), min(stop, (block + 1) * BLOCK)
         parts.append(rows[lo - block * BLOCK : hi - block * BLOCK])
     return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
@@ -47,10 +48,15 @@ class StragglerModel(ComputeModel):
                   iteration: int = 0) -> np.ndarray:
         """X of realizations start..stop-1: shape (reps, workers) per iteration, or
         (reps, workers, load) per computation."""
-        size = (BLOCK, workers) if self.granularity == "per_iteration" else (BLOCK, workers,
-                                                                             load)
-        x = self.alpha + blockwise(seed, start, stop, iteration,
-                                   lambda rng: self.family.sample(rng, size),
+        if self.granularity == "per_iteration":
+            size: tuple[int, ...] = (BLOCK, workers)
+            draw = functools.partial(self.family.sample, size=size)
+        else:
+            # Computation-major, so that computation c draws the same numbers whatever the
+            # load: generators fill an array in order, and the first c slices come first.
+            size = (load, BLOCK, workers)
+            draw = functools.partial(_per_computation, self.family, size)
+        x = self.alpha + blockwise(seed, start, stop, iteration, draw,
                                    key=(repr(self.family), size))
         for s in self.slowdowns:
             f = s.factors(seed, start, stop, workers, iteration)
@@ -88,6 +94,12 @@ class StragglerModel(ComputeModel):
         extra = "".join(f", {s!r}" for s in self.slowdowns)
         return (f"StragglerModel({self.family!r}, alpha={self.alpha!r}, "
                 f"granularity={self.granularity!r}{extra})")
+
+
+def _per_computation(family: Family, size: tuple[int, ...],
+                     rng: np.random.Generator) -> np.ndarray:
+    """A block's draws (load, BLOCK, N), as (BLOCK, N, load)."""
+    return family.sample(rng, size).transpose(1, 2, 0)
 
 
 def finished(durations: np.ndarray, load: int) -> np.ndarray:

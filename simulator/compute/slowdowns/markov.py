@@ -25,7 +25,7 @@ class Markov(Slowdown):
         self.factor = checked["factor"]
         # The states of the last realizations asked for: runs ask for iterations 0, 1, 2…
         # in order, and each step from the one before costs one draw, not t of them.
-        self._last: tuple[tuple[int, int, int, int], int, np.ndarray] | None = None
+        self._last: tuple[tuple[Any, ...], int, np.ndarray] | None = None
 
     @property
     def stationary(self) -> float:
@@ -37,15 +37,17 @@ class Markov(Slowdown):
         """True where a worker is slow in ``iteration``: the chain run from iteration 0
         on uniforms of its own per (realization, iteration, worker), so the sequence is
         the same however a run is split."""
-        key = (seed, start, stop, workers)
-        if self._last is not None and self._last[0] == key and self._last[1] <= iteration:
-            t, slow = self._last[1], self._last[2]
+        key = (seed, start, stop, workers, self.p_slow, self.p_recover)
+        last = self._last  # read once: another thread may replace it meanwhile
+        if last is not None and last[0] == key and last[1] <= iteration:
+            t, slow = last[1], last[2]
         else:
             t, slow = 0, self._uniforms(seed, start, stop, workers, 0) < self.stationary
         while t < iteration:
             t += 1
             u = self._uniforms(seed, start, stop, workers, t)
             slow = np.where(slow, u >= self.p_recover, u < self.p_slow)
+        slow.flags.writeable = False  # kept for the next iteration: no caller may change it
         self._last = (key, t, slow)
         return slow
 

@@ -35,4 +35,4 @@ class Speeds(Slowdown):
         return self.speeds[None, :]
 
     def parameters(self) -> dict[str, Any]:
-        return {"speeds": ",".join(f"{s:g}" for s in self.speeds)}
+        return {"speeds": ",".join(repr(float(s)) for s in self.speeds)}
