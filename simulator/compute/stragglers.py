@@ -84,10 +84,7 @@ class StragglerModel(ComputeModel):
         """The model as [stragglers] keys (what ``--stragglers FILE`` reads)."""
         out: dict[str, Any] = {"family": self.family.name, "alpha": self.alpha,
                                **self.family.parameters(), "granularity": self.granularity}
-        for s in self.slowdowns:
-            value = s.parameters()
-            out[s.name] = (list(map(float, value["speeds"].split(","))) if s.name == "speeds"
-                           else {k.removeprefix(s.name + "_"): v for k, v in value.items()})
+        out.update({s.name: s.value() for s in self.slowdowns})
         return out
 
     def __repr__(self) -> str:

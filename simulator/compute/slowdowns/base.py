@@ -36,15 +36,20 @@ class Slowdown(ABC):
         slowdown, workers)."""
 
     @abstractmethod
+    def value(self) -> Any:
+        """Its Config value: the table of its parameters (what [stragglers] holds)."""
+
     def parameters(self) -> dict[str, Any]:
         """Its parameters as summary columns, each prefixed with its name."""
+        return {f"{self.name}_{k}": v for k, v in self.value().items()}
 
     def check(self, workers: int) -> None:  # noqa: B027
         """Raise ConfigError if it cannot serve N workers."""
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{k.removeprefix(self.name + '_')}={v!r}"
-                          for k, v in self.parameters().items())
+        value = self.value()
+        shown = (", ".join(f"{k}={v!r}" for k, v in value.items()) if isinstance(value, dict)
+                 else repr(value))
         return f"{type(self).__name__}({shown})"
 
 

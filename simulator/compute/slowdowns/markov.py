@@ -60,9 +60,8 @@ class Markov(Slowdown):
                 iteration: int) -> np.ndarray:
         return np.where(self.states(seed, start, stop, workers, iteration), self.factor, 1.0)
 
-    def parameters(self) -> dict[str, Any]:
-        return {"markov_p_slow": self.p_slow, "markov_p_recover": self.p_recover,
-                "markov_factor": self.factor}
+    def value(self) -> dict[str, float]:
+        return {"p_slow": self.p_slow, "p_recover": self.p_recover, "factor": self.factor}
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy sent to another process starts afresh: the cache is no part of the model.

@@ -4,7 +4,6 @@ slow by ``factor`` in every iteration."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -37,5 +36,5 @@ class Persistent(Slowdown):
                              axis=1), self.tag, key=workers)
         return np.where(rank < m, self.factor, 1.0)
 
-    def parameters(self) -> dict[str, Any]:
-        return {"persistent_fraction": self.fraction, "persistent_factor": self.factor}
+    def value(self) -> dict[str, float]:
+        return {"fraction": self.fraction, "factor": self.factor}

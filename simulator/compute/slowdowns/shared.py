@@ -3,8 +3,6 @@ multiplied by exp(sigma·Z), one Z ~ N(0, 1) for all workers."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from pssim.compute.base import BLOCK, blockwise
@@ -26,5 +24,5 @@ class Shared(Slowdown):
                       lambda rng: rng.standard_normal(BLOCK), self.tag, key=0)
         return np.exp(self.sigma * z)[:, None]
 
-    def parameters(self) -> dict[str, Any]:
-        return {"shared_sigma": self.sigma}
+    def value(self) -> dict[str, float]:
+        return {"sigma": self.sigma}

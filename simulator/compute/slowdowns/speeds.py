@@ -34,5 +34,9 @@ class Speeds(Slowdown):
                 iteration: int) -> np.ndarray:
         return self.speeds[None, :]
 
+    def value(self) -> list[float]:
+        return [float(s) for s in self.speeds]
+
     def parameters(self) -> dict[str, Any]:
-        return {"speeds": ",".join(repr(float(s)) for s in self.speeds)}
+        # One column: the factors as text, to the last digit.
+        return {"speeds": ",".join(map(repr, self.value()))}
