@@ -4,9 +4,9 @@
    gradient and the loss), per realization, against the bare numpy cost of computing the
    N partition gradients X_pᵀ(X_p w − y_p) of one model.
 2. The convergence scenario's workload: K iterations × R realizations of the six schemes
-   under network none, its clock (the SimPy engine with its trace) and its numbers timed
-   apart, in one process and on a pool of 2 processes (a scheme a task, as the scenario
-   runs them).
+   under network none, its clock (the timing run: the vectorized engine's reception
+   times) and its numbers timed apart, in one process and on a pool of 2 processes (a
+   scheme a task, as the scenario runs them).
 
 Run: .venv/bin/python benchmarks/bench_learning.py [--reps 100] [--iterations 100]
 """
@@ -65,7 +65,7 @@ def per_iteration(problem: Problem, reps: int, repeats: int) -> None:
 
 def one_scheme(args: tuple[str, int, int]) -> tuple[float, float]:
     """Seconds of one scheme's training runs, and of the clock within them (the timing
-    run with its trace)."""
+    run)."""
     name, reps, iterations = args
     problem = Problem.synthetic(*SPEC)
     problem.geometry  # noqa: B018  (computed once, outside the timings)
@@ -95,8 +95,8 @@ def workload(reps: int, iterations: int) -> None:
     total = sum(p[0] for p in parts)
     clock = sum(p[1] for p in parts)
     print(f"{iterations} iterations x {reps} realizations x 6 schemes, network none, one "
-          f"process: {total:.1f} s (the clock, the SimPy engine with its trace: {clock:.1f} "
-          f"s; the numbers, encoding included: {total - clock:.1f} s)")
+          f"process: {total:.1f} s (the clock, the timing run: {clock:.1f} s; the numbers, "
+          f"encoding included: {total - clock:.1f} s)")
     for (name, *_), (seconds, timing) in zip(jobs, parts, strict=True):
         print(f"  {name:<10} {seconds:.1f} s, clock {timing:.1f} s")
     start = time.perf_counter()

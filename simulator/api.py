@@ -24,7 +24,8 @@ from pssim import compute, provenance
 from pssim import network as networks
 from pssim.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
 from pssim.config import Config
-from pssim.engines import Outcome, TraceRow, choose
+from pssim.engines import Engine, Outcome, TraceRow, choose
+from pssim.engines.vectorized import Vectorized
 from pssim.errors import ConfigError, Note, integer
 from pssim.network import Discipline
 from pssim.schemes import PAPER_SCHEMES, Scheme, is_alias, make_scheme
@@ -53,6 +54,9 @@ class Results:
 
     summary: pd.DataFrame
     trace: pd.DataFrame | None = None
+    #: Per scheme, when the master received each message: (reps, K, N, messages per
+    #: worker), seconds from the run's start (``receptions=True``, vectorized engine).
+    receptions: list[np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def run(config: ConfigLike = None, workers: int | None = None, load: int | None 
 
 def simulate(config: ConfigLike = None, workers: int | None = None, load: int | None = None,
              *, trace: bool = False, progress: bool = False, chunk_size: int | None = None,
-             first_rep: int = 0, **options: Any) -> Results:
+             first_rep: int = 0, receptions: bool = False, **options: Any) -> Results:
     """Simulate ``reps`` independent iterations of each scheme on common random numbers.
 
     ``config`` is a :class:`~pssim.config.Config`, or the scheme (a name, a comma-separated
@@ -118,7 +122,8 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
     ``network``, ``message_size``, …). Sizes are bytes, bandwidths bytes/s and times
     seconds; strings with units are accepted (``"10Gbps"``, ``"4MiB"``, ``"50us"``). The
     summary has one row per (scheme, realization); the trace (``trace=True``) one row per
-    event. Chunk sizes never change a result (bit for bit); the engines agree to 1e-9
+    event; the reception times (``receptions=True``, vectorized engine) one array per
+    scheme. Chunk sizes never change a result (bit for bit); the engines agree to 1e-9
     relative in completion time and exactly in counts. ``first_rep`` starts at
     realization k > 0, so that a long run can be split into pieces whose union equals the
     whole.
@@ -129,6 +134,8 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
                               prepared.compute)
     training = prepared.training
     engine = choose(cfg.engine, net, trace, training)
+    if receptions:
+        _check_receptions(engine, cfg, built)
     iterations = cfg.iterations
     workers, load, reps = cfg.workers, cfg.load, cfg.reps
     # The size checks hold whatever chunk size is asked for.
@@ -138,6 +145,7 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
     # Trace records go to plain lists during the run, one per scheme, and become one
     # DataFrame at the end.
     rows: list[list[TraceRow]] = [[] for _ in built]
+    received: list[list[np.ndarray]] = [[] for _ in built]
     with tqdm(total=reps * len(built), disable=not progress, unit="rep",
               desc="simulating") as bar:
         for start in range(0, reps, chunk_size):
@@ -154,9 +162,10 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
                 raise ConfigError("compute model", model, "gives finish times that are not "
                                   "finite numbers (they overflow): durations must be far "
                                   "below 1e308 seconds")
-            for s, out, records in zip(built, results, rows, strict=True):
+            for s, out, records, arrivals in zip(built, results, rows, received, strict=True):
                 part = engine.simulate(s, net, finish, first_rep + start,
-                                       records if trace else None, training)
+                                       records if trace else None, training,
+                                       **({"receptions": arrivals} if receptions else {}))
                 if not np.isfinite(part.completion_time).all():
                     raise ConfigError("configuration", f"{s.label} on network {net.name}",
                                       "gives completion times that are not finite numbers "
@@ -167,12 +176,26 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
     # The frames carry the run's configuration, so that analysis helpers can read what
     # they are not given (the message size, a bandwidth).
     summary.attrs["pssim"] = {"config": cfg.to_json(), **provenance.stamp()}
+    reception_times = [np.concatenate(p) for p in received] if receptions else None
     if not trace:
-        return Results(summary)
+        return Results(summary, receptions=reception_times)
     events = pd.concat([_trace_frame(r, s.label) for s, r in zip(built, rows, strict=True)],
                        ignore_index=True)
     events.attrs["pssim"] = summary.attrs["pssim"]
-    return Results(summary, events)
+    return Results(summary, events, reception_times)
+
+
+def _check_receptions(engine: Engine, config: Config, built: list[Scheme]) -> None:
+    """Receptions come from the vectorized engine, and must fit in memory."""
+    if not isinstance(engine, Vectorized):
+        raise ConfigError("engine", engine.name, "gives no reception times; they come from "
+                          "the vectorized engine (with des, ask for the trace)")
+    size = sum(config.reps * config.iterations * s.workers * s.messages_per_worker * 8
+               for s in built)
+    if size > memory() / 4:
+        raise ConfigError("reps", config.reps, f"the reception times would need about "
+                          f"{size / 2**30:.3g} GiB, more than a quarter of this machine's "
+                          "memory")
 
 
 def memory() -> int:

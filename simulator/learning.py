@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from pssim.api import build_schemes, configure, simulate
+from pssim.api import Results, build_schemes, configure, prepare, simulate
 from pssim.config import Config
+from pssim.engines import choose
 from pssim.errors import ConfigError, Note, finite, integer
 from pssim.schemes import Scheme
 from pssim.schemes.coding import Code, Logistic
@@ -320,10 +321,8 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     summaries, weights = [], []
     for scheme, code in _codes(cfg, x, y, problem.kind, points=points, basis=basis):
         seconds = decode_seconds(cfg, code, problem.features)
-        timing = simulate(cfg.replace(scheme=(scheme.label,), decode_time=seconds),
-                          trace=True)
-        assert timing.trace is not None  # asked for
-        received = held(timing.summary, timing.trace, cfg, scheme)
+        received, timing = _clock(cfg.replace(scheme=(scheme.label,), decode_time=seconds),
+                                  scheme)
         loss, error, cond, models = descend(code, geometry, received, eta)
         final = models[:, -1]
         summaries.append(timing.summary.assign(loss=loss.reshape(-1),
@@ -362,6 +361,24 @@ def _codes(config: Config, x: np.ndarray, y: np.ndarray, kind: str, **options: s
         warnings.warn(f"all: skipped {', '.join(s.label for s, _ in refused)} for the {kind} "
                       f"problem: {refused[0][1].allowed}", Note, stacklevel=3)
     return codes
+
+
+def _clock(config: Config, scheme: Scheme) -> tuple[np.ndarray, Results]:
+    """The run's timing and, per (realization, iteration), when the master received each
+    message it held at T_t (∞ for the others): from the vectorized engine's reception
+    times where it runs the configuration, else from the SimPy engine's trace."""
+    prepared = prepare(config)
+    engine = choose(config.engine, prepared.network, False, prepared.training)
+    if engine.name != "vectorized":
+        timing = simulate(config, trace=True)
+        assert timing.trace is not None  # asked for
+        return held(timing.summary, timing.trace, config, scheme), timing
+    timing = simulate(config, receptions=True)
+    assert timing.receptions is not None  # asked for
+    times = timing.receptions[0]
+    end = timing.summary["end"].to_numpy().reshape(config.reps, config.iterations)
+    # Everything at T_t itself counts for iteration t; later messages are discarded.
+    return np.where(times <= end[:, :, None, None], times, np.inf), timing
 
 
 def held(summary: pd.DataFrame, trace: pd.DataFrame, config: Config, scheme: Scheme

@@ -176,6 +176,36 @@ def test_partial_gradient_is_the_scaled_sum_of_the_partitions_held_at_t() -> Non
         assert np.allclose(final, w, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("setting", [
+    {"iterations": 5},
+    {"network": "fifo", "message_size": 48, "master_bandwidth": 4000, "latency": 1e-4},
+    {"network": "fair", "message_size": 48, "master_bandwidth": 4000, "latency": 1e-4},
+])
+def test_the_held_messages_are_the_same_from_either_engine(setting: dict[str, object]
+                                                           ) -> None:
+    """The vectorized engine's reception times and the SimPy engine's trace give the
+    master the same messages at every T_t, hence the same numbers to the last bit."""
+    config = pssim.Config(scheme="all", workers=8, load=4, reps=4, seed=3, **setting)
+    fast = train(config.replace(engine="vectorized"), PROBLEM).summary
+    slow = train(config.replace(engine="des"), PROBLEM).summary
+    for column in ("loss", "gradient_error", "condition_number", "messages"):
+        np.testing.assert_array_equal(fast[column].to_numpy(), slow[column].to_numpy())
+
+
+def test_reception_times_come_from_the_vectorized_engine() -> None:
+    config = pssim.Config(scheme="UC-MMC,LCC", workers=6, load=2, iterations=3, reps=5)
+    result = pssim.simulate(config, receptions=True)
+    assert result.receptions is not None and len(result.receptions) == 2
+    for times, (_, part) in zip(result.receptions, result.summary.groupby("scheme",
+                                                                          sort=False),
+                                strict=True):
+        end = part["end"].to_numpy().reshape(5, 3)
+        held = (times <= end[:, :, None, None]).sum(axis=(2, 3)).reshape(-1)
+        assert (held == part["messages"].to_numpy()).all()
+    with pytest.raises(ConfigError, match="vectorized engine"):
+        pssim.simulate(config.replace(engine="des"), receptions=True)
+
+
 def test_loss_decreases_for_the_exact_schemes_with_a_safe_step() -> None:
     config = pssim.Config(scheme="UC-MMC,GC,LCC,LCC-MMC-2", workers=8, load=4,
                           iterations=10, reps=3, network="fifo", message_size=48,

@@ -36,13 +36,18 @@ class Vectorized(Engine):
 
     def simulate(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
                  first_rep: int = 0, trace: list[TraceRow] | None = None,
-                 training: Training | None = None) -> Outcome:
+                 training: Training | None = None,
+                 receptions: list[np.ndarray] | None = None) -> Outcome:
+        """As :meth:`Engine.simulate`; with ``receptions``, each chunk also appends when
+        the master received each message, (reps, K, N, messages per worker), for what
+        needs to know which messages it held (coded gradient descent)."""
         if training is None or training.single:
-            return self.iteration(scheme, network, finish[0])
-        return self.training_run(scheme, network, finish, training)
+            return self.iteration(scheme, network, finish[0], receptions)
+        return self.training_run(scheme, network, finish, training, receptions)
 
     def training_run(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
-                     training: Training) -> Outcome:
+                     training: Training, receptions: list[np.ndarray] | None = None
+                     ) -> Outcome:
         """K iterations of each realization, one iteration after the other, all
         realizations at once: where messages never wait for one another, iteration t
         depends on the ones before only through when each worker begins it."""
@@ -66,7 +71,8 @@ class Vectorized(Engine):
             finished = begin[:, :, None] + finish[t]
             last = finished[:, :, -1]
             ready = finished if g == 1 else finished[:, :, g - 1 :: g]
-            sent, received = network.arrays(ready, identify=not scheme.count_rule)
+            sent, received = network.arrays(
+                ready, identify=receptions is not None or not scheme.count_rule)
             end = _completion(scheme, received.reshape(reps, -1))
             bound = end[:, None]
             rows = slice(t, None, iterations)
@@ -93,16 +99,21 @@ class Vectorized(Engine):
                 late &= received <= models[t][:, :, None]
             out.late_messages[t::iterations] = np.count_nonzero(late.reshape(reps, -1),
                                                                 axis=1)
+        if receptions is not None:
+            receptions.append(np.stack(received_by, axis=1))
         return out
 
-    def iteration(self, scheme: Scheme, network: Discipline, finish: np.ndarray) -> Outcome:
+    def iteration(self, scheme: Scheme, network: Discipline, finish: np.ndarray,
+                  receptions: list[np.ndarray] | None = None) -> Outcome:
         """One iteration of each realization of ``finish`` (shape (reps, N, r))."""
         g = scheme.group
         # Message j is ready when computation (j+1)·g ends.
         ready = finish if g == 1 else finish[:, :, g - 1 :: g]
         reps = finish.shape[0]
-        sent, received = network.arrays_until(ready, not scheme.count_rule,
-                                              _Master(scheme, reps))
+        sent, received = network.arrays_until(
+            ready, receptions is not None or not scheme.count_rule, _Master(scheme, reps))
+        if receptions is not None:
+            receptions.append(received[:, None])
         t = _completion(scheme, received.reshape(reps, -1))
         bound = t[:, None]
         counts: dict[int, np.ndarray] = {}
