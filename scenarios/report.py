@@ -21,6 +21,24 @@ MAIN = ("paper_fig1", "paper_fig2", "bottleneck_bandwidth", "best_scheme_map", "
         "stragglers", "convergence")
 
 
+#: The tables a section shows when its scenario wrote them: (file, heading, what it says).
+TABLES = (
+    ("load.csv", "Communication load: messages used against transmissions begun",
+     "Under a bottleneck the load on the network is `messages_sent`, the transmissions "
+     "begun by T (each occupies the links); `messages` counts those received by T, which "
+     "the master used."),
+    ("time_to_target.csv", "Time to the target loss",
+     "Per scheme and network, for targets 1% and 10⁻⁵ above the optimal loss (`within`): "
+     "the share of realizations that reach it, the median time and iterations to get "
+     "there, the median final loss, the median and worst gradient error and the worst "
+     "condition number."),
+    ("decode_error.csv", "Decode error and condition number per N",
+     "Relative error ‖Ĝ − G‖/‖G‖ of one decode at w = 0, over realizations of which "
+     "messages arrive first."),
+    ("claims.csv", "The paper's Section V claims against the measured values", ""),
+)
+
+
 def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     """A GitHub-flavoured Markdown table of ``frame``."""
 
@@ -55,31 +73,10 @@ def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path
             parts += ["**Finding.** " + finding.read_text().strip(), ""]
         parts += [f"![{png.stem}]({name}/{png.name})" for png in sorted(folder.glob("*.png"))]
         parts.append("")
-        sent = folder / "load.csv"
-        if sent.exists():
-            parts += ["### Communication load: messages used against transmissions begun", "",
-                      "Under a bottleneck the load on the network is `messages_sent`, the "
-                      "transmissions begun by T (each occupies the links); `messages` counts "
-                      "those received by T, which the master used.", "",
-                      markdown_table(pd.read_csv(sent)), ""]
-        reached = folder / "time_to_target.csv"
-        if reached.exists():
-            parts += ["### Time to the target loss", "",
-                      "Per scheme and network, for targets 1% and 10⁻⁵ above the optimal "
-                      "loss (`within`): the share of realizations that reach it, the median "
-                      "time and iterations to get there, the median final loss, the median "
-                      "and worst gradient error and the worst condition number.", "",
-                      markdown_table(pd.read_csv(reached)), ""]
-        decode = folder / "decode_error.csv"
-        if decode.exists():
-            parts += ["### Decode error and condition number per N", "",
-                      "Relative error ‖Ĝ − G‖/‖G‖ of one decode at w = 0, over "
-                      "realizations of which messages arrive first.", "",
-                      markdown_table(pd.read_csv(decode)), ""]
-        claims = folder / "claims.csv"
-        if claims.exists():
-            parts += ["### The paper's Section V claims against the measured values", "",
-                      markdown_table(pd.read_csv(claims)), ""]
+        for table, heading, text in TABLES:
+            if (folder / table).exists():
+                parts += [f"### {heading}", "", *([text, ""] if text else []),
+                          markdown_table(pd.read_csv(folder / table)), ""]
     path = out / "REPORT.md"
     path.write_text("\n".join(parts))
     return path

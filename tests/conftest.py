@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
+from hypothesis import strategies as st
 
 
 def durations(per_worker: list[float] | list[list[float]]) -> pd.DataFrame:
@@ -23,3 +25,18 @@ def toml(config: dict) -> str:
         lines.append(f"[{section}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def tied_durations(draw: st.DrawFn, workers: int, load: int) -> dict[str, Any]:
+    """Explicit durations drawn from a coarse grid (1 to 3 reps, one per worker or per
+    computation), so that finish times, arrivals and receptions tie: the Config options
+    ``compute_times`` and ``reps``."""
+    grid = st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])
+    reps = draw(st.integers(1, 3))
+    per_computation = draw(st.booleans())
+    rows = [{"rep": k, "worker": w, "computation": c + 1, "duration": draw(grid)}
+            for k in range(reps) for w in range(workers)
+            for c in range(load if per_computation else 1)]
+    table = pd.DataFrame(rows)
+    return {"compute_times": table if per_computation else table.drop(columns="computation"),
+            "reps": reps}

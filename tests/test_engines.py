@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tied_durations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,15 +32,7 @@ def cases(draw: st.DrawFn) -> dict:
                     "pg_tolerance": draw(st.sampled_from([0.05, 0.2, 0.5]))}
     if draw(st.booleans()):
         # Durations on a coarse grid, so that finish times, arrivals and receptions tie.
-        grid = st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])
-        reps = draw(st.integers(1, 3))
-        per_computation = draw(st.booleans())
-        rows = [{"rep": k, "worker": w, "computation": c + 1, "duration": draw(grid)}
-                for k in range(reps) for w in range(n) for c in range(r if per_computation
-                                                                      else 1)]
-        table = pd.DataFrame(rows)
-        config.update(compute_times=table if per_computation
-                      else table.drop(columns="computation"), reps=reps)
+        config.update(tied_durations(draw, n, r))
         sizes = st.sampled_from([0.5, 1.0, 2.0])
         rates = st.sampled_from([0.5, 1.0, 2.0, 4.0, math.inf])
         delays = st.sampled_from([0.0, 0.25, 0.5])

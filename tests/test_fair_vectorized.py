@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tied_durations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,15 +100,7 @@ def cases(draw: st.DrawFn) -> dict:
                     "seed": draw(st.integers(0, 2**32)), "network": "fair"}
     if draw(st.booleans()):
         # Durations on a coarse grid, so that flows start, join and end together.
-        grid = st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])
-        reps = draw(st.integers(1, 3))
-        per_computation = draw(st.booleans())
-        rows = [{"rep": k, "worker": w, "computation": c + 1, "duration": draw(grid)}
-                for k in range(reps) for w in range(n) for c in range(r if per_computation
-                                                                      else 1)]
-        table = pd.DataFrame(rows)
-        config.update(compute_times=table if per_computation
-                      else table.drop(columns="computation"), reps=reps)
+        config.update(tied_durations(draw, n, r))
         sizes = st.sampled_from([0.5, 1.0, 2.0])
         rates = st.sampled_from([0.5, 1.0, 2.0, 3.0, 4.0, math.inf])
         delays = st.sampled_from([0.0, 0.25, 0.5])
