@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -473,7 +474,9 @@ def check_scheduler(address: str, executor: str) -> None:
 
 def _watch_parent(run_pid: int) -> None:
     """In a pool's worker: exit when the run that started it is gone, so that killing the
-    run alone leaves no worker behind."""
+    run alone leaves no worker behind; and leave Ctrl-C to the run, which stops its
+    workers itself (a worker's own KeyboardInterrupt would print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
 
     def watch() -> None:
