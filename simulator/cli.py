@@ -456,7 +456,8 @@ def report(
 
 
 #: ``pssim train``'s own defaults where the Config's would make a dull or slow run: a
-#: training run of 100 iterations, 10 realizations (the SimPy engine, with its trace).
+#: training run of 100 iterations, 10 realizations (under fifo or fair, the SimPy engine
+#: with its trace gives the clock).
 TRAIN_DEFAULTS = {"iterations": "100", "reps": "10"}
 
 

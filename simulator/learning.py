@@ -1,7 +1,8 @@
 """Coded gradient descent with real numbers (docs/model.md, "Coded gradient descent").
 
 A training run of :func:`pssim.api.simulate` gives the clock: for each realization and
-iteration, which messages the master received by T_t (from the SimPy engine's trace). This
+iteration, which messages the master received by T_t (the vectorized engine's reception
+times where it runs the configuration, else the SimPy engine's trace). This
 module gives the numbers: a least-squares or logistic-regression problem split into N
 partitions, each scheme's encoder and decoder (``Scheme.code``), and gradient descent on
 the decoded gradients. The numbers never change the clock, except through
