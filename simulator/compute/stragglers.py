@@ -67,10 +67,6 @@ class StragglerModel(ComputeModel):
                      iteration: int = 0) -> np.ndarray:
         return finished(self.durations(seed, start, stop, workers, load, iteration), load)
 
-    def mean(self) -> float:
-        """E[X] without slowdowns: the mean duration of one computation of a fast worker."""
-        return self.alpha + self.family.mean()
-
     def parameters(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.name, "family": self.family.name,
                                "alpha": self.alpha, "granularity": self.granularity,
