@@ -1,0 +1,172 @@
+"""The kernel-TCP validation harness (benchmarks/validate_tcp.py, docs/validation.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pssim
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "validate_tcp.py"
+
+
+def _load() -> ModuleType:
+    # benchmarks/ is no package: the harness is loaded from its path.
+    spec = importlib.util.spec_from_file_location("validate_tcp", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["validate_tcp"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+vt = _load()
+
+
+@pytest.mark.parametrize(("workers", "load"), [(4, 2), (6, 4), (5, 3)])
+def test_perfect_network_gives_network_none_completion_time(workers: int, load: int) -> None:
+    """Arrivals at the ready instants: the harness's decoding gives pssim's none T, bit
+    for bit, for every feasible scheme."""
+    opt = vt.parse_options(["--workers", str(workers), "--load", str(load), "--reps", "7",
+                            "--seed", "3"])
+    schemes, _ = vt.feasible_schemes(vt.SCHEMES, workers, load)
+    assert len(schemes) >= 4
+    cell = vt.Cell(workers, load, 12.5e6, 10_000)
+    ready = vt.cell_ready(schemes, cell, opt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = pssim.run([s.label for s in schemes], workers=workers, load=load, reps=7,
+                            seed=3, mu=10.0, alpha=0.01, network="none")
+    for s in schemes:
+        expected = summary[summary.scheme == s.label].sort_values("rep").completion_time
+        got = [vt.completion_from_arrivals(ready[s.label][rep], s.labels(), s.threshold)
+               for rep in range(7)]
+        assert got == expected.tolist(), s.label
+
+
+def test_decoding_counts_distinct_labels_and_ignores_missing_messages() -> None:
+    labels = np.array([[0, 1], [1, 2], [2, 0]])
+    arrivals = np.array([[0.5, 0.1], [0.2, 0.3], [math.inf, 0.9]])
+    # In time order: labels 1 (0.1), 1 (0.2, a duplicate), 2 (0.3), 0 (0.5).
+    assert vt.completion_from_arrivals(arrivals, labels, 3) == 0.5
+    assert vt.completion_from_arrivals(arrivals, labels, 2) == 0.3
+    assert vt.completion_from_arrivals(arrivals, np.arange(6).reshape(3, 2), 6) == math.inf
+
+
+def test_ready_instants_take_every_group_th_finish_time() -> None:
+    finish = np.arange(1.0, 13.0).reshape(1, 3, 4)
+    assert vt.ready_instants(finish, 2).tolist() == [[[2.0, 4.0], [6.0, 8.0], [10.0, 12.0]]]
+    assert vt.ready_instants(finish, 4).tolist() == [[[4.0], [8.0], [12.0]]]
+
+
+def test_median_error_and_bias_on_a_hand_computed_case() -> None:
+    # Relative errors 0.1, −0.1, 0.25: median |error| 0.1. Means 4/3 and 1.2: bias 1/9.
+    median, bias = vt.errors(np.array([1.1, 0.9, 2.0]), np.array([1.0, 1.0, 1.6]))
+    assert median == pytest.approx(0.1)
+    assert bias == pytest.approx(1 / 9)
+
+
+def test_wire_bytes_count_headers_of_full_segments() -> None:
+    assert vt.wire_bytes(1448, 1500) == pytest.approx(1514)
+    assert vt.wire_bytes(1448 * 1000, 9000) == pytest.approx(1448 * 1000 * 9014 / 8948)
+
+
+def test_bandwidth_takes_pssim_units_and_tc_spelling() -> None:
+    assert vt.parse_bandwidth("100Mbit") == 12.5e6
+    assert vt.parse_bandwidth("100Mbps") == 12.5e6
+    assert vt.parse_bandwidth("1GB/s") == 1e9
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_without_root_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert vt.main(["--quick"]) == 2
+    assert "needs root" in _one_line(capsys)
+
+
+def test_without_tc_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    fake_ip = tmp_path / "ip"
+    fake_ip.write_text("#!/bin/sh\n")
+    fake_ip.chmod(0o755)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert vt.main(["--quick"]) == 2
+    line = _one_line(capsys)
+    assert "needs tc" in line and "ip" not in line.split("needs", 1)[1].replace("iproute2", "")
+
+
+@pytest.mark.parametrize("args", [["--bandwidth", "fast"], ["--size", "-1MB"],
+                                  ["--workers", "8,x"], ["--schemes", "XYZ"],
+                                  ["--reps", "0"], ["--nonsense"]])
+def test_bad_options_one_line_and_exit_2(args: list[str],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert vt.main(args) == 2
+    _one_line(capsys)
+
+
+def _can_run_kernel() -> bool:
+    if os.geteuid() != 0 or not (shutil.which("ip") and shutil.which("tc")):
+        return False
+    return subprocess.run(["ip", "netns", "list"], capture_output=True).returncode == 0
+
+
+def _namespaces() -> str:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+kernel = pytest.mark.skipif(not _can_run_kernel(), reason="needs root, ip netns and tc")
+
+
+@kernel
+def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert set(table.scheme) == set(vt.SCHEMES)
+    assert {"none", "fifo", "fair"} <= set(table.discipline)
+    assert (table.kernel_mean > 0).all()
+    raw = pd.read_parquet(tmp_path / "records.parquet")
+    assert {"scheme", "rep", "worker", "message", "ready", "arrival"} <= set(raw.columns)
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert settings["self_checks"][0]["bulk_ok"]
+    assert settings["namespace"].startswith("pssim-val-")
+    assert settings["namespace"] not in _namespaces()
+
+
+@kernel
+def test_sigterm_deletes_the_namespace(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    prefix = f"pssim-val-{proc.pid}-"
+    for _ in range(300):  # the namespace appears once pssim is imported
+        if prefix in _namespaces() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert prefix in _namespaces()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert prefix not in _namespaces()
