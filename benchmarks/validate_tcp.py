@@ -494,6 +494,9 @@ class Testbed:
         t0. Returns (arrivals, send starts), seconds from t0, inf where none."""
         assert self.master and self.sender
         workers = ready.shape[0]
+        # The kernel caches a destination's RTT (tcp_no_metrics_save = 0), which seeds a
+        # new connection's RTO: forgotten, so that realizations stay independent.
+        _run("ip", "-n", self.ns, "tcp_metrics", "flush", "all")
         self.sender.send(cmd="connect", workers=workers, cc=self.cc)
         info = self.sender.read()
         self.socket_info = {k: info[k] for k in ("cc", "mss", "sndbuf")}
