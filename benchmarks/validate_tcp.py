@@ -734,6 +734,17 @@ def format_table(table: pd.DataFrame, labels: dict[float, str]) -> str:
               "drops", "loadavg"]].to_string(index=False)
 
 
+def condensed(table: pd.DataFrame) -> pd.DataFrame:
+    """Per cell and discipline: the median over schemes of the median error, the range of
+    the bias over schemes, and the cell's drops."""
+    keys = ["workers", "load", "bandwidth", "size", "discipline"]
+    g = table.groupby(keys, sort=True)
+    out = g.agg(median_error=("median_error", "median"), bias_min=("bias", "min"),
+                bias_max=("bias", "max"), kernel_mean=("kernel_mean", "mean"),
+                drops=("drops", "first"), schemes=("scheme", "nunique"))
+    return out.reset_index()
+
+
 def measure(opt: Options) -> int:
     def note(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -798,6 +809,9 @@ def measure(opt: Options) -> int:
             _write_json(meta, opt.out / "settings.json")
     if rows:
         print(format_table(pd.DataFrame(rows), opt.labels))
+        short = condensed(pd.DataFrame(rows))
+        _write(short, opt.out / "condensed.csv")
+        print(short.to_string(index=False))
     note(f"wrote {opt.out / 'table.csv'}, {opt.out / 'records.parquet'}, "
          f"{opt.out / 'settings.json'}")
     return 0

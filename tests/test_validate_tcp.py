@@ -170,3 +170,14 @@ def test_sigterm_deletes_the_namespace(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert prefix not in _namespaces()
+
+
+def test_condensed_takes_the_median_over_schemes_and_the_range_of_the_bias() -> None:
+    base = {"workers": 4, "load": 2, "bandwidth": 1.0, "size": 10, "discipline": "fifo",
+            "kernel_mean": 1.0, "drops": 3}
+    table = pd.DataFrame([{**base, "scheme": s, "median_error": e, "bias": b}
+                          for s, e, b in (("GC", 0.1, -0.2), ("LCC", 0.3, 0.1),
+                                          ("UC-MMC", 0.2, 0.05))])
+    row = vt.condensed(table).iloc[0]
+    assert (row.median_error, row.bias_min, row.bias_max) == (0.2, -0.2, 0.1)
+    assert (row.drops, row.schemes) == (3, 3)
