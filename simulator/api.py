@@ -257,7 +257,8 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
                         config.message_size if config.model_size is None else config.model_size,
                         config.decode_time,
                         # The downlink shares the network's latency where it has one.
-                        net.latency if "latency" in net.uses else 0.0)
+                        net.latency if "latency" in net.uses else 0.0,
+                        config.cancel_transfers)
     ignored = [f"{name}={getattr(config, name):g}" for name, default in
                (("uplink_bandwidth", math.inf), ("master_bandwidth", math.inf),
                 ("latency", 0.0)) if name not in net.uses and getattr(config, name) != default]
@@ -376,8 +377,8 @@ def analyze(config: ConfigLike = None, workers: int | None = None, load: int | N
 PARAMETER_COLUMNS = ["scheme", "workers", "load", "group", "threshold", "polynomials",
                      "pg_tolerance", "model", "mu", "alpha", "network", "uplink_bandwidth",
                      "master_bandwidth", "latency", "message_size", "seed", "iterations",
-                     "late_policy", "downlink", "downlink_bandwidth", "model_size",
-                     "decode_time"]
+                     "late_policy", "cancel_transfers", "downlink", "downlink_bandwidth",
+                     "model_size", "decode_time"]
 
 
 def _summary(built: list[Scheme], network: Discipline, model: ComputeModel,
@@ -411,6 +412,10 @@ def _summary(built: list[Scheme], network: Discipline, model: ComputeModel,
     columns["computations"] = out.computations
     columns["late_messages"] = out.late_messages
     columns["bytes"] = out.messages * columns["message_size"]
+    # Under complete nothing is aborted, under abort nothing is late: one expression for
+    # both (docs/model.md, "Metrics"); NaN without a message size, as ``bytes``.
+    columns["wasted_bytes"] = (out.aborted_bytes
+                               + out.late_messages * columns["message_size"])
     return pd.DataFrame(columns, copy=False)
 
 

@@ -271,6 +271,11 @@ class Config(BaseModel):
         "cancel", description="What a worker does with the unfinished work of an iteration "
         "when the next model arrives: cancel it, or drain it (finish and send it).",
         json_schema_extra={"kind": "str"})
+    cancel_transfers: Annotated[str, _checked(_choice(("complete", "abort")))] = Field(
+        "complete", description="What an iteration's end does to its transmissions still "
+        "in flight: complete them (late messages still occupy the links), or abort them "
+        "at once (their links serve the others; what they had sent counts in "
+        "wasted_bytes).", json_schema_extra={"kind": "str"})
     downlink: Annotated[str, _checked(_choice(("broadcast", "unicast")))] = Field(
         "broadcast", description="How the master sends the new model: broadcast (one "
         "transfer reaches every worker) or unicast (N copies back to back, in worker "

@@ -13,6 +13,7 @@ import numpy as np
 from pssim.errors import ConfigError
 
 LATE_POLICIES = ("cancel", "drain")
+CANCEL_TRANSFERS = ("complete", "abort")
 DOWNLINKS = ("broadcast", "unicast")
 
 
@@ -21,7 +22,8 @@ class Training:
     """K iterations; ``cancel`` or ``drain`` the last iteration's work when a model
     arrives; the model sent by ``broadcast`` or ``unicast`` at ``downlink_bandwidth``
     (bytes/s), ``model_size`` bytes, after ``decode_time`` seconds of decoding and with the
-    network's ``latency`` (seconds)."""
+    network's ``latency`` (seconds); each iteration's transmissions ``complete`` or
+    ``abort`` at its end (a single iteration's too: it decides ``wasted_bytes``)."""
 
     iterations: int = 1
     late_policy: str = "cancel"
@@ -30,11 +32,15 @@ class Training:
     model_size: float | None = None
     decode_time: float = 0.0
     latency: float = 0.0
+    cancel_transfers: str = "complete"
 
     def __post_init__(self) -> None:
         if self.late_policy not in LATE_POLICIES:
             raise ConfigError("late_policy", self.late_policy,
                               f"must be one of {', '.join(LATE_POLICIES)}")
+        if self.cancel_transfers not in CANCEL_TRANSFERS:
+            raise ConfigError("cancel_transfers", self.cancel_transfers,
+                              f"must be one of {', '.join(CANCEL_TRANSFERS)}")
         if self.downlink not in DOWNLINKS:
             raise ConfigError("downlink", self.downlink, f"must be one of {', '.join(DOWNLINKS)}")
         if math.isfinite(self.downlink_bandwidth) and self.model_size is None:
@@ -46,6 +52,11 @@ class Training:
     def single(self) -> bool:
         """One iteration: the paper's model, which none of the other options changes."""
         return self.iterations == 1
+
+    @property
+    def aborts(self) -> bool:
+        """Whether an iteration's end aborts its transmissions in flight."""
+        return self.cancel_transfers == "abort"
 
     def receptions(self, start: float | np.ndarray, workers: int) -> np.ndarray:
         """When each worker receives the model sent at ``start`` (docs/model.md), along a
@@ -59,6 +70,7 @@ class Training:
     def parameters(self) -> dict[str, Any]:
         """The summary's columns of a training run."""
         return {"iterations": self.iterations, "late_policy": self.late_policy,
+                "cancel_transfers": self.cancel_transfers,
                 "downlink": self.downlink, "downlink_bandwidth": self.downlink_bandwidth,
                 "model_size": math.nan if self.model_size is None else self.model_size,
                 "decode_time": self.decode_time}

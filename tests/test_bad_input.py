@@ -124,6 +124,8 @@ CASES: list[tuple[str, list[str], dict[str, Any], str, str]] = [
     ("reps-0", ["--reps", "0"], {"reps": 0}, "reps", "0"),
     ("seed-negative", ["--seed", "-1"], {"seed": -1}, "seed", "-1"),
     ("unknown-engine", ["--engine", "gpu"], {"engine": "gpu"}, "engine", "gpu"),
+    ("unknown-cancel-transfers", ["--cancel-transfers", "drop"],
+     {"cancel_transfers": "drop"}, "cancel_transfers", "complete, abort"),
     ("seed-too-large", ["--seed", str(2**64)], {"seed": 2**64}, "seed", str(2**64)),
     ("same-scheme-twice", ["--scheme", "LCC,LCC(4)", "--load", "4"],
      {"scheme": "LCC,LCC(4)", "load": 4}, "scheme", "LCC,LCC(4)"),

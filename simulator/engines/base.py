@@ -36,6 +36,9 @@ class Outcome:
     end: np.ndarray
     #: Messages received after T_t and at or before the end of the run.
     late_messages: np.ndarray
+    #: Bytes that iteration t's transmissions aborted at T_t had transferred (0 unless
+    #: ``cancel_transfers = abort``).
+    aborted_bytes: np.ndarray
 
     @classmethod
     def empty(cls, rows: int) -> Outcome:
@@ -43,15 +46,16 @@ class Outcome:
             return np.empty(rows, dtype=np.int64)
 
         return cls(np.empty(rows), counts(), counts(), counts(), np.empty(rows),
-                   np.empty(rows), counts())
+                   np.empty(rows), counts(), np.empty(rows))
 
     @classmethod
     def single(cls, completion_time: np.ndarray, messages: np.ndarray,
-               messages_sent: np.ndarray, computations: np.ndarray) -> Outcome:
+               messages_sent: np.ndarray, computations: np.ndarray,
+               aborted_bytes: np.ndarray) -> Outcome:
         """One iteration per realization, started at 0, after which nothing is late."""
         return cls(completion_time, messages, messages_sent, computations,
                    np.zeros_like(completion_time), completion_time,
-                   np.zeros_like(messages))
+                   np.zeros_like(messages), aborted_bytes)
 
     def __setitem__(self, where: slice, part: Outcome) -> None:
         for f in fields(self):

@@ -25,6 +25,7 @@ from simpy.events import NORMAL, Event
 
 from pssim.engines.base import Engine, Outcome, TraceRow
 from pssim.network import Discipline, Send
+from pssim.network.base import Abort
 from pssim.schemes import Scheme
 from pssim.training import Training
 
@@ -49,7 +50,8 @@ class _Iteration:
     """One iteration of the cluster, from time 0 until the master decodes."""
 
     def __init__(self, scheme: Scheme, network: Discipline, labels: list[list[int]],
-                 pieces: int, rep: int, trace: list[TraceRow] | None) -> None:
+                 pieces: int, rep: int, trace: list[TraceRow] | None,
+                 aborts: bool = False) -> None:
         self.env = _Env()
         self.scheme = scheme
         self.network = network
@@ -64,6 +66,11 @@ class _Iteration:
         self.computations = 0
         self.sent = 0
         self.received = 0
+        self.aborts = aborts
+        # The discipline's functions that abort transmissions, and what the current abort
+        # has stopped: (worker, message, bytes transferred).
+        self.stoppers: list[Abort] = []
+        self.lost: list[tuple[int, int, float]] = []
 
     # -- the master ---------------------------------------------------------------------
     def receive(self, worker: int, message: int) -> None:
@@ -80,7 +87,33 @@ class _Iteration:
                 self.done.succeed()
 
     def abandoned(self, worker: int, message: int) -> bool:
-        return False  # one iteration: nothing is ever cancelled
+        return False  # one iteration: nothing is cancelled, and nothing runs after T
+
+    # -- aborted transfers (docs/model.md, "Aborted transfers") --------------------------
+    def aborting(self, abort: Abort) -> bool:
+        if self.aborts:
+            self.stoppers.append(abort)
+        return self.aborts
+
+    def aborted(self, worker: int, message: int) -> bool:
+        return True  # asked only at T, when the one iteration has ended
+
+    def wasted(self, worker: int, message: int, transferred: float) -> None:
+        self.lost.append((worker, message, transferred))
+        if self.trace is not None:
+            self.trace.append((self.rep, self.env.now, worker, "aborted", -1, message + 1,
+                               transferred, 0))
+
+    def abort(self) -> float:
+        """Abort the transmissions of the iteration that ended now; their bytes, summed in
+        (worker, message) order, as the vectorized engine sums them."""
+        for stop in self.stoppers:
+            stop()
+        total = 0.0
+        for _, _, transferred in sorted(self.lost):
+            total += transferred
+        self.lost.clear()
+        return total
 
     def started(self, worker: int, message: int) -> None:
         self.sent += 1
@@ -101,7 +134,7 @@ class _Iteration:
             if c % group == 0:
                 send(i, c // group - 1)
 
-    def run(self, finish: np.ndarray) -> tuple[float, int, int, int]:
+    def run(self, finish: np.ndarray) -> tuple[float, int, int, int, float]:
         env = self.env
         send = self.network.des(self, finish.shape[0])
         for i, times in enumerate(finish.tolist()):
@@ -113,12 +146,16 @@ class _Iteration:
             env.step()
         if self.trace is not None:
             self.trace.append((self.rep, t, -1, "complete", -1, -1, math.nan, 0))
-        return t, self.received, self.sent, self.computations
+        aborted = self.abort() if self.aborts else 0.0
+        return t, self.received, self.sent, self.computations, aborted
 
 
 #: After every other event of the same instant, fifo's link included: a model received at
 #: R lets everything of its worker at instants up to R happen first (docs/model.md).
 _MODEL_PRIORITY = 3
+#: After that too: an iteration's end aborts its transmissions once everything of T_t has
+#: happened (a message received at T_t counts, one that begins at T_t was sent).
+_ABORT_PRIORITY = 4
 
 
 class _Training(_Iteration):
@@ -130,7 +167,7 @@ class _Training(_Iteration):
     def __init__(self, scheme: Scheme, network: Discipline, labels: list[list[int]],
                  pieces: int, rep: int, trace: list[TraceRow] | None,
                  training: Training) -> None:
-        super().__init__(scheme, network, labels, pieces, rep, trace)
+        super().__init__(scheme, network, labels, pieces, rep, trace, training.aborts)
         k = training.iterations
         self.training = training
         self.m = scheme.messages_per_worker
@@ -143,6 +180,9 @@ class _Training(_Iteration):
         self.sent_t = [0] * k
         self.computations_t = [0] * k
         self.late_t = [0] * k
+        self.aborted_t = [0.0] * k
+        # The last iteration whose transmissions were aborted.
+        self.cut = -1
 
     def _iteration(self, message: int) -> tuple[int, int]:
         return divmod(message, self.m)
@@ -173,6 +213,8 @@ class _Training(_Iteration):
         self.end_t[t] = now
         if self.trace is not None:
             self.trace.append((self.rep, now, -1, "complete", -1, -1, math.nan, t))
+        if self.aborts:
+            self.env.at(now, _ABORT_PRIORITY).callbacks.append(partial(self.end_transfers, t))
         if t + 1 == self.training.iterations:
             self.completion = now
             self.done.succeed()
@@ -192,7 +234,22 @@ class _Training(_Iteration):
                                self.size, t))
 
     def abandoned(self, worker: int, message: int) -> bool:
-        return self._iteration(message)[0] <= self.cancelled[worker]
+        t = self._iteration(message)[0]
+        return t <= self.cancelled[worker] or t <= self.cut
+
+    def aborted(self, worker: int, message: int) -> bool:
+        return self._iteration(message)[0] <= self.cut
+
+    def wasted(self, worker: int, message: int, transferred: float) -> None:
+        self.lost.append((worker, message, transferred))
+        if self.trace is not None:
+            t, j = self._iteration(message)
+            self.trace.append((self.rep, self.env.now, worker, "aborted", -1, j + 1,
+                               transferred, t))
+
+    def end_transfers(self, t: int, event: Event | None = None) -> None:
+        self.cut = t
+        self.aborted_t[t] = self.abort()
 
     # -- the workers --------------------------------------------------------------------
     def model_received(self, i: int, t: int, event: Event | None = None) -> None:
@@ -309,14 +366,17 @@ class Des(Engine):
         reps = finish[0].shape[0]
         if training is None or training.single:
             out = Outcome.empty(reps)
+            aborts = training is not None and training.aborts
             for k in range(reps):
-                t, received, sent, computations = _Iteration(
-                    scheme, network, rows, pieces, first_rep + k, trace).run(finish[0][k])
+                t, received, sent, computations, aborted = _Iteration(
+                    scheme, network, rows, pieces, first_rep + k, trace, aborts
+                ).run(finish[0][k])
                 _tidy()
                 out.completion_time[k] = t
                 out.messages[k] = received
                 out.messages_sent[k] = sent
                 out.computations[k] = computations
+                out.aborted_bytes[k] = aborted
             out.start[:] = 0.0
             out.end[:] = out.completion_time
             out.late_messages[:] = 0
@@ -336,4 +396,5 @@ class Des(Engine):
             out.messages_sent[where] = sim.sent_t
             out.computations[where] = sim.computations_t
             out.late_messages[where] = sim.late_t
+            out.aborted_bytes[where] = sim.aborted_t
         return out

@@ -42,7 +42,8 @@ class Vectorized(Engine):
         the master received each message, (reps, K, N, messages per worker), for what
         needs to know which messages it held (coded gradient descent)."""
         if training is None or training.single:
-            return self.iteration(scheme, network, finish[0], receptions)
+            return self.iteration(scheme, network, finish[0], receptions,
+                                  training is not None and training.aborts)
         return self.training_run(scheme, network, finish, training, receptions)
 
     def training_run(self, scheme: Scheme, network: Discipline, finish: list[np.ndarray],
@@ -79,6 +80,8 @@ class Vectorized(Engine):
             out.start[rows] = start
             out.end[rows] = end
             out.completion_time[rows] = end - start
+            out.aborted_bytes[rows] = (_in_order(network.transferred(ready, sent, received, end))
+                                       if training.aborts else 0.0)
             counts: dict[int, np.ndarray] = {}
             # Without a network the three arrays are often one and the same: count once.
             for column, times in ((out.messages, received), (out.messages_sent, sent),
@@ -92,6 +95,10 @@ class Vectorized(Engine):
             start = end + training.decode_time
         final = ends[-1][:, None, None]
         for t in range(iterations):
+            if training.aborts:
+                # Aborted at T_t, or never begun after it: no message arrives late.
+                out.late_messages[t::iterations] = 0
+                continue
             received = received_by[t]
             late = (received > ends[t][:, None, None]) & (received <= final)
             if training.late_policy == "cancel" and t + 1 < iterations:
@@ -104,14 +111,18 @@ class Vectorized(Engine):
         return out
 
     def iteration(self, scheme: Scheme, network: Discipline, finish: np.ndarray,
-                  receptions: list[np.ndarray] | None = None) -> Outcome:
-        """One iteration of each realization of ``finish`` (shape (reps, N, r))."""
+                  receptions: list[np.ndarray] | None = None, aborts: bool = False
+                  ) -> Outcome:
+        """One iteration of each realization of ``finish`` (shape (reps, N, r)); with
+        ``aborts``, the bytes its transmissions in flight at T had transferred."""
         g = scheme.group
         # Message j is ready when computation (j+1)·g ends.
         ready = finish if g == 1 else finish[:, :, g - 1 :: g]
         reps = finish.shape[0]
+        # What is in flight at T needs each message's own reception.
         sent, received = network.arrays_until(
-            ready, receptions is not None or not scheme.count_rule, _Master(scheme, reps))
+            ready, receptions is not None or not scheme.count_rule or aborts,
+            _Master(scheme, reps))
         if receptions is not None:
             receptions.append(received[:, None])
         t = _completion(scheme, received.reshape(reps, -1))
@@ -121,7 +132,10 @@ class Vectorized(Engine):
         for times in (received, sent, finish):
             if id(times) not in counts:
                 counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound, axis=1)
-        return Outcome.single(t, counts[id(received)], counts[id(sent)], counts[id(finish)])
+        aborted = (_in_order(network.transferred(ready, sent, received, t)) if aborts
+                   else np.zeros(reps))
+        return Outcome.single(t, counts[id(received)], counts[id(sent)], counts[id(finish)],
+                              aborted)
 
 
 class _Master:
@@ -156,6 +170,13 @@ class _Master:
             self.seen[np.where(new, piece, self.nowhere)] = True
         np.add(self.count, new, out=self.count)
         return self.count >= scheme.threshold
+
+
+def _in_order(per_message: np.ndarray) -> np.ndarray:
+    """Each realization's sum over its messages in (worker, message) order, one addition
+    after the other as the SimPy engine adds them (a cumulative sum never pairs terms),
+    so that the two engines agree to the bit."""
+    return np.cumsum(per_message.reshape(per_message.shape[0], -1), axis=1)[:, -1]
 
 
 def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:

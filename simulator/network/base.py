@@ -5,6 +5,16 @@ one module holding its parameters, its SimPy processes (:meth:`Discipline.des`) 
 the dynamics have an exact recursion, its vectorized form (:meth:`Discipline.arrays`).
 Which engines reproduce it is declared once, in :attr:`Discipline.engines`; the engines
 dispatch on the object and never on its name.
+
+Aborted transfers (``cancel_transfers = abort``, docs/model.md, "Aborted transfers")
+reach a discipline through one hook, whatever its links: its SimPy processes call
+:meth:`Cluster.aborting` once, with a function that the engine then calls at the end T_t
+of every iteration; that function stops each transmission in flight for which
+:meth:`Cluster.aborted` holds, reports it with :meth:`Cluster.wasted` and frees what it
+occupied at once, so that the others' rates and queues change at T_t. A message that has
+not begun is dropped where :meth:`Cluster.abandoned` holds when it would begin
+(:func:`uplinks` asks). The vectorized form gives the same bytes with
+:meth:`Discipline.transferred`.
 """
 
 from __future__ import annotations
@@ -26,6 +36,9 @@ if TYPE_CHECKING:
 
 #: Send one message: ``send(worker, message)``, called the instant it is ready.
 Send = Callable[[int, int], None]
+#: Stop the transmissions whose iteration has ended: ``abort()``, called by the engine at
+#: T_t after every other event of that instant (see :meth:`Cluster.aborting`).
+Abort = Callable[[], None]
 #: The master's decoding rule fed receptions in time order, one step at a time for all
 #: realizations: ``decoded(received, worker, message)`` takes whether each realization
 #: received a message at this step (and which), and returns which have decoded by now.
@@ -46,8 +59,30 @@ class Cluster(Protocol):
         """The master receives the message now."""
 
     def abandoned(self, worker: int, message: int) -> bool:
-        """Whether the worker dropped the message before its transmission began (its
-        iteration was cancelled by the next model)."""
+        """Whether the message is dropped before its transmission begins: its worker
+        cancelled its iteration on the next model, or the iteration has ended under
+        ``cancel_transfers = abort``. The uplink asks when the message would begin."""
+
+    def aborting(self, abort: Abort) -> bool:
+        """Under ``cancel_transfers = abort``: have ``abort`` called at the end T_t of
+        every iteration, after every other event of that instant (a message received at
+        T_t itself counts), and return True; otherwise return False, and ``abort`` is
+        never called. A discipline calls it once, when its processes start, and needs to
+        keep track of its transmissions only when it returns True.
+
+        ``abort()`` must, for each transmission in flight whose message :meth:`aborted`
+        names (on an uplink, in its latency, queued at or crossing the master's link):
+        report it with :meth:`wasted`, never receive it, and free what it occupied now,
+        so that the other transmissions' rates and queues are recomputed at this instant.
+        It runs synchronously: after the last iteration nothing runs afterwards."""
+
+    def aborted(self, worker: int, message: int) -> bool:
+        """Whether the message's iteration has ended under ``cancel_transfers = abort``:
+        its transmission, if in flight, must stop now."""
+
+    def wasted(self, worker: int, message: int, transferred: float) -> None:
+        """The message's transmission is aborted now, having transferred ``transferred``
+        bytes (docs/model.md, "Metrics", ``wasted_bytes``)."""
 
 
 class Clock(Protocol):
@@ -61,6 +96,9 @@ class Clock(Protocol):
     def event(self) -> Event: ...
 
     def process(self, generator: Generator[Event, Any, Any]) -> simpy.Process: ...
+
+    @property
+    def active_process(self) -> simpy.Process | None: ...
 
 
 @dataclass(frozen=True)
@@ -140,6 +178,16 @@ class Discipline(ABC):
         has decoded (told by ``decoded``): then starts and receptions after that instant
         may be left +inf. By default, all of them are computed."""
         return self.arrays(ready, identify)
+
+    def transferred(self, ready: np.ndarray, sent: np.ndarray, received: np.ndarray,
+                    until: np.ndarray) -> np.ndarray:
+        """The bytes each message had transferred at ``until`` (one instant per
+        realization) if its transmission was in flight then (begun at or before it, not
+        received by it), else 0, shape (reps, N, messages per worker): what aborting at
+        ``until`` wastes, as the SimPy processes' ``abort`` reports it, to the bit.
+        ``sent`` and ``received`` are :meth:`arrays_until`'s, per message, of messages
+        ready at ``ready``."""
+        raise NotImplementedError(f"network {self.name!r} has no vectorized form")
 
 
 def uplinks(cluster: Cluster, workers: int,

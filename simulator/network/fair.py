@@ -17,10 +17,12 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from simpy import Interrupt
 
 from pssim.network.base import Cluster, Decoded, Discipline, Send, register, uplinks
 
 if TYPE_CHECKING:
+    from simpy import Process
     from simpy.events import Event
 
 #: Tolerance, relative to the message size, below which a fluid flow counts as finished:
@@ -42,10 +44,43 @@ class Fair(Discipline):
         # Flows that joined since the link last updated: they transferred nothing yet.
         joining: list[list[Any]] = []
         wake = [env.event()]
+        # The rate of every transferring flow and since when, for an abort's accounting.
+        sharing = (0.0, 0.0)
+        # Per worker, the message in its latency and the uplink's process, kept only when
+        # an iteration's end aborts them.
+        delayed: dict[int, tuple[int, Process]] = {}
+
+        def abort() -> None:
+            for worker, (message, process) in list(delayed.items()):
+                if cluster.aborted(worker, message):
+                    del delayed[worker]
+                    cluster.wasted(worker, message, 0.0)  # it has not joined the link
+                    process.interrupt()
+            rate, start = sharing
+            elapsed = env.now - start
+            stopped = [f for f in flows if cluster.aborted(f[0], f[1])]
+            for f in stopped:
+                flows.remove(f)
+                cluster.wasted(f[0], f[1], size - (f[2] - rate * elapsed))
+                f[3].succeed()  # its uplink takes the next message now
+            if stopped and not wake[0].triggered:
+                wake[0].succeed()  # the others' rate changes now
+
+        tracking = cluster.aborting(abort)
 
         def forward(worker: int, message: int) -> Generator[Event, Any, None]:
             if self.latency:
-                yield env.at(env.now + self.latency)
+                if tracking:
+                    process = env.active_process
+                    assert process is not None  # the worker's uplink runs this
+                    delayed[worker] = (message, process)
+                    try:
+                        yield env.at(env.now + self.latency)
+                    except Interrupt:
+                        return  # aborted: the uplink takes its next message now
+                    del delayed[worker]
+                else:
+                    yield env.at(env.now + self.latency)
             done = env.event()
             joining.append([worker, message, size, done])
             if not wake[0].triggered:
@@ -53,6 +88,7 @@ class Fair(Discipline):
             yield done
 
         def link() -> Generator[Event, Any, None]:
+            nonlocal sharing
             while True:
                 if not flows and not joining:
                     wake[0] = env.event()
@@ -62,6 +98,7 @@ class Fair(Discipline):
                 # Max-min fair share with a common per-flow cap: min(b, B / flows).
                 rate = min(self.uplink_bandwidth, self.master_bandwidth / len(flows))
                 start = env.now
+                sharing = (rate, start)
                 wake[0] = env.event()
                 if math.isinf(rate):
                     finished = list(flows)
@@ -103,6 +140,16 @@ class Fair(Discipline):
         return share(ready, float(self.message_size or 0.0), self.uplink_bandwidth,
                      self.master_bandwidth, self.latency, decoded)
 
+    def transferred(self, ready: np.ndarray, sent: np.ndarray, received: np.ndarray,
+                    until: np.ndarray) -> np.ndarray:
+        """Each transferring flow's bytes at ``until``, from the link's state then: the
+        link's events up to ``until`` again (:func:`in_flight`), since the rates are not in
+        the starts and receptions. A flow in its latency has transferred nothing."""
+        if math.isinf(self.uplink_bandwidth) and math.isinf(self.master_bandwidth):
+            return np.zeros_like(ready)  # a flow ends the instant it joins
+        return in_flight(ready, float(self.message_size or 0.0), self.uplink_bandwidth,
+                         self.master_bandwidth, self.latency, until)
+
 
 def _unbounded(ready: np.ndarray, latency: float) -> tuple[np.ndarray, np.ndarray]:
     """Neither the uplinks nor the master's link bound the rate: a flow ends the instant it
@@ -120,10 +167,29 @@ def _unbounded(ready: np.ndarray, latency: float) -> tuple[np.ndarray, np.ndarra
 
 def share(ready: np.ndarray, size: float, cap: float, link: float, latency: float,
           decoded: Decoded | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and receptions of :func:`_follow`."""
+    start, received, _ = _follow(ready, size, cap, link, latency, decoded, None)
+    return start, received
+
+
+def in_flight(ready: np.ndarray, size: float, cap: float, link: float, latency: float,
+              until: np.ndarray) -> np.ndarray:
+    """The bytes each flow transferring at ``until`` (per realization) had transferred
+    then, else 0 (see :func:`_follow`)."""
+    transferred = _follow(ready, size, cap, link, latency, None, until)[2]
+    assert transferred is not None
+    return transferred
+
+
+def _follow(ready: np.ndarray, size: float, cap: float, link: float, latency: float,
+            decoded: Decoded | None, until: np.ndarray | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Starts and receptions of flows of ``size`` bytes ready at ``ready`` (reps, N, m),
     each capped at ``cap`` B/s, sharing ``link`` B/s max-min fairly after ``latency`` s;
     with ``decoded``, a realization stops after the instant its master decodes (what
-    starts or ends later is left +inf).
+    starts or ends later is left +inf), with ``until``, after that instant, and then the
+    third array holds the bytes each flow transferring then had transferred, by the SimPy
+    processes' expression size − (left − rate·elapsed) (else None).
 
     The link's events in time order, one per step for every realization at once: the next
     flow to join (each worker's next one joins at max(its ready time, the end of the
@@ -173,8 +239,8 @@ def share(ready: np.ndarray, size: float, cap: float, link: float, latency: floa
     last = np.zeros(reps)
     limit = rows.copy()
     dust = FLUID_EPS * size
-    # When each realization's master decoded.
-    decoded_at = np.full(reps, inf)
+    # When each realization's master decoded, or stops.
+    decoded_at = np.full(reps, inf) if until is None else until.astype(float)
     for step in range(2 * flows):
         worker = joins_at.argmin(axis=1)
         joins = joins_at_flat.take(rows * n + worker)
@@ -227,4 +293,14 @@ def share(ready: np.ndarray, size: float, cap: float, link: float, latency: floa
     # A flow starts when it is ready or, if later, when its worker's previous one ends.
     start = ready.copy()
     np.maximum(start[:, :, 1:], received[:, :, : m - 1], out=start[:, :, 1:])
-    return start, received[:, :, :m].copy()
+    if until is None:
+        return start, received[:, :, :m].copy(), None
+    transferred = np.zeros((reps, n, m))
+    # Each worker's transferring flow (finite bytes left) at the link's last update; all
+    # share one rate since.
+    rate = np.minimum(cap, link / np.maximum(busy, 1))
+    moving = np.isfinite(left[:n])
+    worker, rep = np.nonzero(moving)
+    done = size - (left[:n] - rate * (decoded_at - last))
+    transferred[rep, worker, flow_of[worker * reps + rep]] = done[worker, rep]
+    return start, received[:, :, :m].copy(), transferred

@@ -8,14 +8,16 @@ Exact in both engines: the links are queues whose departures follow the Lindley 
 from __future__ import annotations
 
 from collections.abc import Generator
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from simpy import Interrupt
 
 from pssim.network.base import Cluster, Discipline, Send, register, uplinks
 
 if TYPE_CHECKING:
+    from simpy import Process
     from simpy.events import Event
 
 #: Runs after every ordinary event of the same instant (SimPy's NORMAL priority is 1): the
@@ -34,13 +36,51 @@ class Fifo(Discipline):
     def des(self, cluster: Cluster, workers: int) -> Send:
         env = cluster.env
         up, lat, down = self.uplink_time, self.latency, self.master_time
+        size = float(self.message_size or 0.0)
         arrivals: list[tuple[float, int, int]] = []
         idle = [env.event()]
+        # Where each message in flight is, kept only when an iteration's end aborts them:
+        # per worker the message its uplink sends (its start, the uplink's process), the
+        # messages in their latency, and the one the master's link serves (its process).
+        sending: dict[int, tuple[int, float, Process]] = {}
+        travelling: set[tuple[int, int]] = set()
+        serving: list[tuple[int, int, Process]] = []
+
+        def abort() -> None:
+            now = env.now
+            for worker, (message, start, process) in list(sending.items()):
+                if cluster.aborted(worker, message):
+                    del sending[worker]
+                    # The uplink sends at a constant rate: the bytes sent so far.
+                    cluster.wasted(worker, message, size * (now - start) / up)
+                    process.interrupt()
+            for worker, message in [m for m in travelling if cluster.aborted(*m)]:
+                travelling.remove((worker, message))
+                cluster.wasted(worker, message, size)
+            kept = []
+            for arrival in arrivals:
+                if cluster.aborted(arrival[1], arrival[2]):
+                    cluster.wasted(arrival[1], arrival[2], size)
+                else:
+                    kept.append(arrival)
+            arrivals[:] = kept
+            heapify(arrivals)
+            if serving and cluster.aborted(serving[0][0], serving[0][1]):
+                worker, message, process = serving.pop()
+                cluster.wasted(worker, message, size)
+                process.interrupt()
+
+        tracking = cluster.aborting(abort)
 
         def arrive(worker: int, message: int) -> None:
             heappush(arrivals, (env.now, worker, message))
             if not idle[0].triggered:
                 idle[0].succeed()
+
+        def land(worker: int, message: int) -> None:
+            if (worker, message) in travelling:  # else aborted in its latency
+                travelling.remove((worker, message))
+                arrive(worker, message)
 
         def forward(worker: int, message: int) -> Generator[Event, Any, None] | None:
             if up == 0.0 and lat == 0.0:  # arrives at once: no events to schedule
@@ -50,8 +90,20 @@ class Fifo(Discipline):
 
         def transmit(worker: int, message: int) -> Generator[Event, Any, None]:
             end = env.now + up
-            yield env.at(end)
-            env.at(end + lat).callbacks.append(lambda ev: arrive(worker, message))
+            if not tracking:
+                yield env.at(end)
+                env.at(end + lat).callbacks.append(lambda ev: arrive(worker, message))
+                return
+            process = env.active_process
+            assert process is not None  # the worker's uplink runs this
+            sending[worker] = (message, env.now, process)
+            try:
+                yield env.at(end)
+            except Interrupt:
+                return  # aborted: the uplink takes its next message now
+            del sending[worker]
+            travelling.add((worker, message))
+            env.at(end + lat).callbacks.append(lambda ev: land(worker, message))
 
         def master_link() -> Generator[Event, Any, None]:
             while True:
@@ -62,11 +114,35 @@ class Fifo(Discipline):
                     # Others may still arrive at this instant and go first by the tie rule.
                     yield env.at(env.now, _AFTER_INSTANT)
                 _, worker, message = heappop(arrivals)
-                yield env.at(env.now + down)
+                if tracking:
+                    process = env.active_process
+                    assert process is not None
+                    serving.append((worker, message, process))
+                    try:
+                        yield env.at(env.now + down)
+                    except Interrupt:
+                        continue  # aborted: the link serves the next message now
+                    serving.pop()
+                else:
+                    yield env.at(env.now + down)
                 cluster.receive(worker, message)
 
         env.process(master_link())
         return uplinks(cluster, workers, forward)
+
+    def transferred(self, ready: np.ndarray, sent: np.ndarray, received: np.ndarray,
+                    until: np.ndarray) -> np.ndarray:
+        """What the uplink had sent of each message in flight: all of it once the uplink
+        is done (in its latency, queued at or crossing the master's link), else
+        size·elapsed/uplink time; the same expressions as the SimPy processes'."""
+        size, up = float(self.message_size or 0.0), self.uplink_time
+        at = until[:, None, None]
+        flying = (sent <= at) & (received > at)
+        # Past the uplink whenever it takes no time: no division by 0 is needed then.
+        past = sent + up <= at
+        with np.errstate(divide="ignore", invalid="ignore"):
+            partial = size * (at - sent) / up
+        return np.where(flying, np.where(past, size, partial), 0.0)
 
     def arrays(self, ready: np.ndarray, identify: bool) -> tuple[np.ndarray, np.ndarray]:
         """Each uplink and the master's link by the Lindley recursion, vectorized over
