@@ -555,9 +555,10 @@ def self_checks(bed: Testbed, rate: float, sizes: Sequence[int]) -> dict[str, An
     # Skip the first quarter: slow start and the queue filling are not the steady rate.
     first = chunks // 4
     goodput = chunk * (chunks - 1 - first) / (arr[0, -1] - arr[0, first])
-    out: dict[str, Any] = {"rate": rate, "bulk_goodput": goodput, "bulk_ideal": ideal,
-                           "bulk_error": goodput / ideal - 1,
-                           "bulk_ok": abs(goodput / ideal - 1) <= GOODPUT_TOLERANCE,
+    error = float(goodput / ideal - 1)
+    out: dict[str, Any] = {"rate": rate, "bulk_goodput": float(goodput),
+                           "bulk_ideal": ideal, "bulk_error": error,
+                           "bulk_ok": bool(abs(error) <= GOODPUT_TOLERANCE),
                            "single": []}
     for size in sizes:
         arr, started = bed.replay(np.zeros((1, 1)), size, np.zeros((1, 1), int), 1)

@@ -151,7 +151,7 @@ def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) ->
     raw = pd.read_parquet(tmp_path / "records.parquet")
     assert {"scheme", "rep", "worker", "message", "ready", "arrival"} <= set(raw.columns)
     settings = json.loads((tmp_path / "settings.json").read_text())
-    assert settings["self_checks"][0]["bulk_ok"]
+    assert settings["self_checks"][0]["bulk_ok"] is True
     assert settings["namespace"].startswith("pssim-val-")
     assert settings["namespace"] not in _namespaces()
 
