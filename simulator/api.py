@@ -245,7 +245,8 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
                               "it, not beside it")
     net = networks.build(config.network, uplink_bandwidth=config.uplink_bandwidth,
                          master_bandwidth=config.master_bandwidth, latency=config.latency,
-                         message_size=config.message_size)
+                         message_size=config.message_size, mtu=config.mtu,
+                         buffer=config.buffer)
     model = build_compute(config)
     model.check(config.workers, config.load, first_rep + config.reps, config.iterations)
     if not isinstance(config.decode_time, float):
@@ -262,6 +263,9 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
     ignored = [f"{name}={getattr(config, name):g}" for name, default in
                (("uplink_bandwidth", math.inf), ("master_bandwidth", math.inf),
                 ("latency", 0.0)) if name not in net.uses and getattr(config, name) != default]
+    ignored += [f"{name}={getattr(config, name):g}" for name in ("mtu", "buffer")
+                if not hasattr(net, name)
+                and getattr(config, name) != Config.model_fields[name].default]
     if ignored:
         warnings.warn(f"{', '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} no "
                       f"effect with network {net.name}", Note, stacklevel=3)

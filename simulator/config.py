@@ -249,7 +249,7 @@ class Config(BaseModel):
         "worker, duration, and optionally computation (1..r), rep and iteration. Replaces "
         "the straggler model.", json_schema_extra={"kind": "str"})
     network: Annotated[Any, _checked(_plugin)] = Field(
-        "none", description="Network discipline: none, fifo or fair.",
+        "none", description="Network discipline: none, fifo, fair or tcp.",
         json_schema_extra={"kind": "str"})
     uplink_bandwidth: Annotated[float, _checked(bandwidth)] = Field(
         math.inf, description="Each worker's uplink: bytes/s, or with a unit ('10Gbps', "
@@ -264,6 +264,14 @@ class Config(BaseModel):
         lambda n, v: None if v is None else nbytes(n, v))] = Field(
         None, description="Bytes per message, or with a unit ('4MB', '4MiB'); required for "
         "fifo and fair.", json_schema_extra={"kind": "quantity"})
+    mtu: Annotated[int, _checked(lambda n, v: integer(n, v, low=576, high=65536))] = Field(
+        1500, description="Network tcp: the largest IP packet, bytes (576..65536); a "
+        "segment carries mtu − 52 bytes of payload and 66 of headers on the wire.",
+        json_schema_extra={"kind": "int"})
+    buffer: Annotated[float, _checked(nbytes)] = Field(
+        1_500_000.0, description="Network tcp: the tail-drop queue at the master's link, "
+        "bytes or with a unit ('1.5MB'); at least one full segment (mtu + 14 bytes).",
+        json_schema_extra={"kind": "quantity"})
     iterations: Annotated[int, _count(1)] = Field(
         1, description="Iterations K of a training run (1: the paper's single iteration).",
         json_schema_extra={"kind": "int"})

@@ -23,7 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pssim.errors import ConfigError
@@ -92,6 +92,8 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def at(self, time: float, priority: int = ...) -> Event: ...
+
+    def peek(self) -> float: ...
 
     def event(self) -> Event: ...
 
@@ -239,14 +241,17 @@ def names() -> tuple[str, ...]:
 
 def build(network: str | Discipline = "none", *, uplink_bandwidth: Any = math.inf,
           master_bandwidth: Any = math.inf, latency: Any = 0.0,
-          message_size: Any = None) -> Discipline:
-    """The discipline registered as ``network`` with these link parameters (an object
-    already built is returned as it is)."""
+          message_size: Any = None, **options: Any) -> Discipline:
+    """The discipline registered as ``network`` with these link parameters and those of
+    ``options`` that it has (``mtu``, ``buffer`` of ``tcp``); an object already built is
+    returned as it is."""
     if isinstance(network, Discipline):
         return network
     cls = _REGISTRY.get(network) if isinstance(network, str) else None
     if cls is None:
         raise ConfigError("network", network, f"must be one of {', '.join(_REGISTRY)} (or "
                           "a Discipline object)")
-    return cls(uplink_bandwidth, master_bandwidth, latency, message_size)
+    own = {f.name for f in fields(cls)}
+    return cls(uplink_bandwidth, master_bandwidth, latency, message_size,
+               **{k: v for k, v in options.items() if k in own})
 
