@@ -459,7 +459,13 @@ class Testbed:
         # sends back to back at the rate instead of stalling on its timer's resolution.
         self.burst_bytes = max(4 * frame, int(rate * self.burst_time))
         burst = str(self.burst_bytes)
-        if self.shaper == "tbf":
+        if self.shaper == "netem":
+            # netem's rate sends each packet at the instant the link would finish it,
+            # from ideal times, so a late timer never lets a burst through.
+            self.burst_bytes = 0
+            self.tc("qdisc", "add", "dev", self.ifb, "root", "handle", "1:", "netem",
+                    "rate", bits, "limit", str(max(1, self.buffer // frame)))
+        elif self.shaper == "tbf":
             self.tc("qdisc", "add", "dev", self.ifb, "root", "handle", "1:", "tbf",
                     "rate", bits, "burst", burst, "limit", str(self.buffer))
         else:
@@ -604,20 +610,22 @@ def feasible_schemes(names: Sequence[str], workers: int, load: int
 
 
 def model_times(schemes: Sequence[Any], cell: Cell, opt: Options, mtu: int,
-                buffer: int) -> dict[str, dict[str, np.ndarray]]:
-    """Per discipline and scheme label, pssim's completion time of each rep."""
+                buffer: int, burst: float = 0.0) -> dict[str, dict[str, np.ndarray]]:
+    """Per discipline and scheme label, pssim's completion time of each rep. fifo and
+    fair get B as a user states it; tcp gets the testbed's link as it is: its MTU, its
+    queue and the shaper's token bucket of ``burst`` bytes."""
     import pssim
     from pssim import network as networks
-    from pssim.config import Config
 
     out: dict[str, dict[str, np.ndarray]] = {}
     for name in networks.names():
         options: dict[str, Any] = {"network": name}
-        if name != "none":
+        if name == "tcp":
+            options["network"] = networks.Tcp(master_bandwidth=cell.rate,
+                                              message_size=cell.size, mtu=mtu,
+                                              buffer=buffer, burst=burst)
+        elif name != "none":
             options.update(message_size=cell.size, master_bandwidth=cell.rate)
-        for extra, value in (("mtu", mtu), ("buffer", buffer)):
-            if name == "tcp" and extra in Config.model_fields:
-                options[extra] = value
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             summary = pssim.run([s.label for s in schemes], workers=cell.workers,
@@ -661,7 +669,7 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     """Replay every scheme's realizations of a cell; rows of the table, raw records."""
     bed.shape(cell.rate)
     ready = cell_ready(schemes, cell, opt)
-    models = model_times(schemes, cell, opt, bed.mtu, bed.buffer)
+    models = model_times(schemes, cell, opt, bed.mtu, bed.buffer, bed.burst_bytes)
     load_before = os.getloadavg()[0]
     drops_before = bed.counters()["drops"]
     kernel: dict[str, np.ndarray] = {}

@@ -1,9 +1,10 @@
 """The master's link as the bottleneck: the Fig. 2 cluster (N = 40, r = 4, mu = 10,
 alpha = 0.01) with a realistic gradient (10^6 float32 parameters, 4 MB per message),
 10 Gbps uplinks and 50 µs latency, while the master's bandwidth sweeps four decades, under
-the fifo and the fair network. Which scheme is fastest changes with the bandwidth: schemes
-that send many messages (UC-MMC-PG) win when the link is fast and lose to those that send
-fewer (LCC-MMC-2, then LCC) as it slows."""
+the fifo, the fair and the tcp network. Which scheme is fastest changes with the
+bandwidth: schemes that send many messages (UC-MMC-PG) win when the link is fast and lose
+to those that send fewer (LCC-MMC-2, then LCC) as it slows; and where the disciplines
+disagree on the winner, the study says so."""
 
 from __future__ import annotations
 
@@ -20,19 +21,22 @@ from pssim.config import Config
 from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, bandwidths, register
 
 #: The swept networks; network none (B → ∞) is drawn beside them as a reference.
-NETWORKS = ["fifo", "fair"]
+NETWORKS = ["fifo", "fair", "tcp"]
 REFERENCE = "none"
 #: The fair network gets a fraction of the realizations: its vectorized recursion costs
 #: about 50 µs per realization and scheme at N = 40 on a busy link, against a few µs for
 #: fifo (the fraction predates it, and keeps the study's published numbers).
 FAIR_FRACTION = 20
 FAIR_MIN_REPS = 200
+#: The tcp network moves every segment (2,897 of a 4 MB message): about 3 s per
+#: realization of the six schemes at N = 40, so a few realizations per point.
+TCP_REPS = 3
 SUMMARY_KEYS = ["network", "master_bandwidth", "scheme"]
 
 
 def reps_per_network(reps: int) -> dict[str, int]:
     fair = min(reps, max(FAIR_MIN_REPS, reps // FAIR_FRACTION))
-    return {"fifo": reps, "fair": fair, REFERENCE: reps}
+    return {"fifo": reps, "fair": fair, "tcp": min(reps, TCP_REPS), REFERENCE: reps}
 
 
 def point_reps(point: Config, reps: int) -> int:
@@ -91,6 +95,17 @@ def ranking_changes(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def fastest_by_network(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per swept bandwidth, the fastest scheme under each network, and whether they
+    differ: where the answer depends on how the link is modelled."""
+    swept = summary[np.isfinite(summary["master_bandwidth"])]
+    best = best_by_group(swept, ["network", "master_bandwidth"])
+    table = best.pivot(index="master_bandwidth", columns="network", values="best")
+    table = table[[n for n in NETWORKS if n in table.columns]]
+    table["differ"] = table.nunique(axis=1) > 1
+    return table.reset_index()
+
+
 def _bandwidth(b: float) -> str:
     """1e7 → "1e7", 3.16e8 → "3.16e8": short enough for a sentence."""
     exponent = math.floor(math.log10(b))
@@ -122,6 +137,14 @@ def finding(summary: pd.DataFrame) -> str:
                  f"{_bandwidth(float(s['to_bandwidth']))} B/s"
                  for _, s in steps.iterrows()]
         sentences.append(f"{start}; the lead passes " + ", then ".join(moves) + ".")
+    differ = fastest_by_network(summary)
+    differ = differ[differ["differ"]]
+    if not differ.empty:
+        nets = [n for n in NETWORKS if n in differ.columns]
+        at = "; ".join(f"B = {_bandwidth(float(row['master_bandwidth']))} B/s: "
+                       + ", ".join(f"{n} {row[n]}" for n in nets)
+                       for _, row in differ.iterrows())
+        sentences.append(f"The fastest scheme depends on the network at {at}.")
     return " ".join(sentences)
 
 
@@ -136,6 +159,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     output.table(ranking_changes(summary), "ranking_changes")
     output.text(finding(summary) + "\n", "finding.txt")
     output.table(load_at_the_ends(study.data), "load")
+    output.table(fastest_by_network(summary), "fastest_by_network")
     size = (c.message_size or math.nan) / 1e6
     reference = summary[summary["network"] == REFERENCE]
     for net in NETWORKS:
@@ -176,8 +200,8 @@ def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log
 SCENARIO = register(Scenario(
     name="bottleneck_bandwidth",
     description="Mean T and communication load vs the master's bandwidth (1e7–1e11 B/s) at "
-                "N = 40, r = 4, 4 MB messages, fifo and fair networks: where the fastest "
-                "scheme changes",
+                "N = 40, r = 4, 4 MB messages, fifo, fair and tcp networks: where the "
+                "fastest scheme changes, and where the networks disagree",
     default_reps=20_000,
     # All the paper's schemes that can run at the load, which a user may change.
     base={"scheme": ["all"], "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,

@@ -8,6 +8,7 @@ each on empty links), and which scheme is fastest where."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,12 @@ from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, ba
 
 POLICIES = ["cancel", "drain"]
 BANDWIDTHS = bandwidths(8, 10, 5)
+#: The same training under each network, at one bandwidth and for a few iterations (tcp
+#: moves every segment: about a second per iteration of the six schemes at N = 40), with
+#: late work cancelled; realizations per network.
+NETWORKS = {"fifo": 4, "fair": 2, "tcp": 1}
+COMPARE_BANDWIDTH = 1e9
+COMPARE_ITERATIONS = 10
 #: Realizations of the single-iteration points (the vectorized engine: cheap).
 SINGLE_REPS = 5_000
 KEYS = ["late_policy", "master_bandwidth", "scheme"]
@@ -46,7 +53,9 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     from pssim.analysis.plots import plot_summary_vs
 
     c = study.config
-    runs = study.data[study.data["iterations"] > 1]
+    data = study.data
+    compared = _compared(data, c.iterations)
+    runs = data[(data["iterations"] > 1) & ~compared]
     totals = training_totals(runs, by=["late_policy", "master_bandwidth"])
     # summarize's interval of a mean, on the training time; "messages" is the run's late
     # messages, reported as mean_late_messages.
@@ -80,9 +89,41 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     output.figure(plot_training_progress(slowest, title=(
         f"Training progress, cancel, B = {runs['master_bandwidth'].min():g} bytes/s")),
         "progress", slowest[["scheme", "rep", "iteration", "end"]])
-    output.text(finding(table) + "\n", "finding.txt")
+    networks = network_table(data[compared])
+    output.table(networks, "networks")
+    output.text(finding(table) + " " + network_finding(networks) + "\n", "finding.txt")
     timeline(study, output)
     return table
+
+
+def _compared(data: pd.DataFrame, iterations: int) -> pd.Series:
+    """The rows of the network comparison's points (none when a user's ``iterations`` is
+    the comparison's: its points are then the base's own)."""
+    return ((data["iterations"] == COMPARE_ITERATIONS) & (data["iterations"] != iterations)
+            & (data["late_policy"] == "cancel")
+            & (data["master_bandwidth"] == COMPARE_BANDWIDTH)
+            & data["network"].isin(list(NETWORKS)))
+
+
+def network_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean training time per network and scheme, and each network's fastest scheme."""
+    totals = training_totals(runs, by=["network"])
+    table = totals.groupby(["network", "scheme"], sort=False).agg(
+        n=("training_time", "size"), mean_training_time=("training_time", "mean"),
+        mean_late_messages=("late_messages", "mean")).reset_index()
+    table["rank"] = table.groupby("network")["mean_training_time"].rank(method="first")
+    return table.sort_values(["network", "rank"], kind="mergesort").reset_index(drop=True)
+
+
+def network_finding(table: pd.DataFrame) -> str:
+    """Which scheme trains fastest under each network, and whether they agree."""
+    if table.empty:
+        return ""
+    best = table[table["rank"] == 1].set_index("network")["scheme"]
+    at = ", ".join(f"{net} {best[net]}" for net in NETWORKS if net in best.index)
+    agree = "the networks agree" if best.nunique() == 1 else "the networks disagree"
+    return (f"Training {COMPARE_ITERATIONS} iterations at B = {COMPARE_BANDWIDTH:.3g} B/s "
+            f"(cancel), the fastest scheme is: {at}; {agree}.")
 
 
 #: The scheme, bandwidth (bytes/s) and iterations of the timeline figure, of realization 0.
@@ -125,6 +166,15 @@ def finding(swept: pd.DataFrame) -> str:
     return " ".join(parts)
 
 
+def extra_points() -> tuple[dict[str, Any], ...]:
+    """Single iterations at each bandwidth (what an iteration takes on empty links), and
+    the network comparison's points."""
+    return (*({"iterations": 1, "late_policy": "cancel", "master_bandwidth": b}
+              for b in BANDWIDTHS),
+            *({"network": net, "iterations": COMPARE_ITERATIONS, "late_policy": "cancel",
+               "master_bandwidth": COMPARE_BANDWIDTH} for net in NETWORKS))
+
+
 SCENARIO = register(Scenario(
     name="training",
     description="Time of 100 training iterations vs the master's bandwidth (1e8–1e10 B/s) "
@@ -136,9 +186,10 @@ SCENARIO = register(Scenario(
           "model_size": 4e6, "downlink_bandwidth": 1.25e9},
     factors={"late_policy": POLICIES, "master_bandwidth": BANDWIDTHS},
     # Single iterations at each bandwidth: what an iteration takes on empty links.
-    extra_points=tuple({"iterations": 1, "late_policy": "cancel", "master_bandwidth": b}
-                       for b in BANDWIDTHS),
-    point_reps=lambda point, reps: reps if point.iterations > 1 else SINGLE_REPS,
+    extra_points=extra_points(),
+    point_reps=lambda point, reps: (SINGLE_REPS if point.iterations == 1 else
+                                    min(reps, NETWORKS[point.network])
+                                    if point.iterations == COMPARE_ITERATIONS else reps),
     chunk_size=200,  # realization-iterations: 2 realizations of 100 iterations a chunk
     report=report,
 ))

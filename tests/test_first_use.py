@@ -374,6 +374,7 @@ def test_scenario_tables_and_figures_in_gbps(tmp_path: Path,
 
     monkeypatch.setattr(plots, "plot_summary_vs", spy)
     monkeypatch.setattr(bottleneck_bandwidth, "FAIR_MIN_REPS", 5)
+    monkeypatch.setattr(bottleneck_bandwidth, "TCP_REPS", 1)
     execute("bottleneck_bandwidth", 20, 1, tmp_path, executor="serial", progress=False,
             bandwidth_unit="Gbps")
     table = pd.read_csv(tmp_path / "summary.csv")

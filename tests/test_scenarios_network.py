@@ -3,6 +3,7 @@ checkable property of each result."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 import pssim
 from pssim.analysis import load_sweep
 from pssim.scenarios import best_scheme_map, bottleneck_bandwidth
+from pssim.scenarios.common import _REGISTRY as scenario_registry
 from pssim.scenarios.common import execute
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +45,11 @@ def figures(*stems: str) -> list[str]:
 @pytest.fixture(scope="module")
 def bottleneck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bottleneck_bandwidth")
-    # SimPy's fair network costs ~2 ms per realization and scheme; 20 keep the test short.
+    # SimPy's fair network costs ~2 ms per realization and scheme, tcp ~0.5 s; 20 and 1
+    # keep the test short.
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(bottleneck_bandwidth, "FAIR_MIN_REPS", 20)
+        mp.setattr(bottleneck_bandwidth, "TCP_REPS", 1)
         execute("bottleneck_bandwidth", 300, 3, out, svg=False, progress=False,
                 executor="serial")
     return out
@@ -53,11 +57,12 @@ def bottleneck(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_bottleneck_files_and_tables(bottleneck: Path) -> None:
     check_files(bottleneck, ["summary.csv", "ranking.csv",
-                             "ranking_changes.csv", "finding.txt",
+                             "ranking_changes.csv", "finding.txt", "fastest_by_network.csv",
                              *figures("completion_time_fifo", "completion_time_fair",
-                                      "communication_load_fifo", "communication_load_fair")])
+                                      "completion_time_tcp", "communication_load_fifo",
+                                      "communication_load_fair", "communication_load_tcp")])
     config = check_config(bottleneck, 300, 3)
-    assert config["reps_per_network"] == {"fifo": 300, "fair": 20, "none": 300}
+    assert config["reps_per_network"] == {"fifo": 300, "fair": 20, "tcp": 1, "none": 300}
     data = load_sweep(bottleneck)
     assert {"scheme", "network", "master_bandwidth", "rep", "completion_time", "messages",
             "bytes"} <= set(data.columns)
@@ -65,6 +70,7 @@ def test_bottleneck_files_and_tables(bottleneck: Path) -> None:
     bandwidths = len(bottleneck_bandwidth.SCENARIO.factors["master_bandwidth"])
     assert counts["fifo"] == bandwidths * 6 * 300
     assert counts["fair"] == bandwidths * 6 * 20
+    assert counts["tcp"] == bandwidths * 6 * 1
     assert counts["none"] == 6 * 300
     summary = pd.read_csv(bottleneck / "summary.csv")
     assert list(summary.columns) == [*bottleneck_bandwidth.SUMMARY_KEYS, *SUMMARY_COLUMNS]
@@ -105,7 +111,15 @@ def test_bottleneck_changes_and_finding_agree_with_ranking(bottleneck: Path) -> 
                           "fastest_after"]].itertuples(index=False, name=None)) == expected
     assert len(changes[changes["network"] == "fifo"]) >= 1
     text = (bottleneck / "finding.txt").read_text()
-    assert "Under fifo" in text and "Under fair" in text
+    assert "Under fifo" in text and "Under fair" in text and "Under tcp" in text
+    fastest = pd.read_csv(bottleneck / "fastest_by_network.csv")
+    for net in ("fifo", "fair", "tcp"):
+        assert list(fastest[net]) == list(first[net].sort_index())
+    assert list(fastest["differ"]) == [len({a, b, c}) > 1 for a, b, c in
+                                       zip(fastest["fifo"], fastest["fair"], fastest["tcp"],
+                                           strict=True)]
+    if fastest["differ"].any():
+        assert "depends on the network" in text
     for row in changes.itertuples():
         assert str(row.fastest_after) in text
 
@@ -205,10 +219,20 @@ def test_training_scenario(tmp_path: Path) -> None:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(training, "SINGLE_REPS", 200)
+        # tcp costs about 0.2 s per iteration and scheme here: 2 iterations.
+        mp.setattr(training, "COMPARE_ITERATIONS", 2)
+        mp.setitem(scenario_registry, "training", dataclasses.replace(
+            training.SCENARIO, extra_points=training.extra_points()))
         execute("training", 1, 4, tmp_path, svg=False, progress=False, executor="serial",
                 overrides={"iterations": "5"})
+    networks = pd.read_csv(tmp_path / "networks.csv")
+    assert set(networks["network"]) == {"fifo", "fair", "tcp"}
+    assert (networks["n"] == 1).all() and len(networks) == 3 * 6
+    best = networks[networks["rank"] == 1].set_index("network")["scheme"]
+    text = (tmp_path / "finding.txt").read_text()
+    assert all(f"{net} {best[net]}" in text for net in ("fifo", "fair", "tcp"))
     check_files(tmp_path, ["training_time.csv", "coupling_cost.csv", "fastest.csv",
-                           "finding.txt",
+                           "finding.txt", "networks.csv",
                            *figures("training_time_cancel", "training_time_drain",
                                     "progress", "timeline_iterations")])
     cost = pd.read_csv(tmp_path / "coupling_cost.csv")

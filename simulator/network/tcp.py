@@ -24,7 +24,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pssim.errors import ConfigError, integer
+from pssim.errors import ConfigError, finite, integer
 from pssim.network.base import Cluster, Discipline, Send, register
 from pssim.units import nbytes
 
@@ -171,7 +171,7 @@ class Stack:
 
     def __init__(self, workers: int, size: float, mtu: int, buffer: float,
                  master_bandwidth: float, uplink_bandwidth: float, latency: float,
-                 begin: Callable[[int, int], bool]) -> None:
+                 begin: Callable[[int, int], bool], burst: float = 0.0) -> None:
         self.mss = mtu - MTU_OVERHEAD
         self.segments = max(1, math.ceil(size / self.mss))
         self.last_payload = size - (self.segments - 1) * self.mss
@@ -188,6 +188,11 @@ class Stack:
         self.queue: deque[tuple[_Connection, int, int, int, float]] = deque()
         self.backlog = 0.0
         self.depart = math.inf
+        # The link's token bucket as the instant its tokens were last none (at ``burst``
+        # 0, when it last finished a segment), and that instant once the head has left.
+        self.burst_time = burst / master_bandwidth
+        self.empty_at = -math.inf
+        self.empty_after = -math.inf
         # Timed events other than departures: (time, order, kind, connection, data).
         self.events: list[tuple[float, int, int, _Connection, Any]] = []
         self.order = 0
@@ -262,7 +267,7 @@ class Stack:
         self.queue = deque(p for p in self.queue if p[0].generation == p[1])
         self.backlog = sum(p[4] for p in self.queue)
         if self.queue and self.queue[0] is not head:
-            self.depart = now + self.queue[0][4] / self.rate
+            self._serve()
         elif not self.queue:
             self.depart = math.inf
         for c in reset:
@@ -352,12 +357,23 @@ class Stack:
         self.queue.append(packet)
         self.backlog += wire
         if len(self.queue) == 1:
-            self.depart = self.now + wire / self.rate
+            self._serve()
+
+    def _serve(self) -> None:
+        """The head of the queue leaves once the bucket holds its bytes: at once after an
+        idle time if the bucket was full, else its bytes' time at B after the last."""
+        empty = max(self.empty_at, self.now - self.burst_time)
+        self.empty_after = empty + self.queue[0][4] / self.rate
+        self.depart = max(self.now, self.empty_after)
 
     def _departure(self) -> None:
         c, generation, tx, s, wire = self.queue.popleft()
         self.backlog -= wire
-        self.depart = (self.now + self.queue[0][4] / self.rate) if self.queue else math.inf
+        self.empty_at = self.empty_after
+        if self.queue:
+            self._serve()
+        else:
+            self.depart = math.inf
         if c.generation != generation:
             return  # the segment in service when its connection was reset
         if s == c.rcv_nxt:
@@ -541,6 +557,10 @@ class Tcp(Discipline):
 
     mtu: int = 1500
     buffer: float = BUFFER
+    #: A token bucket at the master's link, bytes: after an idle time it lets this many
+    #: bytes through at once, as a shaper does (the validation harness's tbf); 0, the
+    #: default, is a link that sends every byte at B.
+    burst: float = 0.0
 
     name = "tcp"
     engines: ClassVar[frozenset[str]] = frozenset({"des"})
@@ -554,6 +574,8 @@ class Tcp(Discipline):
             raise ConfigError("buffer", self.buffer, f"must hold at least one full segment "
                               f"on the wire, {mtu + 14} bytes at mtu={mtu}")
         object.__setattr__(self, "buffer", buffer)
+        burst = finite("burst", self.burst, low=0.0)
+        object.__setattr__(self, "burst", burst)
 
     @property
     def wire_bytes(self) -> float:
@@ -562,13 +584,15 @@ class Tcp(Discipline):
         return size + math.ceil(size / (self.mtu - MTU_OVERHEAD)) * HEADERS
 
     def parameters(self) -> dict[str, Any]:
-        return {**super().parameters(), "mtu": self.mtu, "buffer": self.buffer}
+        return {**super().parameters(), "mtu": self.mtu, "buffer": self.buffer,
+                "burst": self.burst}
 
     def des(self, cluster: Cluster, workers: int) -> Send:
         env = cluster.env
         stack = Stack(workers, float(self.message_size or 0.0), self.mtu, self.buffer,
                       self.master_bandwidth, self.uplink_bandwidth, self.latency,
-                      lambda worker, message: not cluster.abandoned(worker, message))
+                      lambda worker, message: not cluster.abandoned(worker, message),
+                      self.burst)
         wake = [env.event()]
 
         def tell(notices: list[Notice]) -> None:
