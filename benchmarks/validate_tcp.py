@@ -459,13 +459,7 @@ class Testbed:
         # sends back to back at the rate instead of stalling on its timer's resolution.
         self.burst_bytes = max(4 * frame, int(rate * self.burst_time))
         burst = str(self.burst_bytes)
-        if self.shaper == "netem":
-            # netem's rate sends each packet at the instant the link would finish it,
-            # from ideal times, so a late timer never lets a burst through.
-            self.burst_bytes = 0
-            self.tc("qdisc", "add", "dev", self.ifb, "root", "handle", "1:", "netem",
-                    "rate", bits, "limit", str(max(1, self.buffer // frame)))
-        elif self.shaper == "tbf":
+        if self.shaper == "tbf":
             self.tc("qdisc", "add", "dev", self.ifb, "root", "handle", "1:", "tbf",
                     "rate", bits, "burst", burst, "limit", str(self.buffer))
         else:
