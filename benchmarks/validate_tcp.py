@@ -16,6 +16,7 @@ The same file is the agent run inside the namespace (``--agent master|sender``).
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import math
@@ -218,6 +219,27 @@ def parse_options(argv: Sequence[str]) -> Options:
                    a.max_load, burst, dict(zip(bandwidths, bw_texts, strict=True)))
 
 
+def parse_rescore(argv: Sequence[str]) -> tuple[Path, float | None]:
+    """``--records FOLDER [--out OUT] [--base-rtt 20us]``'s options."""
+    p = _Parser(prog="validate_tcp.py --records FOLDER")
+    p.add_argument("--out", default="results/validation-rescored")
+    p.add_argument("--base-rtt", default=None,
+                   help="the testbed's base round trip, if its settings.json has none")
+    a = p.parse_args(list(argv))
+    rtt = None
+    if a.base_rtt is not None:
+        from pssim.errors import ConfigError
+        from pssim.units import parse_duration
+
+        try:
+            rtt = parse_duration("base_rtt", a.base_rtt)
+        except ConfigError as err:
+            raise Usage(f"--base-rtt {a.base_rtt!r}: {err.allowed}") from None
+        if not 0 <= rtt < 1:
+            raise Usage(f"--base-rtt {a.base_rtt!r}: must be between 0 and 1 s")
+    return Path(a.out), rtt
+
+
 def missing_prerequisite(path: str | None = None) -> str | None:
     """What stops the harness from running here (root, ip, tc), or None."""
     if os.geteuid() != 0:
@@ -401,6 +423,30 @@ class _Agent:
                 self.proc.wait()
 
 
+#: One-byte exchanges on loopback, printed as their median round trip in seconds.
+_PING_PONG = """
+import socket, statistics, threading, time
+srv = socket.socket()
+srv.bind(("127.0.0.1", {port}))
+srv.listen(1)
+def echo():
+    c, _ = srv.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while b := c.recv(64):
+        c.sendall(b)
+threading.Thread(target=echo, daemon=True).start()
+s = socket.create_connection(("127.0.0.1", {port}))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+rtts = []
+for _ in range({rounds}):
+    t = time.perf_counter()
+    s.sendall(b"x")
+    s.recv(64)
+    rtts.append(time.perf_counter() - t)
+print(statistics.median(rtts))
+"""
+
+
 def _raise_on_term(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -420,11 +466,21 @@ class Testbed:
     shaper: str = "tbf"
     burst_time: float = 0.005
     burst_bytes: int = 0
+    #: Half the base round trip (seconds), measured at setup.
+    latency: float = 0.0
     sysctl: dict[str, str] = field(default_factory=dict)
     socket_info: dict[str, Any] = field(default_factory=dict)
 
     def tc(self, *args: str) -> str:
         return _run("tc", "-n", self.ns, *args)
+
+    def base_rtt(self, rounds: int = 300) -> float:
+        """The namespace's round trip without the bottleneck: the median of ``rounds``
+        one-byte exchanges on an unshaped port (seconds), which every model is given as
+        twice its latency."""
+        out = _run("ip", "netns", "exec", self.ns, sys.executable, "-c",
+                   _PING_PONG.format(port=PORT + 1, rounds=rounds))
+        return float(out.strip())
 
     def setup(self) -> None:
         _run("ip", "netns", "add", self.ns)
@@ -604,10 +660,12 @@ def feasible_schemes(names: Sequence[str], workers: int, load: int
 
 
 def model_times(schemes: Sequence[Any], cell: Cell, opt: Options, mtu: int,
-                buffer: int, burst: float = 0.0) -> dict[str, dict[str, np.ndarray]]:
-    """Per discipline and scheme label, pssim's completion time of each rep. fifo and
-    fair get B as a user states it; tcp gets the testbed's link as it is: its MTU, its
-    queue and the shaper's token bucket of ``burst`` bytes."""
+                buffer: int, burst: float = 0.0, latency: float = 0.0
+                ) -> dict[str, dict[str, np.ndarray]]:
+    """Per discipline and scheme label, pssim's completion time of each rep. Every link
+    has the testbed's ``latency`` (half its base round trip); fifo and fair get B as a
+    user states it; tcp gets the testbed's link as it is: its MTU, its queue and the
+    shaper's token bucket of ``burst`` bytes."""
     import pssim
     from pssim import network as networks
 
@@ -617,9 +675,10 @@ def model_times(schemes: Sequence[Any], cell: Cell, opt: Options, mtu: int,
         if name == "tcp":
             options["network"] = networks.Tcp(master_bandwidth=cell.rate,
                                               message_size=cell.size, mtu=mtu,
-                                              buffer=buffer, burst=burst)
+                                              buffer=buffer, burst=burst, latency=latency)
         elif name != "none":
-            options.update(message_size=cell.size, master_bandwidth=cell.rate)
+            options.update(message_size=cell.size, master_bandwidth=cell.rate,
+                           latency=latency)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             summary = pssim.run([s.label for s in schemes], workers=cell.workers,
@@ -663,7 +722,8 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     """Replay every scheme's realizations of a cell; rows of the table, raw records."""
     bed.shape(cell.rate)
     ready = cell_ready(schemes, cell, opt)
-    models = model_times(schemes, cell, opt, bed.mtu, bed.buffer, bed.burst_bytes)
+    models = model_times(schemes, cell, opt, bed.mtu, bed.buffer, bed.burst_bytes,
+                         bed.latency)
     load_before = os.getloadavg()[0]
     drops_before = bed.counters()["drops"]
     kernel: dict[str, np.ndarray] = {}
@@ -691,6 +751,21 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
         kernel[s.label] = np.array(times)
     load_after = os.getloadavg()[0]
     drops = bed.counters()["drops"] - drops_before
+    rows = score(cell, schemes, models, kernel, drops, max(load_before, load_after))
+    raw = pd.DataFrame(records, columns=["scheme", "rep", "worker", "message", "ready",
+                                         "sent", "arrival"])
+    raw.insert(0, "workers", cell.workers)
+    raw.insert(1, "load", cell.load)
+    raw.insert(2, "bandwidth", cell.rate)
+    raw.insert(3, "size", cell.size)
+    return rows, raw, {"loadavg": max(load_before, load_after), "below_bound": low,
+                       "drops": drops}
+
+
+def score(cell: Cell, schemes: Sequence[Any], models: dict[str, dict[str, np.ndarray]],
+          kernel: dict[str, np.ndarray], drops: int, loadavg: float) -> list[dict[str, Any]]:
+    """The table's rows of a cell: per scheme and discipline, the median |error| and the
+    bias of the model's T against the kernel's."""
     rows = []
     for s in schemes:
         for disc, by_scheme in models.items():
@@ -700,15 +775,57 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
                          "median_error": med, "bias": bias,
                          "kernel_mean": float(kernel[s.label].mean()),
                          "model_mean": float(by_scheme[s.label].mean()),
-                         "drops": drops, "loadavg": max(load_before, load_after)})
-    raw = pd.DataFrame(records, columns=["scheme", "rep", "worker", "message", "ready",
-                                         "sent", "arrival"])
-    raw.insert(0, "workers", cell.workers)
-    raw.insert(1, "load", cell.load)
-    raw.insert(2, "bandwidth", cell.rate)
-    raw.insert(3, "size", cell.size)
-    return rows, raw, {"loadavg": max(load_before, load_after), "below_bound": low,
-                       "drops": drops}
+                         "drops": drops, "loadavg": loadavg})
+    return rows
+
+
+def rescore(folder: Path, out: Path, base_rtt: float | None) -> int:
+    """The model side again, from a run's saved kernel records (``--records FOLDER``): no
+    namespace, no root; for checking a changed model against the same kernel data."""
+    for name in ("settings.json", "records.parquet"):
+        if not (folder / name).is_file():
+            raise Usage(f"--records {folder}: no {name} there (a folder that a run wrote)")
+    settings = json.loads((folder / "settings.json").read_text())
+    o = settings["options"]
+    records = pd.read_parquet(folder / "records.parquet")
+    rtt = base_rtt if base_rtt is not None else settings.get("base_rtt")
+    if rtt is None:
+        raise Usage(f"--records {folder}: its settings.json has no base_rtt: give --base-rtt")
+    opt = parse_options(["--reps", o["reps"], "--mu", o["mu"], "--alpha", o["alpha"],
+                         "--seed", o["seed"], "--mtu", o["mtu"], "--buffer", o["buffer"],
+                         "--out", str(out)])
+    drops = {c["cell"]: c.get("drops", 0) for c in settings["cells"]}
+    labels = {float(k): v for k, v in ast.literal_eval(o["labels"]).items()}
+    burst_time = float(o["burst"])
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    keys = ["workers", "load", "bandwidth", "size"]
+    for (n, r, b, size), part in records.groupby(keys, sort=True):
+        cell = Cell(int(n), int(r), float(b), int(size))
+        schemes, _ = feasible_schemes(sorted(part["scheme"].unique()), cell.workers,
+                                      cell.load)
+        frame = opt.mtu + ETHERNET_HEADER
+        burst = max(4 * frame, int(cell.rate * burst_time))
+        print(f"{cell.name(labels)}", file=sys.stderr, flush=True)
+        models = model_times(schemes, cell, opt, opt.mtu, opt.buffer, burst, rtt / 2)
+        kernel = {}
+        for s in schemes:
+            labels_s = s.labels()
+            mine = part[part["scheme"] == s.label]
+            times = []
+            for _, g in mine.groupby("rep", sort=True):
+                arrivals = np.full(labels_s.shape, np.inf)
+                arrivals[g["worker"].to_numpy(), g["message"].to_numpy() - 1] = (
+                    g["arrival"].to_numpy())
+                times.append(completion_from_arrivals(arrivals, labels_s, s.threshold))
+            kernel[s.label] = np.array(times)
+        rows += score(cell, schemes, models, kernel, int(drops.get(cell.name(labels), 0)),
+                      math.nan)
+    table = pd.DataFrame(rows)
+    _write(table, out / "table.csv")
+    _write(condensed(table), out / "condensed.csv")
+    print(format_table(table, labels))
+    return 0
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
@@ -767,6 +884,9 @@ def measure(opt: Options) -> int:
     with testbed(opt.mtu, opt.buffer, opt.cc, opt.burst) as bed:
         meta["namespace"] = bed.ns
         meta["sysctl"] = bed.sysctl
+        meta["base_rtt"] = bed.base_rtt()
+        bed.latency = meta["base_rtt"] / 2
+        note(f"base round trip (unshaped, median of 300): {meta['base_rtt'] * 1e6:.1f} µs")
         checks = []
         for b in opt.bandwidths:
             c = self_checks(bed, b, opt.sizes)
@@ -827,6 +947,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         {"master": master_agent, "sender": sender_agent}[argv[1]]()
         return 0
+    if argv[:1] == ["--records"]:
+        try:
+            if len(argv) < 2:
+                raise Usage("--records needs a folder of a previous run")
+            rest = parse_rescore(argv[2:])
+            return rescore(Path(argv[1]), *rest)
+        except Usage as err:
+            print(f"validate_tcp.py: {err}", file=sys.stderr)
+            return 2
     try:
         opt = parse_options(argv)
         missing = missing_prerequisite()

@@ -154,6 +154,24 @@ def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) ->
     assert settings["self_checks"][0]["bulk_ok"] is True
     assert settings["namespace"].startswith("pssim-val-")
     assert settings["namespace"] not in _namespaces()
+    assert 0 < settings["base_rtt"] < 0.01
+    # The model side again from the saved kernel records, without a namespace: the same
+    # kernel times and, for the same seed, the same model times to the bit.
+    again = tmp_path / "again"
+    assert vt.main(["--records", str(tmp_path), "--out", str(again)]) == 0
+    redone = pd.read_csv(again / "table.csv")
+    keys = ["scheme", "discipline"]
+    before = table.sort_values(keys).reset_index(drop=True)
+    after = redone.sort_values(keys).reset_index(drop=True)
+    for column in ("kernel_mean", "model_mean", "median_error", "bias"):
+        np.testing.assert_array_equal(after[column], before[column])
+
+
+def test_records_of_a_folder_that_no_run_wrote(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert vt.main(["--records", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "settings.json" in err[0], err
 
 
 @kernel
