@@ -179,6 +179,8 @@ class Stack:
         self.rate = master_bandwidth
         self.uplink = uplink_bandwidth
         self.latency = latency
+        # Segments reach the queue the instant they are sent: no event between.
+        self.direct = math.isinf(uplink_bandwidth) and latency == 0.0
         self.begin = begin
         self.conns = [_Connection(i) for i in range(workers)]
         self.now = 0.0
@@ -335,7 +337,7 @@ class Stack:
         c.last_send = self.now
         wire = self._payload(c, s) + HEADERS
         packet = (c, c.generation, c.tx, s, wire)
-        if math.isinf(self.uplink) and self.latency == 0.0:
+        if self.direct:
             self._arrive(packet)
             return
         leave = max(self.now, c.uplink_free) + wire / self.uplink
@@ -435,9 +437,12 @@ class Stack:
         else:
             c.rttvar = 0.75 * c.rttvar + 0.25 * abs(c.srtt - rtt)
             c.srtt = 0.875 * c.srtt + 0.125 * rtt
-        c.min_rtt = min(c.min_rtt, rtt)
+        if rtt < c.min_rtt:
+            c.min_rtt = rtt
         # Linux bounds the variance term below by TCP_RTO_MIN, not the RTO itself.
-        c.rto = min(c.srtt + max(4 * c.rttvar, RTO_MIN), RTO_MAX)
+        var = 4 * c.rttvar
+        rto = c.srtt + (var if var > RTO_MIN else RTO_MIN)
+        c.rto = rto if rto < RTO_MAX else RTO_MAX
         if c.cwnd < c.ssthresh and not c.found:
             self._hystart(c, rtt)
 
@@ -507,7 +512,7 @@ class Stack:
         if not c.flight:
             c.deadline = math.inf
             return
-        rto = min(c.rto * 2**c.backoff, RTO_MAX)
+        rto = min(c.rto * 2**c.backoff, RTO_MAX) if c.backoff else c.rto
         deadline = c.flight[0][2] + rto
         if c.state == _OPEN and not c.probing and c.srtt > 0:
             pto = 2 * c.srtt + (DELAYED_ACK_MAX if len(c.flight) == 1 else TLP_MIN)
