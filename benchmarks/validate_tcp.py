@@ -662,10 +662,10 @@ def feasible_schemes(names: Sequence[str], workers: int, load: int
 def model_times(schemes: Sequence[Any], cell: Cell, opt: Options, mtu: int,
                 buffer: int, burst: float = 0.0, latency: float = 0.0
                 ) -> dict[str, dict[str, np.ndarray]]:
-    """Per discipline and scheme label, pssim's completion time of each rep. Every link
-    has the testbed's ``latency`` (half its base round trip); fifo and fair get B as a
-    user states it; tcp gets the testbed's link as it is: its MTU, its queue and the
-    shaper's token bucket of ``burst`` bytes."""
+    """Per discipline and scheme label, pssim's completion time of each rep. Every
+    network has the testbed's ``latency`` (half its base round trip); fifo and fair get
+    B as a user states it; tcp gets the testbed's link as it is: its MTU, its queue and
+    the shaper's token bucket of ``burst`` bytes."""
     import pssim
     from pssim import network as networks
 
