@@ -362,6 +362,7 @@ def test_scenario_tables_and_figures_in_gbps(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from pssim.analysis import plots
     from pssim.scenarios import bottleneck_bandwidth
+    from pssim.scenarios.common import _REGISTRY as scenario_registry
     from pssim.scenarios.common import execute
 
     labels: list[str] = []
@@ -375,6 +376,8 @@ def test_scenario_tables_and_figures_in_gbps(tmp_path: Path,
     monkeypatch.setattr(plots, "plot_summary_vs", spy)
     monkeypatch.setattr(bottleneck_bandwidth, "FAIR_MIN_REPS", 5)
     monkeypatch.setattr(bottleneck_bandwidth, "TCP_REPS", 1)
+    monkeypatch.setitem(scenario_registry, "bottleneck_bandwidth",
+                        bottleneck_bandwidth.scenario(tcp_bandwidths=[1e10]))
     execute("bottleneck_bandwidth", 20, 1, tmp_path, executor="serial", progress=False,
             bandwidth_unit="Gbps")
     table = pd.read_csv(tmp_path / "summary.csv")
