@@ -145,6 +145,8 @@ def finding(summary: pd.DataFrame) -> str:
                        + ", ".join(f"{n} {row[n]}" for n in nets)
                        for _, row in differ.iterrows())
         sentences.append(f"The fastest scheme depends on the network at {at}.")
+    elif len(swept["network"].unique()) > 1:
+        sentences.append("The networks agree on the fastest scheme at every bandwidth.")
     return " ".join(sentences)
 
 

@@ -128,6 +128,8 @@ def test_bottleneck_changes_and_finding_agree_with_ranking(bottleneck: Path) -> 
                                                                 np.nan), strict=True)]
     if fastest["differ"].any():
         assert "depends on the network" in text
+    else:
+        assert "agree on the fastest scheme at every bandwidth" in text
     for row in changes.itertuples():
         assert str(row.fastest_after) in text
 

@@ -199,7 +199,6 @@ class Stack:
         self.events: list[tuple[float, int, int, _Connection, Any]] = []
         self.order = 0
         self.notices: list[Notice] = []
-        self.drops = 0
 
     # -- what the owner calls -----------------------------------------------------------
     def write(self, now: float, worker: int, message: int) -> list[Notice]:
@@ -354,8 +353,7 @@ class Stack:
             return  # its connection was reset while it travelled
         wire = packet[4]
         if self.backlog + wire > self.buffer:
-            self.drops += 1
-            return
+            return  # tail drop
         self.queue.append(packet)
         self.backlog += wire
         if len(self.queue) == 1:
