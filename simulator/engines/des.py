@@ -98,11 +98,16 @@ class _Iteration:
     def aborted(self, worker: int, message: int) -> bool:
         return True  # asked only at T, when the one iteration has ended
 
+    def _iteration(self, message: int) -> tuple[int, int]:
+        """The iteration a worker's message belongs to, and its place in it."""
+        return 0, message
+
     def wasted(self, worker: int, message: int, transferred: float) -> None:
         self.lost.append((worker, message, transferred))
         if self.trace is not None:
-            self.trace.append((self.rep, self.env.now, worker, "aborted", -1, message + 1,
-                               transferred, 0))
+            t, j = self._iteration(message)
+            self.trace.append((self.rep, self.env.now, worker, "aborted", -1, j + 1,
+                               transferred, t))
 
     def abort(self) -> float:
         """Abort the transmissions of the iteration that ended now; their bytes, summed in
@@ -239,13 +244,6 @@ class _Training(_Iteration):
 
     def aborted(self, worker: int, message: int) -> bool:
         return self._iteration(message)[0] <= self.cut
-
-    def wasted(self, worker: int, message: int, transferred: float) -> None:
-        self.lost.append((worker, message, transferred))
-        if self.trace is not None:
-            t, j = self._iteration(message)
-            self.trace.append((self.rep, self.env.now, worker, "aborted", -1, j + 1,
-                               transferred, t))
 
     def end_transfers(self, t: int, event: Event | None = None) -> None:
         self.cut = t

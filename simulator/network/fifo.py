@@ -54,7 +54,7 @@ class Fifo(Discipline):
                     # The uplink sends at a constant rate: the bytes sent so far.
                     cluster.wasted(worker, message, size * (now - start) / up)
                     process.interrupt()
-            for worker, message in [m for m in travelling if cluster.aborted(*m)]:
+            for worker, message in sorted(m for m in travelling if cluster.aborted(*m)):
                 travelling.remove((worker, message))
                 cluster.wasted(worker, message, size)
             kept = []
