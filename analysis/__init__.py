@@ -21,12 +21,14 @@ if TYPE_CHECKING:
         common_factor_share,
         fit_families,
         fit_trace,
-        persistence,
         plot_duration_ecdf,
         plot_worker_heatmap,
         read_trace,
         write_report,
     )
+
+    # The function, not the package's submodule of the same name.
+    from pssim.analysis.fits.persistence import persistence
     from pssim.analysis.frames import (
         best_by_group,
         busy_time,
