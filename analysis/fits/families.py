@@ -159,6 +159,10 @@ def fit_family(family: str, durations: Any) -> dict[str, float]:
         raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
     if len(x) < 3 or not (np.isfinite(x).all() and (x > 0).all()):
         raise ValueError("needs at least 3 finite durations > 0")
+    # Equal durations have no spread to estimate, whatever rounding makes of mean − min
+    # (1.4e-17 for 0.1 repeated 3 times, which would give mu = 7e16).
+    if x.min() == x.max():
+        raise ValueError("the durations do not vary")
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -169,15 +173,20 @@ def fit_family(family: str, durations: Any) -> dict[str, float]:
                     raise NotEstimable("the durations do not vary")
                 mu = 1.0 / gap
                 # mu·Σ(x − alpha) = n at the MLE.
-                return {"alpha": alpha, "mu": mu, "loglik": len(x) * (math.log(mu) - 1.0)}
-            moments = _log_moments(x)
-            alpha = _profile(x, lambda a: _at_alpha(family, x, moments, a)[1])
-            params, loglik = _at_alpha(family, x, moments, alpha)
+                params, loglik = {"alpha": alpha, "mu": mu}, len(x) * (math.log(mu) - 1.0)
+            else:
+                moments = _log_moments(x)
+                alpha = _profile(x, lambda a: _at_alpha(family, x, moments, a)[1])
+                params, loglik = _at_alpha(family, x, moments, alpha)
     except (NotEstimable, ArithmeticError) as err:
         raise ValueError(str(err) or type(err).__name__) from None
-    if not (math.isfinite(loglik) and all(math.isfinite(v) for v in params.values())):
-        raise ValueError("the fit did not converge to finite values")
-    return {**params, "loglik": loglik}
+    fitted = {**params, "loglik": loglik}
+    wrong = [f"{k} = {v:.3g}" for k, v in fitted.items() if not math.isfinite(v)]
+    if wrong:
+        raise ValueError(f"the estimates are not finite numbers ({', '.join(wrong)}), as "
+                         "with durations too small for double precision (the least is "
+                         f"{x.min():.3g} s)")
+    return fitted
 
 
 def fit_families(durations: Any) -> pd.DataFrame:

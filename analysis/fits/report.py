@@ -66,8 +66,9 @@ class FitReport:
         draws = ("one per worker and iteration" if self.granularity == "per_iteration"
                  else "one per computation")
         x = self.durations
-        lines = [f"trace: {self.source}: {workers} workers, {iterations} iteration(s), "
-                 f"{reps} rep(s); {len(x)} durations ({draws}: {self.granularity})",
+        lines = [f"trace: {self.source}: {_count(workers, 'worker')}, "
+                 f"{_count(iterations, 'iteration')}, {_count(reps, 'rep')}; "
+                 f"{_count(len(x), 'duration')} ({draws}: {self.granularity})",
                  f"durations (s): min {x.min():.6g}, median {np.median(x):.6g}, "
                  f"mean {x.mean():.6g}, max {x.max():.6g}",
                  *self.notes, "",
@@ -117,9 +118,13 @@ class FitReport:
                 lines.append(f"  Markov fit: p_slow {show('p_slow')} ± "
                              f"{p.value('p_slow_se'):.2g}, p_recover {show('p_recover')} ± "
                              f"{p.value('p_recover_se'):.2g}, factor {show('factor')}")
-        lines.append(f"  common factor: {show('common_share')} of the variance of "
-                     "ln(duration) (R² of the (rep, iteration) means; bias-corrected "
-                     f"{show('common_share_adjusted')}, shared sigma {show('shared_sigma')})")
+        if math.isnan(p.value("common_share")):
+            lines.append(f"  common factor: {p.note('common_share')}")
+        else:
+            lines.append(f"  common factor: {show('common_share')} of the variance of "
+                         "ln(duration) (R² of the (rep, iteration) means; bias-corrected "
+                         f"{show('common_share_adjusted')}, shared sigma "
+                         f"{show('shared_sigma')})")
         if self.markov is not None:
             lines.append("  the model includes the slowdown; the families are fitted to the "
                          "durations of slow worker-iterations divided by its factor")
@@ -129,6 +134,10 @@ class FitReport:
         elif p.slow is not None:
             lines.append(f"  no significant persistence (both z < {SIGNIFICANT_Z:g})")
         return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _toml(table: dict[str, Any]) -> str:

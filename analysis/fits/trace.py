@@ -3,6 +3,7 @@ trace")."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import pandas as pd
 from pssim.errors import ConfigError
 
 TRACE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+_INT64_MAX = 2**63 - 1
 
 
 class NotEstimable(Exception):
@@ -68,7 +71,7 @@ def check_trace(frame: pd.DataFrame, source: str = "DataFrame") -> pd.DataFrame:
         if key != "worker":
             out[key] = _integers(out[key], key, source)
     raw = out["duration"]
-    duration = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    duration = _seconds(raw, source)
     bad = ~(np.isfinite(duration) & (duration > 0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -85,14 +88,65 @@ def check_trace(frame: pd.DataFrame, source: str = "DataFrame") -> pd.DataFrame:
     return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
+def _not_numbers(column: pd.Series) -> tuple[int, str] | None:
+    """The first row of ``column`` that holds a boolean, a date-time or a timedelta, and
+    which: pandas would read True as 1 and a timedelta as nanoseconds."""
+    kind = column.dtype
+    if pd.api.types.is_bool_dtype(kind):
+        return 0, "a boolean"
+    if pd.api.types.is_datetime64_any_dtype(kind):
+        return 0, "a date-time"
+    if pd.api.types.is_timedelta64_dtype(kind):
+        return 0, "a timedelta"
+    if not pd.api.types.is_object_dtype(kind):
+        return None
+    for row, value in enumerate(column.to_numpy()):
+        if isinstance(value, bool | np.bool_):
+            return row, "a boolean"
+        if isinstance(value, datetime.datetime | datetime.date | np.datetime64):
+            return row, "a date-time"
+        if isinstance(value, datetime.timedelta | np.timedelta64):
+            return row, "a timedelta"
+    return None
+
+
+def _seconds(raw: pd.Series, source: str) -> np.ndarray:
+    """The durations in seconds: numbers as they are, timedeltas converted."""
+    if pd.api.types.is_timedelta64_dtype(raw.dtype):
+        return raw.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+    found = _not_numbers(raw)
+    if found is not None:
+        row, kind = found
+        raise ConfigError("trace", source, "must have durations in seconds (numbers, or "
+                          f"timedeltas); data row {row + 1} has duration "
+                          f"{_plain(raw.iloc[row])!r}, {kind}")
+    return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
 def _integers(column: pd.Series, key: str, source: str) -> pd.Series:
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = ~(np.isfinite(values) & (values == np.round(values)))
+    """The integer ``key`` values of ``column`` as int64, refusing anything else: a value
+    that is no integer, or one that int64 cannot hold (it would wrap)."""
+    found = _not_numbers(column)
+    if found is not None:
+        row, kind = found
+        raise ConfigError("trace", source, f"must have integer {key} values; data row "
+                          f"{row + 1} has {key} {_plain(column.iloc[row])!r}, {kind}")
+    values = pd.to_numeric(column, errors="coerce")
+    if pd.api.types.is_integer_dtype(values.dtype):
+        # Exact, not through a float that rounds 2**63 + 1 to 2**63.
+        exact = values.to_numpy()
+        bad = ((exact > _INT64_MAX) if pd.api.types.is_unsigned_integer_dtype(values.dtype)
+               else np.zeros(len(exact), dtype=bool))
+    else:
+        exact = values.to_numpy(dtype=float, na_value=np.nan)
+        bad = ~(np.isfinite(exact) & (exact == np.round(exact))
+                & (exact >= -(2.0**63)) & (exact < 2.0**63))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ConfigError("trace", source, f"must have integer {key} values; data row "
-                          f"{row + 1} has {key} {_plain(column.iloc[row])!r}")
-    return pd.Series(values.astype(np.int64), index=column.index)
+        raise ConfigError("trace", source, f"must have integer {key} values from -2**63 to "
+                          f"2**63 - 1; data row {row + 1} has {key} "
+                          f"{_plain(column.iloc[row])!r}")
+    return pd.Series(exact.astype(np.int64), index=column.index)
 
 
 def _check_complete(trace: pd.DataFrame, source: str) -> None:
@@ -127,12 +181,19 @@ def _label(worker: Any) -> str:
 def one_per_iteration(trace: pd.DataFrame) -> pd.DataFrame:
     """A trace whose computations of each worker-iteration all took the same time (a
     per_iteration model's sample, or a log that repeats a worker's duration) holds one
-    draw per worker-iteration: it is fitted as that, per_iteration, not as r equal draws."""
+    draw per worker-iteration: it is fitted as that, per_iteration, not as r equal draws.
+
+    The same time up to rounding: ``pssim sample`` of a model that gives finish times c·x
+    writes their differences, which differ from x by a few units in the last place. The
+    draw kept is the first computation's, x itself."""
     if "computation" not in trace:
         return trace
     keys = [c for c in ("rep", "iteration", "worker") if c in trace]
     duration = trace.groupby(keys, sort=False)["duration"]
-    if not (duration.transform("max") == duration.transform("min")).all():
+    high, low, count = (duration.transform(f) for f in ("max", "min", "count"))
+    # A difference of two of c·x (c ≤ r) is off by at most about r·eps·x.
+    rounding = 4.0 * np.finfo(float).eps * count * high
+    if not ((high - low) <= rounding).all():
         return trace
     return trace.drop_duplicates(keys).drop(columns="computation").reset_index(drop=True)
 
