@@ -146,3 +146,142 @@ def test_a_sample_of_a_per_iteration_trace_fits_per_iteration() -> None:
     report = fit_trace(drawn)
     assert report.granularity == "per_iteration"
     assert report.durations.tolist() == table["duration"].tolist()
+
+
+# -- item 14: what the threshold finds, and negative persistence ------------------------------
+
+
+def test_a_threshold_that_finds_no_slow_one_says_so_and_suggests_one() -> None:
+    # Durations within 1.6 × their iteration's median, and workers fast in the first half
+    # of the iterations slow in the second and the other way round.
+    rng = np.random.default_rng(21)
+    workers, iterations = 48, 200
+    speed = np.exp(0.08 * rng.standard_normal(workers))
+    speeds = np.where(np.arange(iterations)[:, None] < iterations // 2, speed, 1 / speed)
+    d = speeds * np.exp(0.05 * rng.standard_normal((iterations, workers)))
+    ratio = d / np.median(d, axis=1, keepdims=True)
+    assert ratio.max() < 2
+    report = fit_trace(long_form(d))
+    found = report.persistence
+    assert found.value("slow_share") == 0
+    assert found.value("largest_ratio") == ratio.max()
+    text = report.text()
+    assert (f"no worker-iteration is slow at threshold 2: the largest duration is "
+            f"{ratio.max():.3g} × its iteration's median") in text
+    # The suggestion makes at least 5% of the worker-iterations slow, and is at most the
+    # 95th percentile of the ratios (rounded down to 3 digits).
+    suggested = found.value("suggested_threshold")
+    assert f"--threshold {suggested:g}" in text
+    q = np.quantile(ratio, 0.95)
+    assert q * (1 - 1e-2) <= suggested <= q
+    again = fit_trace(long_form(d), threshold=suggested).persistence
+    assert again.value("slow_share") >= 0.05
+    assert math.isfinite(again.value("lag1_autocorrelation"))
+    # Negative persistence is reported as such, not as none.
+    assert found.value("half_z") <= -3
+    assert found.negative and not found.significant
+    assert f"significant negative persistence (half z = {found.value('half_z'):.3g})" in text
+    assert "no significant persistence" not in text
+
+
+# -- item 11: the slowdown the evidence picks ------------------------------------------------
+
+#: Resamples of a fitted model, and the statistics its resamples must reproduce.
+RESAMPLES = 20
+REPRODUCED = ("slow_share", "half_correlation", "lag1_autocorrelation")
+
+
+def assert_reproduced(trace: pd.DataFrame, model: dict[str, object]) -> None:
+    """The model's samples (pssim sample, seed 1, 20 resamples of the trace's shape) have
+    the trace's persistence statistics: each within 4 standard errors of the mean of the
+    resamples, the standard error that of one resample (the resamples' standard
+    deviation) and of their mean."""
+    from pssim.analysis.fits import persistence
+
+    reps = int(trace["rep"].nunique()) if "rep" in trace else 1
+    iterations, workers = trace["iteration"].nunique(), trace["worker"].nunique()
+    observed = persistence(trace)
+    # One sample of 20 times the reps: realizations are independent, and pssim draws
+    # blocks of them at once.
+    drawn = sampling.sample(workers=workers, load=1, reps=reps * RESAMPLES,
+                            iterations=iterations, seed=1, **model)
+    assert drawn is not None
+    rows = []
+    for first in range(0, reps * RESAMPLES, reps):
+        found = persistence(drawn[drawn["rep"].between(first, first + reps - 1)])
+        rows.append({name: found.value(name) for name in REPRODUCED})
+    resampled = pd.DataFrame(rows)
+    for name in REPRODUCED:
+        se = float(resampled[name].std(ddof=1)) * math.sqrt(1 + 1 / RESAMPLES)
+        assert se > 0, name
+        gap = observed.value(name) - float(resampled[name].mean())
+        assert abs(gap) <= 4 * se, (name, observed.value(name), resampled[name].mean(), se)
+
+
+def persistent_trace(rng: np.random.Generator) -> pd.DataFrame:
+    """A quarter of the workers, drawn anew in each of 3 reps, 3 times slower throughout;
+    durations 0.1·e^(0.25·Z), so that a few fast ones exceed twice the median and a few
+    slow ones do not."""
+    reps, iterations, workers = 3, 200, 40
+    d = 0.1 * np.exp(0.25 * rng.standard_normal((reps, iterations, workers)))
+    for rep in range(reps):
+        d[rep, :, rng.permutation(workers)[: workers // 4]] *= 3.0
+    return long_form(d)
+
+
+def test_a_persistent_trace_gets_a_persistent_slowdown_that_reproduces_it() -> None:
+    trace = persistent_trace(np.random.default_rng(31))
+    report = fit_trace(trace, markov=True)
+    model = report.model()
+    assert model is not None and "markov" not in model
+    assert model["persistent"] == {"fraction": 0.25,
+                                   "factor": pytest.approx(3.0, rel=0.05)}
+    assert "slowdown: persistent" in report.text()
+    assert_reproduced(trace, model)
+
+
+def markov_trace(rng: np.random.Generator) -> pd.DataFrame:
+    """Durations 0.1·e^(0.1·Z), 4 times longer in the slow state of a two-state chain
+    (p_slow 0.05, p_recover 0.3) started from its stationary law, in 2 reps."""
+    reps, iterations, workers = 2, 300, 40
+    slow = np.empty((reps, iterations, workers), dtype=bool)
+    slow[:, 0] = rng.random((reps, workers)) < 0.05 / 0.35
+    for t in range(1, iterations):
+        u = rng.random((reps, workers))
+        slow[:, t] = np.where(slow[:, t - 1], u >= 0.3, u < 0.05)
+    base = 0.1 * np.exp(0.1 * rng.standard_normal(slow.shape))
+    return long_form(np.where(slow, 4.0 * base, base))
+
+
+def test_a_markov_trace_gets_a_markov_slowdown_that_reproduces_it() -> None:
+    trace = markov_trace(np.random.default_rng(32))
+    report = fit_trace(trace, markov=True)
+    model = report.model()
+    assert model is not None and "persistent" not in model
+    assert set(model["markov"]) == {"p_slow", "p_recover", "factor"}
+    assert "slowdown: markov" in report.text()
+    assert_reproduced(trace, model)
+
+
+def test_the_report_shows_the_trace_and_says_what_was_fitted_instead() -> None:
+    trace = markov_trace(np.random.default_rng(33))
+    report = fit_trace(trace, markov=True)
+    x = trace["duration"].to_numpy()
+    lines = report.text().splitlines()
+    assert lines[1] == (f"durations (s): min {x.min():.6g}, median {np.median(x):.6g}, "
+                        f"mean {x.mean():.6g}, max {x.max():.6g}")
+    factor = report.persistence.value("factor")
+    assert any(line.startswith("fitted: the durations with the slow worker-iterations' "
+                               f"divided by the factor {factor:.4g}") for line in lines)
+
+
+def test_iid_durations_get_no_slowdown_and_the_families_fit_them_all() -> None:
+    rng = np.random.default_rng(34)
+    trace = long_form(0.01 + rng.exponential(0.1, (300, 40)))
+    report = fit_trace(trace, markov=True)
+    found = report.persistence
+    assert abs(found.value("lag1_z")) < 3 and abs(found.value("half_z")) < 3
+    model = report.model()
+    assert model is not None and not {"markov", "persistent"} & set(model)
+    assert report.durations.tolist() == trace["duration"].tolist()
+    assert "slowdown: none: no significant persistence" in report.text()

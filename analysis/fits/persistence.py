@@ -28,9 +28,14 @@ DEFAULT_THRESHOLD = 2.0
 SIGNIFICANT_Z = 3.0
 
 #: The statistics of persistence, in the order of the table.
-PERSISTENCE_STATISTICS = ("slow_share", "half_correlation", "half_z", "lag1_autocorrelation",
-                          "lag1_z", "worker_lag1_mean", "p_slow", "p_slow_se", "p_recover",
-                          "p_recover_se", "factor")
+PERSISTENCE_STATISTICS = ("slow_share", "largest_ratio", "suggested_threshold",
+                          "half_correlation", "half_z", "lag1_autocorrelation", "lag1_z",
+                          "worker_lag1_mean", "p_slow", "p_slow_se", "p_recover",
+                          "p_recover_se", "factor", "half_slow_correlation",
+                          "markov_half_slow_correlation", "beyond_markov_z")
+
+#: The share of worker-iterations that the suggested threshold makes slow.
+SUGGESTED_SLOW_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,13 @@ class Persistence:
         correlation between halves is at least :data:`SIGNIFICANT_Z` standard errors above
         zero."""
         return any(self.value(z) >= SIGNIFICANT_Z for z in ("lag1_z", "half_z"))
+
+    @property
+    def negative(self) -> bool:
+        """Slowness alternates: one of the two is at least :data:`SIGNIFICANT_Z` standard
+        errors below zero (workers slow in one half of the iterations fast in the other,
+        or slow iterations followed by fast ones more often than by chance)."""
+        return any(self.value(z) <= -SIGNIFICANT_Z for z in ("lag1_z", "half_z"))
 
 
 def statistic(name: str, compute: Callable[..., float], *args: Any) -> tuple[str, float, str]:
@@ -116,6 +128,32 @@ def slow_indicator(values: np.ndarray, threshold: float) -> np.ndarray:
     """Whether each worker-iteration's duration exceeds ``threshold`` × its iteration's
     median over the workers."""
     return values > threshold * np.median(values, axis=2, keepdims=True)
+
+
+def ratios(values: np.ndarray) -> np.ndarray:
+    """Each worker-iteration's duration over its iteration's median over the workers: the
+    threshold above which it would count as slow."""
+    return values / np.median(values, axis=2, keepdims=True)
+
+
+def largest_ratio(values: np.ndarray) -> float:
+    """The largest of :func:`ratios`: a threshold at or above it finds no slow one."""
+    return float(ratios(values).max())
+
+
+def suggested_threshold(values: np.ndarray) -> float:
+    """A threshold (≥ 1) that makes at least :data:`SUGGESTED_SLOW_SHARE` of the
+    worker-iterations slow: the quantile of :func:`ratios` that leaves that share above
+    it, rounded down to 3 significant digits, or below the largest ratio when ties leave
+    none above that quantile."""
+    r = ratios(values)
+    if not r.max() > 1:
+        raise NotEstimable("no duration exceeds its iteration's median")
+    q = float(np.quantile(r, 1 - SUGGESTED_SLOW_SHARE))
+    if not (r > q).any():
+        q = float(r[r < q].max())
+    digits = 2 - math.floor(math.log10(q))
+    return max(1.0, math.floor(q * 10.0**digits) / 10.0**digits)
 
 
 def _fisher_z(values: np.ndarray) -> np.ndarray:
@@ -228,6 +266,59 @@ def p_recover_se(slow: np.ndarray) -> float:
     return math.sqrt(p * (1 - p) / _leaving(slow, True)[1])
 
 
+def _slow_share_z(slow: np.ndarray) -> np.ndarray:
+    """Fisher's z of each rep's correlation, across workers, of the share of slow
+    iterations in the first half and in the second (the reps where the shares vary)."""
+    r = correlation(*halves(slow.astype(float)), axis=1)
+    return np.arctanh(np.clip(r[np.isfinite(r)], -1 + 1e-15, 1 - 1e-15))
+
+
+def half_slow_correlation(slow: np.ndarray) -> float:
+    """The correlation of the workers' shares of slow iterations between the first and
+    the second half of the iterations, the reps pooled by averaging Fisher's z."""
+    if slow.shape[2] < 4:
+        raise NotEstimable("fewer than 4 workers")
+    z = _slow_share_z(slow)
+    if z.size == 0:
+        raise NotEstimable("the workers' shares of slow iterations do not vary")
+    return math.tanh(float(np.mean(z)))
+
+
+def markov_half_correlation(p_slow: float, p_recover: float, iterations: int) -> float:
+    """The correlation between the halves (⌊K/2⌋ and K − ⌊K/2⌋ iterations) of one worker's
+    share of slow iterations under a stationary two-state chain: its indicator's
+    autocorrelation at lag k is λ^k, λ = 1 − p_slow − p_recover."""
+    first, second = iterations // 2, iterations - iterations // 2
+    if first < 1:
+        raise NotEstimable("fewer than two iterations")
+    k = np.arange(1, iterations)
+    powers = np.power(1.0 - p_slow - p_recover, k.astype(float))
+
+    def within(h: int) -> float:
+        return h + 2.0 * float(np.sum((h - k[: h - 1]) * powers[: h - 1]))
+
+    # Pairs (i in the first half, j in the second) with j − i = k.
+    pairs = np.minimum(np.minimum(k, iterations - k), min(first, second))
+    return float(np.sum(pairs * powers)) / math.sqrt(within(first) * within(second))
+
+
+def beyond_markov_z(slow: np.ndarray) -> float:
+    """How far, in standard errors 1/√(reps·(N − 3)), the Fisher z of
+    :func:`half_slow_correlation` exceeds that of the fitted Markov chain's
+    :func:`markov_half_correlation`: ≥ 3 when the workers keep their state longer than
+    the chain does."""
+    half_slow_correlation(slow)
+    z = _slow_share_z(slow)
+    implied = markov_half_correlation(p_slow(slow), p_recover(slow), slow.shape[1])
+    expected = math.atanh(min(max(implied, -1 + 1e-15), 1 - 1e-15))
+    return (float(np.mean(z)) - expected) * math.sqrt(z.size * (slow.shape[2] - 3))
+
+
+def markov_half_slow_correlation(slow: np.ndarray) -> float:
+    """:func:`markov_half_correlation` at the fitted p_slow and p_recover."""
+    return markov_half_correlation(p_slow(slow), p_recover(slow), slow.shape[1])
+
+
 def slowdown_factor(values: np.ndarray, slow: np.ndarray) -> float:
     """The mean duration of slow worker-iterations over that of fast ones."""
     if not 0 < np.count_nonzero(slow) < slow.size:
@@ -332,6 +423,8 @@ def measure(found: Cube, threshold: float) -> Persistence:
         slow_share=slow.mean(axis=(0, 1)), lag1_autocorrelation=worker_lag1(slow))
     rows = [("threshold", threshold, ""),
             statistic("slow_share", slow_share, slow),
+            statistic("largest_ratio", largest_ratio, d),
+            statistic("suggested_threshold", suggested_threshold, d),
             statistic("half_correlation", half_correlation, d),
             statistic("half_z", half_z, d),
             statistic("lag1_autocorrelation", lag1_autocorrelation, slow),
@@ -341,29 +434,9 @@ def measure(found: Cube, threshold: float) -> Persistence:
             statistic("p_slow_se", p_slow_se, slow),
             statistic("p_recover", p_recover, slow),
             statistic("p_recover_se", p_recover_se, slow),
-            statistic("factor", slowdown_factor, d, slow)]
+            statistic("factor", slowdown_factor, d, slow),
+            statistic("half_slow_correlation", half_slow_correlation, slow),
+            statistic("markov_half_slow_correlation", markov_half_slow_correlation, slow),
+            statistic("beyond_markov_z", beyond_markov_z, slow)]
     return Persistence(threshold, frame(rows), worker_table, slow)
 
-
-def slowdown(found: Persistence, trace: pd.DataFrame, durations: Cube
-             ) -> tuple[dict[str, float] | None, np.ndarray, str]:
-    """The slowdown table for the model, the durations with the slowdown taken out, and
-    why there is no slowdown (empty when there is one)."""
-    p_s, p_r, factor = (found.value(k) for k in ("p_slow", "p_recover", "factor"))
-    if found.slow is None or not all(map(math.isfinite, (p_s, p_r, factor))):
-        reason = next((found.note(k) for k in ("p_slow", "p_recover", "factor")
-                       if found.note(k)), "not estimable")
-        return None, durations.draws, reason
-    if factor < 1:
-        return (None, durations.draws,
-                f"slow worker-iterations are not slower (factor {factor:.3g})")
-    if p_s + p_r == 0:
-        # No worker ever changes state: the slow ones are slow throughout.
-        table = {"fraction": float(found.slow.mean()), "factor": factor}
-    else:
-        table = {"p_slow": p_s, "p_recover": p_r, "factor": factor}
-    reps, its, workers = (pd.factorize(trace[c], sort=True)[0] if c in trace
-                          else np.zeros(len(trace), dtype=np.int64)
-                          for c in ("rep", "iteration", "worker"))
-    slow_rows = found.slow[reps, its, workers]
-    return table, np.where(slow_rows, durations.draws / factor, durations.draws), ""

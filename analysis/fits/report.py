@@ -17,12 +17,13 @@ from pssim.analysis.fits.families import PARAMETERS, chosen_family, fit_families
 from pssim.analysis.fits.persistence import (
     DEFAULT_THRESHOLD,
     SIGNIFICANT_Z,
+    SUGGESTED_SLOW_SHARE,
     Persistence,
     common,
     frame,
     measure,
-    slowdown,
 )
+from pssim.analysis.fits.slowdown import Slowdown, choose
 from pssim.analysis.fits.trace import check_trace, cube, one_per_iteration
 from pssim.errors import finite, writable_folder
 from pssim.files import write_atomically
@@ -46,6 +47,7 @@ class FitReport:
     markov: dict[str, float] | None
     toml: str | None
     notes: tuple[str, ...] = ()
+    slowdown: Slowdown | None = None
 
     def model(self) -> dict[str, Any] | None:
         """The chosen model as the ``[stragglers]`` table (None when no family fitted)."""
@@ -65,15 +67,18 @@ class FitReport:
         reps, iterations, workers = self.shape
         draws = ("one per worker and iteration" if self.granularity == "per_iteration"
                  else "one per computation")
-        x = self.durations
+        x = self.trace["duration"].to_numpy(dtype=float)
         lines = [f"trace: {self.source}: {_count(workers, 'worker')}, "
                  f"{_count(iterations, 'iteration')}, {_count(reps, 'rep')}; "
                  f"{_count(len(x), 'duration')} ({draws}: {self.granularity})",
-                 f"durations (s): min {x.min():.6g}, median {np.median(x):.6g}, "
-                 f"mean {x.mean():.6g}, max {x.max():.6g}",
-                 *self.notes, "",
-                 f"{'family':<12} {'parameters':<50} {'loglik':>14} {'AIC':>14} "
-                 f"{'KS stat':>9} {'KS p':>9}"]
+                 f"durations (s): {_spread(x)}"]
+        if self.markov is not None:
+            lines.append("fitted: the durations with the slow worker-iterations' divided by "
+                         f"the factor {self.markov['factor']:.4g} (the fast state): "
+                         f"{_spread(self.durations)}")
+        lines += [*self.notes, "",
+                  f"{'family':<12} {'parameters':<50} {'loglik':>14} {'AIC':>14} "
+                  f"{'KS stat':>9} {'KS p':>9}"]
         for _, row in self.fits.iterrows():
             if not math.isfinite(row["aic"]):
                 lines.append(f"{row['family']:<12} {row['note']}")
@@ -105,19 +110,15 @@ class FitReport:
         if p.slow is None:
             lines.append(f"  persistence: {p.note('slow_share')}")
         else:
-            lines += [f"  share of slow worker-iterations: {show('slow_share')}",
-                      "  correlation of per-worker means, first vs second half of the "
-                      f"iterations: {show('half_correlation')}{z('half_z')}",
-                      "  lag-1 autocorrelation of the slow indicator: pooled "
-                      f"{show('lag1_autocorrelation')}{z('lag1_z')}, mean over workers "
-                      f"{show('worker_lag1_mean')}"]
-            if math.isnan(p.value("p_slow")) or math.isnan(p.value("p_recover")):
-                why = p.note("p_slow") or p.note("p_recover")
-                lines.append(f"  Markov fit: {why}")
-            else:
-                lines.append(f"  Markov fit: p_slow {show('p_slow')} ± "
-                             f"{p.value('p_slow_se'):.2g}, p_recover {show('p_recover')} ± "
-                             f"{p.value('p_recover_se'):.2g}, factor {show('factor')}")
+            lines.append(f"  share of slow worker-iterations: {show('slow_share')}")
+            if not p.slow.any():
+                lines.append(self._no_slow_line())
+            lines.append("  correlation of per-worker means, first vs second half of the "
+                         f"iterations: {show('half_correlation')}{z('half_z')}")
+            if p.slow.any():
+                lines += ["  lag-1 autocorrelation of the slow indicator: pooled "
+                          f"{show('lag1_autocorrelation')}{z('lag1_z')}, mean over workers "
+                          f"{show('worker_lag1_mean')}", self._markov_line()]
         if math.isnan(p.value("common_share")):
             lines.append(f"  common factor: {p.note('common_share')}")
         else:
@@ -125,15 +126,50 @@ class FitReport:
                          "ln(duration) (R² of the (rep, iteration) means; bias-corrected "
                          f"{show('common_share_adjusted')}, shared sigma "
                          f"{show('shared_sigma')})")
-        if self.markov is not None:
-            lines.append("  the model includes the slowdown; the families are fitted to the "
-                         "durations of slow worker-iterations divided by its factor")
-        elif p.significant:
-            lines.append(f"  slowness persists (z ≥ {SIGNIFICANT_Z:g}): --markov adds it to "
-                         "the model")
-        elif p.slow is not None:
-            lines.append(f"  no significant persistence (both z < {SIGNIFICANT_Z:g})")
+        if p.negative:
+            which = " and ".join(f"{name} z = {p.value(key):.3g}"
+                                 for name, key in (("half", "half_z"), ("lag-1", "lag1_z"))
+                                 if p.value(key) <= -SIGNIFICANT_Z)
+            lines.append(f"  significant negative persistence ({which}): workers slow in "
+                         "one stretch of iterations are fast in the next more often than "
+                         "by chance")
+        if self.slowdown is not None:
+            lines.append(f"  slowdown: {self.slowdown.kind}: {self.slowdown.why}")
+            if self.markov is not None:
+                lines.append("  the model includes it; the families are fitted to the "
+                             "durations of its slow worker-iterations divided by its factor")
+            elif self.slowdown.table is not None:
+                lines.append("  --markov adds it to the model")
         return lines
+
+    def _no_slow_line(self) -> str:
+        p = self.persistence
+        line = (f"  no worker-iteration is slow at threshold {p.threshold:g}: the largest "
+                f"duration is {p.value('largest_ratio'):.3g} × its iteration's median")
+        suggested = p.value("suggested_threshold")
+        if math.isnan(suggested):
+            return f"{line} ({p.note('suggested_threshold')})"
+        return (f"{line}; --threshold {suggested:g} makes at least "
+                f"{SUGGESTED_SLOW_SHARE:.0%} of them slow")
+
+    def _markov_line(self) -> str:
+        p = self.persistence
+        if math.isnan(p.value("p_slow")) or math.isnan(p.value("p_recover")):
+            return f"  Markov fit: {p.note('p_slow') or p.note('p_recover')}"
+        line = (f"  Markov fit: p_slow {p.value('p_slow'):.4g} ± {p.value('p_slow_se'):.2g}, "
+                f"p_recover {p.value('p_recover'):.4g} ± {p.value('p_recover_se'):.2g}, "
+                f"factor {p.value('factor'):.4g}")
+        if math.isnan(p.value("beyond_markov_z")):
+            return line
+        return (f"{line}; the workers' shares of slow iterations correlate "
+                f"{p.value('half_slow_correlation'):.4g} between the halves, the chain's "
+                f"{p.value('markov_half_slow_correlation'):.4g} "
+                f"(z = {p.value('beyond_markov_z'):.3g})")
+
+
+def _spread(x: np.ndarray) -> str:
+    return (f"min {x.min():.6g}, median {np.median(x):.6g}, mean {x.mean():.6g}, "
+            f"max {x.max():.6g}")
 
 
 def _count(n: int, noun: str) -> str:
@@ -156,32 +192,38 @@ def _toml(table: dict[str, Any]) -> str:
 def fit_trace(trace: pd.DataFrame, *, threshold: float = DEFAULT_THRESHOLD,
               markov: bool = False, source: str = "DataFrame") -> FitReport:
     """Fit the four shifted families to the trace's durations, measure the persistence and
-    the sharing of slowness, and choose the model of lowest AIC. With ``markov``, the
-    model adds the fitted Markov slowdown (or a persistent one, when no worker ever
-    changes state) and the families are fitted to the durations with slow
-    worker-iterations divided by its factor."""
+    the sharing of slowness, choose the model of lowest AIC, and the slowdown the evidence
+    picks (:func:`~pssim.analysis.fits.slowdown.choose`: none, markov or persistent).
+    With ``markov``, the model adds that slowdown, and the families are fitted to the
+    durations with its slow worker-iterations divided by its factor."""
     threshold = finite("threshold", threshold, low=1.0)
     checked = one_per_iteration(check_trace(trace, source))
     values = cube(checked)
     found = measure(values, threshold)
     found = Persistence(threshold, pd.concat([found.statistics, frame(common(values))],
                                              ignore_index=True), found.workers, found.slow)
+    picked = choose(found, values.values)
     durations = values.draws
-    slowdown_table = None
-    notes: list[str] = []
-    if markov:
-        slowdown_table, durations, why = slowdown(found, checked, values)
-        if why:
-            notes.append(f"note: --markov: {why}; the model has no slowdown")
+    table = None
+    if markov and picked.table is not None and picked.slow is not None:
+        table = picked.table
+        durations = np.where(_rows(picked.slow, checked), durations / table["factor"],
+                             durations)
     fits = fit_families(durations)
-    chosen = chosen_family(fits)
     report = FitReport(source=source, trace=checked, durations=durations,
                        granularity=values.granularity, shape=values.values.shape,
-                       fits=fits, persistence=found, chosen=chosen, markov=slowdown_table,
-                       toml=None,
-                       notes=tuple(notes))
-    table = report.model()
-    return dataclasses.replace(report, toml=None if table is None else _toml(table))
+                       fits=fits, persistence=found, chosen=chosen_family(fits),
+                       markov=table, toml=None, slowdown=picked)
+    model = report.model()
+    return dataclasses.replace(report, toml=None if model is None else _toml(model))
+
+
+def _rows(cells: np.ndarray, trace: pd.DataFrame) -> np.ndarray:
+    """A (rep × iteration × worker) array's value at each row of the checked trace."""
+    reps, its, workers = (pd.factorize(trace[c], sort=True)[0] if c in trace
+                          else np.zeros(len(trace), dtype=np.int64)
+                          for c in ("rep", "iteration", "worker"))
+    return cells[reps, its, workers]
 
 
 def write_report(report: FitReport, out_dir: str | Path) -> list[Path]:
