@@ -623,21 +623,27 @@ def fit(
         help="A worker-iteration is slow when its duration exceeds THRESHOLD × its "
              "iteration's median (>= 1).")] = 2.0,
     markov: Annotated[bool, typer.Option(
-        help="Add the fitted Markov slowdown to the model (the families are then fitted "
-             "to the durations with the slowdown taken out).")] = False,
+        help="Add to the model the slowdown the evidence picks, a Markov chain or "
+             "persistent stragglers, when there is one (the families are then fitted to "
+             "the durations with the slowdown taken out).")] = False,
+    columns: Annotated[str | None, typer.Option(
+        help="The trace's own column names, NAME=COLUMN pairs such as "
+             "iteration=round,worker=worker_id,duration=step_time_s (NAME: rep, iteration, "
+             "worker, computation, duration); common aliases need none.")] = None,
 ) -> None:
     """Fit straggler models to a measured trace: maximum-likelihood fits of the four shifted
     families (exponential, gamma, lognormal, pareto) with log-likelihood, AIC and KS
     test, the persistence of slowness (correlation between halves, lag-1 autocorrelation,
     a Markov fit) and the share of a factor common to all workers; the model of lowest
     AIC in the [stragglers] format (docs/fitting.md)."""
-    from pssim.analysis.fits import fit_trace, read_trace, write_report
+    from pssim.analysis.fits import fit_trace, parse_columns, read_table, write_report
 
     try:
         if out is not None:
             writable_folder("out", out)
-        report = fit_trace(read_trace(trace), threshold=threshold, markov=markov,
-                           source=str(trace))
+        mapping = None if columns is None else parse_columns(columns)
+        report = fit_trace(read_table(trace), threshold=threshold, markov=markov,
+                           source=str(trace), columns=mapping)
     except ConfigError as err:
         _fail(err)
         return

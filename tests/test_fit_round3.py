@@ -285,3 +285,59 @@ def test_iid_durations_get_no_slowdown_and_the_families_fit_them_all() -> None:
     assert model is not None and not {"markov", "persistent"} & set(model)
     assert report.durations.tolist() == trace["duration"].tolist()
     assert "slowdown: none: no significant persistence" in report.text()
+
+
+# -- item 13: the user's own column names ----------------------------------------------------
+
+
+def own_names(tmp_path: Path, header: str = "round,worker_id,step_time_s") -> Path:
+    rng = np.random.default_rng(41)
+    trace = long_form(0.01 + rng.exponential(0.1, (30, 8)))
+    path = tmp_path / "steps.csv"
+    trace[["iteration", "worker", "duration"]].to_csv(path, index=False, header=False)
+    path.write_text(header + "\n" + path.read_text())
+    return path
+
+
+def test_columns_map_the_users_names(tmp_path: Path) -> None:
+    path = own_names(tmp_path, "round,worker_id,secs")
+    done = RUNNER.invoke(app, ["fit", str(path), "--columns",
+                               "iteration=round,worker=worker_id,duration=secs"])
+    assert done.exit_code == 0, done.output
+    assert "columns: iteration ← round, worker ← worker_id, duration ← secs" in done.output
+    frame = pd.read_csv(path)
+    mapping = {"iteration": "round", "worker": "worker_id", "duration": "secs"}
+    named = frame.rename(columns={v: k for k, v in mapping.items()})
+    pd.testing.assert_frame_equal(fit_trace(frame, columns=mapping).fits,
+                                  fit_trace(named).fits, check_exact=True)
+    pd.testing.assert_frame_equal(read_trace(path, columns=mapping), check_trace(named))
+
+
+def test_common_aliases_need_no_mapping(tmp_path: Path) -> None:
+    path = own_names(tmp_path)
+    done = RUNNER.invoke(app, ["fit", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "columns: iteration ← round, worker ← worker_id, duration ← step_time_s" in (
+        done.output)
+    assert "8 workers, 30 iterations" in done.output
+
+
+@pytest.mark.parametrize(("header", "columns", "says"), [
+    ("round,worker_id,secs", "iteration=nope", "columns='iteration=nope': the trace has no "
+     "column 'nope' (its columns: round, worker_id, secs)"),
+    ("round,worker_id,secs", "speed=round", "names 'speed'; NAME must be one of rep, "
+     "iteration, worker, computation, duration"),
+    ("round,worker_id,secs", "iteration", "must be NAME=COLUMN pairs separated by commas"),
+    ("round,worker_id,secs", "iteration=round,worker=round", "maps both iteration and "
+     "worker to the column 'round'"),
+    ("round,step,secs", None, "has the columns 'round', 'step' for iteration: choose one "
+     "with --columns iteration=COLUMN"),
+    ("round,worker_id,secs", None, "lacks the column(s) duration; a trace has worker, "
+     "duration, rep and/or iteration, optionally computation (its columns: round, "
+     "worker_id, secs; name yours with --columns duration=COLUMN,...)"),
+])
+def test_bad_column_names_are_one_line(tmp_path: Path, header: str, columns: str | None,
+                                       says: str) -> None:
+    path = own_names(tmp_path, header)
+    line = one_line_error(["fit", str(path), *(["--columns", columns] if columns else [])])
+    assert says in line

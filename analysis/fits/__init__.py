@@ -36,10 +36,18 @@ from pssim.analysis.fits.report import (
     save_figure,
     write_report,
 )
-from pssim.analysis.fits.trace import TRACE_SUFFIXES, check_trace, read_trace
+from pssim.analysis.fits.trace import (
+    ALIASES,
+    COLUMNS,
+    TRACE_SUFFIXES,
+    check_trace,
+    parse_columns,
+    read_table,
+    read_trace,
+)
 
-__all__ = ["DEFAULT_THRESHOLD", "FAMILIES", "FIT_COLUMNS", "PARAMETERS", "SIGNIFICANT_Z",
-           "TRACE_SUFFIXES", "FitReport", "Persistence", "check_trace", "chosen_family",
-           "common_factor_share", "fit_families", "fit_family", "fit_trace", "frozen",
-           "persistence", "plot_duration_ecdf", "plot_worker_heatmap", "read_trace",
-           "save_figure", "write_report"]
+__all__ = ["ALIASES", "COLUMNS", "DEFAULT_THRESHOLD", "FAMILIES", "FIT_COLUMNS", "PARAMETERS",
+           "SIGNIFICANT_Z", "TRACE_SUFFIXES", "FitReport", "Persistence", "check_trace",
+           "chosen_family", "common_factor_share", "fit_families", "fit_family", "fit_trace",
+           "frozen", "parse_columns", "persistence", "plot_duration_ecdf",
+           "plot_worker_heatmap", "read_table", "read_trace", "save_figure", "write_report"]

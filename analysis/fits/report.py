@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from pssim.analysis.fits.persistence import (
     measure,
 )
 from pssim.analysis.fits.slowdown import Slowdown, choose
-from pssim.analysis.fits.trace import check_trace, cube, one_per_iteration
+from pssim.analysis.fits.trace import check_trace, cube, one_per_iteration, resolve_columns
 from pssim.errors import finite, writable_folder
 from pssim.files import write_atomically
 
@@ -190,14 +191,19 @@ def _toml(table: dict[str, Any]) -> str:
 
 
 def fit_trace(trace: pd.DataFrame, *, threshold: float = DEFAULT_THRESHOLD,
-              markov: bool = False, source: str = "DataFrame") -> FitReport:
+              markov: bool = False, source: str = "DataFrame",
+              columns: Mapping[str, str] | None = None) -> FitReport:
     """Fit the four shifted families to the trace's durations, measure the persistence and
     the sharing of slowness, choose the model of lowest AIC, and the slowdown the evidence
     picks (:func:`~pssim.analysis.fits.slowdown.choose`: none, markov or persistent).
     With ``markov``, the model adds that slowdown, and the families are fitted to the
-    durations with its slow worker-iterations divided by its factor."""
+    durations with its slow worker-iterations divided by its factor. ``columns`` maps
+    the trace's column names to the frame's (:func:`~pssim.analysis.fits.trace.check_trace`).
+    """
     threshold = finite("threshold", threshold, low=1.0)
-    checked = one_per_iteration(check_trace(trace, source))
+    checked = one_per_iteration(check_trace(trace, source, columns))
+    renamed = [f"{name} ← {column}" for name, column
+               in resolve_columns(trace, columns, source).items() if name != column]
     values = cube(checked)
     found = measure(values, threshold)
     found = Persistence(threshold, pd.concat([found.statistics, frame(common(values))],
@@ -213,7 +219,8 @@ def fit_trace(trace: pd.DataFrame, *, threshold: float = DEFAULT_THRESHOLD,
     report = FitReport(source=source, trace=checked, durations=durations,
                        granularity=values.granularity, shape=values.values.shape,
                        fits=fits, persistence=found, chosen=chosen_family(fits),
-                       markov=table, toml=None, slowdown=picked)
+                       markov=table, toml=None, slowdown=picked,
+                       notes=(f"columns: {', '.join(renamed)}",) if renamed else ())
     model = report.model()
     return dataclasses.replace(report, toml=None if model is None else _toml(model))
 

@@ -4,6 +4,7 @@ trace")."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,33 @@ TRACE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 _INT64_MAX = 2**63 - 1
 
+#: The columns of a trace, in the order of its keys.
+COLUMNS = ("rep", "iteration", "worker", "computation", "duration")
+
+#: Other names of the columns, taken when the trace lacks the column itself (compared
+#: without regard to case). Durations only under names that say seconds or no unit.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "rep": ("run", "repetition", "replicate", "realization", "trial"),
+    "iteration": ("iter", "iteration_id", "step", "round"),
+    "worker": ("worker_id", "rank", "node", "host"),
+    "computation": ("computation_id", "task"),
+    "duration": ("duration_s", "time_s", "seconds", "step_time", "step_time_s", "elapsed",
+                 "elapsed_s"),
+}
+
 
 class NotEstimable(Exception):
     """A statistic the data cannot give; its message says why."""
 
 
-def read_trace(path: str | Path) -> pd.DataFrame:
-    """The trace in a CSV or Parquet file, checked by :func:`check_trace`; any problem is a
+def read_trace(path: str | Path, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The trace in a CSV or Parquet file, checked by :func:`check_trace` (``columns`` as
+    there); any problem is a :class:`~pssim.errors.ConfigError`."""
+    return check_trace(read_table(path), str(path), columns)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """The table in a CSV or Parquet file, as it is; a file that cannot be read is a
     :class:`~pssim.errors.ConfigError` of parameter ``trace``."""
     p = Path(path)
     if not p.exists():
@@ -40,25 +61,86 @@ def read_trace(path: str | Path) -> pd.DataFrame:
     except Exception as err:
         reason = " ".join(str(err).split())[:200] or type(err).__name__
         raise ConfigError("trace", str(p), f"could not be read ({reason})") from None
-    return check_trace(frame, str(p))
+    return frame
+
+
+def parse_columns(text: str) -> dict[str, str]:
+    """The mapping of ``--columns``: ``NAME=COLUMN`` pairs separated by commas, NAME one of
+    :data:`COLUMNS`."""
+    mapping: dict[str, str] = {}
+    for part in text.split(","):
+        name, sep, column = (x.strip() for x in part.partition("="))
+        if not (sep and name and column):
+            raise ConfigError("columns", text, "must be NAME=COLUMN pairs separated by commas "
+                              "(iteration=round,worker=worker_id,duration=step_time_s)")
+        if name in mapping:
+            raise ConfigError("columns", text, f"names {name} twice")
+        mapping[name] = column
+    return mapping
+
+
+def resolve_columns(frame: pd.DataFrame, columns: Mapping[str, str] | None = None,
+                    source: str = "DataFrame") -> dict[str, str]:
+    """Which of ``frame``'s columns holds each column of a trace it has: those ``columns``
+    maps, then each by its own name, else by one of its :data:`ALIASES`."""
+    given = dict(columns or {})
+    shown = ",".join(f"{k}={v}" for k, v in given.items())
+    names = [str(c) for c in frame.columns]
+    for name, column in given.items():
+        if name not in COLUMNS:
+            raise ConfigError("columns", shown, f"names {name!r}; NAME must be one of "
+                              f"{', '.join(COLUMNS)}")
+        if column not in frame.columns:
+            raise ConfigError("columns", f"{name}={column}", f"the trace has no column "
+                              f"{column!r} (its columns: {', '.join(names)})")
+    for column in set(given.values()):
+        twice = [k for k, v in given.items() if v == column]
+        if len(twice) > 1:
+            raise ConfigError("columns", shown, f"maps both {' and '.join(twice)} to the "
+                              f"column {column!r}")
+    chosen = dict(given)
+    for name in COLUMNS:
+        if name in chosen:
+            continue
+        if name in frame.columns and name not in chosen.values():
+            chosen[name] = name
+            continue
+        known = (name, *ALIASES[name])
+        hits = [c for c in frame.columns
+                if str(c).strip().lower() in known and c not in chosen.values()]
+        if len(hits) > 1:
+            raise ConfigError("trace", source, f"has the columns "
+                              f"{', '.join(repr(str(c)) for c in hits)} for {name}: choose "
+                              f"one with --columns {name}=COLUMN")
+        if hits:
+            chosen[name] = hits[0]
+    return {name: chosen[name] for name in COLUMNS if name in chosen}
 
 
 def _keys(frame: pd.DataFrame) -> list[str]:
     return [c for c in ("rep", "iteration", "worker", "computation") if c in frame]
 
 
-def check_trace(frame: pd.DataFrame, source: str = "DataFrame") -> pd.DataFrame:
+def check_trace(frame: pd.DataFrame, source: str = "DataFrame",
+                columns: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The trace's columns (``rep``, ``iteration``, ``worker``, ``computation``,
-    ``duration``: those it has), sorted by its keys, after checking that it has the
-    columns it needs, finite durations > 0, integer reps, iterations and computations, no
-    duplicate rows, and every worker in every rep and iteration. ``source`` names the
-    trace in the :class:`~pssim.errors.ConfigError` raised otherwise."""
-    missing = [c for c in ("worker", "duration") if c not in frame]
-    if missing or not ("rep" in frame or "iteration" in frame):
-        lacks = ", ".join(missing + ([] if "rep" in frame or "iteration" in frame
+    ``duration``: those it has, found by :func:`resolve_columns` with ``columns``, a
+    mapping of those names to the frame's), sorted by its keys, after checking that it
+    has the columns it needs, finite durations > 0, integer reps, iterations and
+    computations, no duplicate rows, and every worker in every rep and iteration.
+    ``source`` names the trace in the :class:`~pssim.errors.ConfigError` raised
+    otherwise."""
+    chosen = resolve_columns(frame, columns, source)
+    missing = [c for c in ("worker", "duration") if c not in chosen]
+    if missing or not ("rep" in chosen or "iteration" in chosen):
+        lacks = ", ".join(missing + ([] if "rep" in chosen or "iteration" in chosen
                                      else ["rep or iteration"]))
+        first = (missing or ["iteration"])[0]
         raise ConfigError("trace", source, f"lacks the column(s) {lacks}; a trace has "
-                          "worker, duration, rep and/or iteration, optionally computation")
+                          "worker, duration, rep and/or iteration, optionally computation "
+                          f"(its columns: {', '.join(str(c) for c in frame.columns)}; name "
+                          f"yours with --columns {first}=COLUMN,...)")
+    frame = frame.loc[:, list(chosen.values())].set_axis(list(chosen), axis=1)
     if len(frame) == 0:
         raise ConfigError("trace", source, "has no rows")
     keys = _keys(frame)
