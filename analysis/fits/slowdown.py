@@ -1,5 +1,5 @@
 """The slowdown that the evidence picks for the model: none, a Markov chain or persistent
-stragglers (docs/fitting.md, "The slowdown and `--markov`")."""
+stragglers (docs/fitting.md, "The model, its slowdown and `--markov`")."""
 
 from __future__ import annotations
 
