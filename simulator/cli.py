@@ -615,7 +615,7 @@ def sweep(
 def fit(
     trace: Annotated[Path, typer.Argument(
         help="Trace of durations (.csv, .parquet or .pq): columns worker, duration (s), rep "
-             "and/or iteration, optionally computation.")],
+             "and/or iteration, optionally computation (other names: --columns).")],
     out: Annotated[Path | None, typer.Option(
         help="Also write fits.csv, persistence.csv, workers.csv, model.toml and the figures "
              "(ecdf.png, heatmap.png) into this folder.")] = None,

@@ -341,3 +341,22 @@ def test_bad_column_names_are_one_line(tmp_path: Path, header: str, columns: str
     path = own_names(tmp_path, header)
     line = one_line_error(["fit", str(path), *(["--columns", columns] if columns else [])])
     assert says in line
+
+
+@pytest.mark.parametrize("iterations", [2, 5, 300])
+@pytest.mark.parametrize(("p_slow", "p_recover"), [(0.05, 0.3), (0.01, 0.02), (0.5, 0.5)])
+def test_the_markov_chains_correlation_between_halves_is_its_covariance_sums(
+        iterations: int, p_slow: float, p_recover: float) -> None:
+    from pssim.analysis.fits.persistence import markov_half_correlation
+
+    # A stationary chain's indicator has covariance π(1 − π)·λ^|i − j|; the halves'
+    # shares are sums over blocks of that matrix.
+    lam = 1 - p_slow - p_recover
+    t = np.arange(iterations)
+    cov = lam ** np.abs(t[:, None] - t[None, :]).astype(float)
+    h = iterations // 2
+    expected = cov[:h, h:].sum() / math.sqrt(cov[:h, :h].sum() * cov[h:, h:].sum())
+    assert markov_half_correlation(p_slow, p_recover, iterations) == pytest.approx(
+        expected, rel=1e-12, abs=1e-15)
+    if iterations == 2:
+        assert markov_half_correlation(p_slow, p_recover, 2) == pytest.approx(lam)
