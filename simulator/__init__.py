@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ExplicitDurations,
         Exponential,
         Gamma,
+        Groups,
         Lognormal,
         Markov,
         Pareto,
@@ -30,13 +31,14 @@ if TYPE_CHECKING:
     from pssim.config import Config
     from pssim.network import Discipline
 
-_MODELS = ("ComputeModel", "ExplicitDurations", "Exponential", "Gamma", "Lognormal", "Markov",
-           "Pareto", "Persistent", "Shared", "ShiftedExponential", "Speeds", "StragglerModel")
+_MODELS = ("ComputeModel", "ExplicitDurations", "Exponential", "Gamma", "Groups", "Lognormal",
+           "Markov", "Pareto", "Persistent", "Shared", "ShiftedExponential", "Speeds",
+           "StragglerModel")
 
 __all__ = ["ComputeModel", "Config", "ConfigError", "Discipline", "ExplicitDurations",
-           "Exponential", "Gamma", "Lognormal", "Markov", "Pareto", "Persistent", "Results",
-           "Shared", "ShiftedExponential", "Speeds", "StragglerModel", "analyze", "run",
-           "simulate"]
+           "Exponential", "Gamma", "Groups", "Lognormal", "Markov", "Pareto", "Persistent",
+           "Results", "Shared", "ShiftedExponential", "Speeds", "StragglerModel", "analyze",
+           "run", "simulate"]
 
 _LAZY = {"Results": "api", "run": "api", "simulate": "api", "analyze": "api",
          "Config": "config", "Discipline": "network",

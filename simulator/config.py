@@ -90,6 +90,12 @@ def _speeds(name: str, value: Any) -> tuple[float, ...] | None:
     if value is None:
         return None
     items = value.split(",") if isinstance(value, str) else value
+    if hasattr(items, "tolist") and not isinstance(items, list | tuple):
+        # A numpy array or a pandas Series: its numbers as Python's, and shown as a list.
+        if getattr(items, "ndim", 1) != 1:
+            raise ConfigError(name, items.tolist(), "must be a list of numbers >= 1, one "
+                              "per worker (a 1-D array)")
+        items = items.tolist()
     if not isinstance(items, list | tuple) or not items:
         raise ConfigError(name, value, "must be a list of numbers >= 1, one per worker")
     return tuple(finite(f"{name}[{i}]", v, low=1.0) for i, v in enumerate(items))
@@ -101,7 +107,10 @@ TABLES: dict[str, dict[str, tuple[float, float | None]]] = {
     "persistent": {"fraction": (0.0, 1.0), "factor": (1.0, None)},
     "markov": {"p_slow": (0.0, 1.0), "p_recover": (0.0, 1.0), "factor": (1.0, None)},
     "shared": {"sigma": (0.0, None)},
+    "groups": {"size": (1, None), "sigma": (0.0, None)},
 }
+#: The keys of slowdown tables that are counts (integers), not measurements.
+COUNTS = {("groups", "size")}
 
 
 def _table(name: str, value: Any) -> dict[str, float] | None:
@@ -129,8 +138,11 @@ def _table(name: str, value: Any) -> dict[str, float] | None:
                    else f"lacks {', '.join(missing)}")
         raise ConfigError(name, value, f"{problem}; it must give exactly "
                           f"{', '.join(keys)}")
-    out = {}
+    out: dict[str, float] = {}
     for key, (low, high) in keys.items():
+        if (name, key) in COUNTS:
+            out[key] = integer(f"{name}.{key}", value[key], low=int(low))
+            continue
         x = finite(f"{name}.{key}", value[key], low=low)
         if high is not None and x > high:
             raise ConfigError(f"{name}.{key}", value[key], f"must be in [{low:g}, {high:g}]")
@@ -243,6 +255,11 @@ class Config(BaseModel):
     shared: Annotated[dict[str, float] | None, _checked(_table)] = Field(
         None, description="Shared slowdown SIGMA: every duration of a realization's "
         "iteration is multiplied by exp(sigma·Z), Z ~ N(0, 1), one Z for the cluster.",
+        json_schema_extra=_straggler("table"))
+    groups: Annotated[dict[str, int | float] | None, _checked(_table)] = Field(
+        None, description="Groups that slow together SIZE:SIGMA: workers in blocks of size "
+        "consecutive ids (a host, a rack; the last block may be smaller) share a factor "
+        "exp(sigma·Z), Z ~ N(0, 1), per realization and iteration.",
         json_schema_extra=_straggler("table"))
     compute_times: Annotated[Any, _checked(_source)] = Field(
         None, description="CSV or Parquet file of explicit durations (seconds): columns "

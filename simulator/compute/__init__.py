@@ -9,10 +9,10 @@ finish times.
 from pssim.compute.base import BLOCK, ComputeModel, blockwise, multiples, stream
 from pssim.compute.explicit import MAX_ID, ExplicitDurations
 from pssim.compute.families import Exponential, Family, Gamma, Lognormal, Pareto
-from pssim.compute.slowdowns import Markov, Persistent, Shared, Slowdown, Speeds
+from pssim.compute.slowdowns import Groups, Markov, Persistent, Shared, Slowdown, Speeds
 from pssim.compute.stragglers import FIELDS, ShiftedExponential, StragglerModel, build
 
 __all__ = ["BLOCK", "FIELDS", "MAX_ID", "ComputeModel", "ExplicitDurations", "Exponential",
-           "Family", "Gamma", "Lognormal", "Markov", "Pareto", "Persistent", "Shared",
+           "Family", "Gamma", "Groups", "Lognormal", "Markov", "Pareto", "Persistent", "Shared",
            "ShiftedExponential", "Slowdown", "Speeds", "StragglerModel", "blockwise", "build",
            "multiples", "stream"]

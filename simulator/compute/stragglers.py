@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
@@ -136,10 +137,16 @@ def read(path: str | Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError("stragglers", str(path), "must have a [stragglers] table (keys: "
                           f"{', '.join(FIELDS)})")
+    # Keys outside the table would be ignored, and a model the user did not mean be run.
+    other = [k for k in document if k != "stragglers"]
+    if other:
+        shown = f"[{other[0]}]" if isinstance(document[other[0]], dict) else other[0]
+        raise ConfigError("stragglers", str(path), f"has {shown}; a stragglers file holds "
+                          "only a [stragglers] table")
     unknown = [k for k in table if k not in FIELDS]
     if unknown:
-        raise ConfigError(f"[stragglers] {unknown[0]}", str(path), f"is not a key of the "
-                          f"table; known: {', '.join(FIELDS)}")
+        raise ConfigError(f"[stragglers] {unknown[0]} in {path}", table[unknown[0]],
+                          f"is not a key of the table; known: {', '.join(FIELDS)}")
     checked = {}
     for key, value in table.items():
         try:
@@ -163,6 +170,11 @@ def build(options: Mapping[str, Any] | Config) -> StragglerModel:
     if unused:
         warnings.warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
                       f"effect with family {family.name}", Note, stacklevel=3)
+    if math.isinf(family.mean()):
+        shown = ", ".join(f"{k}={v:g}" for k, v in family.parameters().items())
+        warnings.warn(f"{family.name} {shown}: Y has an infinite mean, so mean durations, "
+                      "and the mean of T of a scheme that may wait for the slowest workers, "
+                      "do not settle as reps grow (quantiles do)", Note, stacklevel=3)
     used = [slowdowns.build(name, values[name]) for name in slowdowns.names()
             if values[name] is not None]
     if (family.name == "exponential" and values["granularity"] == "per_iteration"
