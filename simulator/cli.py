@@ -617,8 +617,8 @@ def fit(
         help="Trace of durations (.csv, .parquet or .pq): columns worker, duration (s), rep "
              "and/or iteration, optionally computation (other names: --columns).")],
     out: Annotated[Path | None, typer.Option(
-        help="Also write fits.csv, persistence.csv, workers.csv, model.toml and the figures "
-             "(ecdf.png, heatmap.png) into this folder.")] = None,
+        help="Also write fits.csv, persistence.csv, workers.csv, groups.csv, model.toml and "
+             "the figures (ecdf.png, heatmap.png) into this folder.")] = None,
     threshold: Annotated[float, typer.Option(
         help="A worker-iteration is slow when its duration exceeds THRESHOLD × its "
              "iteration's median (>= 1).")] = 2.0,
@@ -630,12 +630,16 @@ def fit(
         help="The trace's own column names, NAME=COLUMN pairs such as "
              "iteration=round,worker=worker_id,duration=step_time_s (NAME: rep, iteration, "
              "worker, computation, duration); common aliases need none.")] = None,
+    group_sizes: Annotated[str | None, typer.Option(
+        metavar="SIZES", help="Block sizes to test for groups of consecutive workers that "
+        "slow together, comma-separated ('4,8'; default every size from 2 to N − 1).")] = None,
 ) -> None:
     """Fit straggler models to a measured trace: maximum-likelihood fits of the four shifted
     families (exponential, gamma, lognormal, pareto) with log-likelihood, AIC and KS
     test, the persistence of slowness (correlation between halves, lag-1 autocorrelation,
-    a Markov fit) and the share of a factor common to all workers; the model of lowest
-    AIC in the [stragglers] format (docs/fitting.md)."""
+    a Markov fit), the share of a factor common to all workers and groups of workers
+    that slow together; the model of lowest AIC in the [stragglers] format
+    (docs/fitting.md)."""
     from pssim.analysis.fits import fit_trace, parse_columns, read_table, write_report
 
     try:
@@ -643,7 +647,8 @@ def fit(
             writable_folder("out", out)
         mapping = None if columns is None else parse_columns(columns)
         report = fit_trace(read_table(trace), threshold=threshold, markov=markov,
-                           source=str(trace), columns=mapping)
+                           source=str(trace), columns=mapping,
+                           group_sizes=None if group_sizes is None else group_sizes.split(","))
     except ConfigError as err:
         _fail(err)
         return

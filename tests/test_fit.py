@@ -33,7 +33,7 @@ DRAWS = 20_000
 
 #: The keys a [stragglers] table may hold.
 ALLOWED = {"family", "alpha", "mu", "shape", "rate", "mu_log", "sigma_log", "scale",
-           "granularity", "persistent", "markov", "shared"}
+           "granularity", "persistent", "markov", "shared", "groups"}
 
 #: Each family's parameters, and a sampler of X = alpha + Y in the parametrisation of the
 #: [stragglers] format, written independently of pssim.
@@ -228,7 +228,8 @@ def test_out_writes_the_tables_figures_and_a_loadable_model(tmp_path: Path) -> N
     assert "chosen:" in done.output and "slowness persists" in done.output
     out = tmp_path / "out"
     assert {p.name for p in out.iterdir()} == {"fits.csv", "persistence.csv", "workers.csv",
-                                               "model.toml", "ecdf.png", "heatmap.png"}
+                                               "groups.csv", "model.toml", "ecdf.png",
+                                               "heatmap.png"}
     table = pd.read_csv(out / "fits.csv")
     assert list(table.columns) == fits.FIT_COLUMNS
     assert list(table["family"]) == list(fits.FAMILIES)

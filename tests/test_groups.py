@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 
 import pssim
 from pssim import ConfigError
+from pssim.analysis.fits import fit_trace
+from pssim.analysis.fits.groups import blocks, coefficients, residuals, size_statistics
 from pssim.analysis.frames import load_sweep
 from pssim.cli import app
 from pssim.compute import (
@@ -74,10 +76,10 @@ def test_log_durations_are_gaussian_with_the_block_covariance() -> None:
     assert np.all(np.abs(logs.mean(axis=0) + 3.0) <= 4 * math.sqrt(var / REPS))
     r = np.corrcoef(logs, rowvar=False)
     rho = sigma**2 / var
-    blocks = np.arange(workers) // size
+    block = np.arange(workers) // size
     for i in range(workers):
         for j in range(i + 1, workers):
-            want = rho if blocks[i] == blocks[j] else 0.0
+            want = rho if block[i] == block[j] else 0.0
             assert abs(r[i, j] - want) <= correlation_bound(want, REPS), (i, j, r[i, j])
 
 
@@ -301,3 +303,138 @@ def test_speeds_as_a_numpy_array() -> None:
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     with pytest.raises(ConfigError, match=r"speeds.*one per worker"):
         pssim.Config(speeds=np.ones((2, 2)))
+
+
+# --- the fit: estimating and testing groups in a trace ---------------------------------
+
+
+def test_coefficients_are_those_of_the_centred_block_matrix() -> None:
+    """The closed forms of E[within − across] and E[diagonal − within] per unit of sigma²
+    against the matrix P·B·P itself (P = I − J/N, B the block indicator)."""
+    for workers, size in ((12, 4), (10, 4), (7, 3), (9, 8)):
+        block = np.arange(workers) // size
+        same = (block[:, None] == block[None, :]).astype(float)
+        p = np.eye(workers) - 1 / workers
+        m = p @ same @ p
+        pairs = np.triu_indices(workers, 1)
+        inside = same[pairs] == 1
+        within, across = m[pairs][inside].mean(), m[pairs][~inside].mean()
+        _, counts = blocks(workers, size)
+        got = coefficients(workers, counts)
+        assert got[0] == pytest.approx(within - across, rel=1e-12)
+        assert got[1] == pytest.approx(np.diag(m).mean() - within, abs=1e-12)
+        if workers % size == 0:
+            assert got == pytest.approx((1.0, 0.0), abs=1e-12)
+
+
+def test_the_z_statistic_is_standard_normal_without_groups() -> None:
+    """Under the null (a shared factor, a slow worker, independent noise) z at a fixed size
+    has mean 0 and variance 1: 200 traces, within 4 standard errors."""
+    rng = np.random.default_rng(5)
+    zs = []
+    for _ in range(200):
+        noise = rng.standard_exponential((1, 40, 16))
+        common = np.exp(0.3 * rng.standard_normal((1, 40, 1)))
+        speeds = np.where(np.arange(16) == 3, 3.0, 1.0)
+        values = (0.01 + 0.1 * noise) * common * speeds
+        zs.append(size_statistics(*residuals(values), 4)["z"])
+    z = np.array(zs)
+    assert abs(z.mean()) <= 4 / math.sqrt(z.size)
+    assert abs(z.var(ddof=1) - 1) <= 4 * math.sqrt(2 / (z.size - 1))
+
+
+def test_fit_recovers_size_and_sigma_from_a_sample(tmp_path: Path) -> None:
+    """A pssim sample with groups of 6 among 40 workers (the last block of 4): the fit
+    names size 6, sigma within 4 standard errors, and model.toml runs the groups."""
+    sigma = 0.3
+    out = tmp_path / "trace.parquet"
+    result = RUNNER.invoke(app, ["sample", "--family", "gamma", "--shape", "2", "--rate",
+                                 "20", "--groups", f"6:{sigma}", "--markov", "0.05:0.3:3",
+                                 "--workers", "40", "--load", "2", "--iterations", "300",
+                                 "--reps", "1", "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = fit_trace(pd.read_parquet(out))
+    groups = report.groups
+    assert groups is not None and groups.significant
+    best = groups.best
+    assert best is not None and int(best["size"]) == 6
+    assert abs(best["sigma"] - sigma) <= 4 * best["sigma_se"], best.to_dict()
+    # sizes 2..39 tried: the z needed is Bonferroni's for 38 candidates.
+    assert groups.needed == pytest.approx(stats.norm.isf(stats.norm.sf(3.0) / 38))
+    assert report.persistence.value("groups_size") == 6
+    assert "best size 6" in report.text() and "the model includes them" in report.text()
+    assert report.toml is not None
+    path = tmp_path / "model.toml"
+    path.write_text(report.toml)
+    model = read(path)
+    assert model["groups"] == {"size": 6, "sigma": best["sigma"]}
+    run = pssim.run("LCC", workers=40, reps=5, **model)
+    assert set(run["groups_size"]) == {6}
+
+
+def test_fit_takes_the_block_factors_out_of_the_families() -> None:
+    """With alpha = 0 and a lognormal family, the families are fitted to the durations
+    without the block factors: sigma_log comes out as the family's, not as
+    √(sigma_log² + sigma²), within 4 standard errors of a normal's sd (s/√(2n))."""
+    sigma_log, sigma = 0.5, 0.4
+    trace = sample(workers=42, load=1, reps=1, iterations=300, seed=1, alpha=0.0,
+                   family="lognormal", mu_log=-3.0, sigma_log=sigma_log, groups=f"6:{sigma}")
+    assert trace is not None
+    report = fit_trace(trace)
+    fitted = report.fits.set_index("family").loc["lognormal", "sigma_log"]
+    # The factors taken out are estimated from each block's mean, so the durations of a
+    # block share their error: count one independent draw per iteration and block, not
+    # per duration (a wider tolerance than 12,600 draws would give).
+    n = 300 * 7
+    assert abs(fitted - sigma_log) <= 4 * sigma_log / math.sqrt(2 * n), fitted
+    assert abs(fitted - math.hypot(sigma_log, sigma)) > 4 * sigma_log / math.sqrt(2 * n)
+
+
+@pytest.mark.parametrize("options", [{}, {"shared": "0.3", "markov": "0.05:0.3:4"},
+                                     {"persistent": "0.1:3", "family": "pareto",
+                                      "shape": 2.5, "scale": 0.05}])
+def test_fit_does_not_claim_groups_without_them(options: dict[str, object]) -> None:
+    trace = sample(workers=40, load=1, reps=2, iterations=150, seed=11, **options)
+    assert trace is not None
+    report = fit_trace(trace)
+    assert report.groups is not None and not report.groups.significant
+    assert report.toml is not None and "groups" not in report.toml
+    assert "none significant" in report.text()
+
+
+def test_fit_tests_the_sizes_given(tmp_path: Path) -> None:
+    trace = sample(workers=12, load=1, reps=1, iterations=200, seed=2, groups="4:0.5")
+    assert trace is not None
+    path = tmp_path / "t.csv"
+    trace.to_csv(path, index=False)
+    done = RUNNER.invoke(app, ["fit", str(path), "--group-sizes", "3,4,6",
+                               "--out", str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    assert "sizes 3, 4, 6 tried" in done.output and "best size 4" in done.output
+    table = pd.read_csv(tmp_path / "out" / "groups.csv")
+    assert list(table["size"]) == [3, 4, 6]
+    # Blocks of 6 hold the true blocks of 4 only in part; 3 splits them: 4 has the largest z.
+    assert table["z"].idxmax() == 1
+    needed = stats.norm.isf(stats.norm.sf(3.0) / 3)
+    assert f"≥ {needed:.3g}" in done.output
+
+
+@pytest.mark.parametrize(("sizes", "value"), [("1", "1"), ("12", "12"), ("x", "x")])
+def test_bad_group_sizes_are_one_line(tmp_path: Path, sizes: str, value: str) -> None:
+    trace = sample(workers=12, load=1, reps=1, iterations=5, seed=2)
+    assert trace is not None
+    path = tmp_path / "t.csv"
+    trace.to_csv(path, index=False)
+    done = RUNNER.invoke(app, ["fit", str(path), "--group-sizes", sizes])
+    assert done.exit_code == 2, done.output
+    lines = [line for line in done.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "group_sizes" in lines[0] and value in lines[0], done.output
+
+
+def test_groups_not_estimable_with_one_iteration() -> None:
+    trace = sample(workers=8, load=1, reps=1, iterations=1, seed=2)
+    assert trace is not None
+    report = fit_trace(trace)
+    assert report.groups is not None and not report.groups.significant
+    assert "not estimable: a single rep and iteration" in report.text()
+    assert math.isnan(report.persistence.value("groups_sigma"))

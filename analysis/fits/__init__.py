@@ -9,7 +9,8 @@ writes the tables, the model as TOML and the figures.
 The modules, by concern: :mod:`~pssim.analysis.fits.trace` reads and checks a trace,
 :mod:`~pssim.analysis.fits.families` holds the families' estimators,
 :mod:`~pssim.analysis.fits.persistence` the statistics of persistence and of the common
-factor, and :mod:`~pssim.analysis.fits.report` the report, its files and its figures.
+factor, :mod:`~pssim.analysis.fits.groups` the test for groups of workers that slow
+together, and :mod:`~pssim.analysis.fits.report` the report, its files and its figures.
 """
 
 from pssim.analysis.fits.families import (
@@ -21,6 +22,7 @@ from pssim.analysis.fits.families import (
     fit_family,
     frozen,
 )
+from pssim.analysis.fits.groups import GroupsFit, fit_groups
 from pssim.analysis.fits.persistence import (
     DEFAULT_THRESHOLD,
     SIGNIFICANT_Z,
@@ -47,7 +49,8 @@ from pssim.analysis.fits.trace import (
 )
 
 __all__ = ["ALIASES", "COLUMNS", "DEFAULT_THRESHOLD", "FAMILIES", "FIT_COLUMNS", "PARAMETERS",
-           "SIGNIFICANT_Z", "TRACE_SUFFIXES", "FitReport", "Persistence", "check_trace",
-           "chosen_family", "common_factor_share", "fit_families", "fit_family", "fit_trace",
-           "frozen", "parse_columns", "persistence", "plot_duration_ecdf",
-           "plot_worker_heatmap", "read_table", "read_trace", "save_figure", "write_report"]
+           "SIGNIFICANT_Z", "TRACE_SUFFIXES", "FitReport", "GroupsFit", "Persistence",
+           "check_trace", "chosen_family", "common_factor_share", "fit_families", "fit_family",
+           "fit_groups", "fit_trace", "frozen", "parse_columns", "persistence",
+           "plot_duration_ecdf", "plot_worker_heatmap", "read_table", "read_trace",
+           "save_figure", "write_report"]

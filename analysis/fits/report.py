@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pssim.analysis.fits.families import PARAMETERS, chosen_family, fit_families, frozen
+from pssim.analysis.fits.groups import GroupsFit, fit_groups
 from pssim.analysis.fits.persistence import (
     DEFAULT_THRESHOLD,
     SIGNIFICANT_Z,
@@ -49,6 +50,7 @@ class FitReport:
     toml: str | None
     notes: tuple[str, ...] = ()
     slowdown: Slowdown | None = None
+    groups: GroupsFit | None = None
 
     def model(self) -> dict[str, Any] | None:
         """The chosen model as the ``[stragglers]`` table (None when no family fitted)."""
@@ -62,6 +64,8 @@ class FitReport:
         if self.markov is not None:
             name = "persistent" if "fraction" in self.markov else "markov"
             table[name] = dict(self.markov)
+        if self.groups is not None and self.groups.significant:
+            table["groups"] = self.groups.value()
         return table
 
     def text(self) -> str:
@@ -127,6 +131,8 @@ class FitReport:
                          "ln(duration) (R² of the (rep, iteration) means; bias-corrected "
                          f"{show('common_share_adjusted')}, shared sigma "
                          f"{show('shared_sigma')})")
+        if self.groups is not None:
+            lines += self.groups.lines()
         if p.negative:
             which = " and ".join(f"{name} z = {p.value(key):.3g}"
                                  for name, key in (("half", "half_z"), ("lag-1", "lag1_z"))
@@ -183,7 +189,7 @@ def _toml(table: dict[str, Any]) -> str:
             return f'"{v}"'
         if isinstance(v, dict):
             return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        return repr(float(v))
+        return repr(v) if isinstance(v, int) else repr(float(v))
 
     lines = ["# The lowest-AIC model of pssim fit (docs/fitting.md).", "[stragglers]"]
     lines += [f"{k} = {value(v)}" for k, v in table.items()]
@@ -192,13 +198,17 @@ def _toml(table: dict[str, Any]) -> str:
 
 def fit_trace(trace: pd.DataFrame, *, threshold: float = DEFAULT_THRESHOLD,
               markov: bool = False, source: str = "DataFrame",
-              columns: Mapping[str, str] | None = None) -> FitReport:
+              columns: Mapping[str, str] | None = None,
+              group_sizes: Sequence[int | str] | None = None) -> FitReport:
     """Fit the four shifted families to the trace's durations, measure the persistence and
     the sharing of slowness, choose the model of lowest AIC, and the slowdown the evidence
     picks (:func:`~pssim.analysis.fits.slowdown.choose`: none, markov or persistent).
     With ``markov``, the model adds that slowdown, and the families are fitted to the
     durations with its slow worker-iterations divided by its factor. ``columns`` maps
     the trace's column names to the frame's (:func:`~pssim.analysis.fits.trace.check_trace`).
+    Groups of consecutive workers that slow together are tested at ``group_sizes``
+    (default 2..N − 1) and, when significant, added to the model, the families then
+    fitted to the durations without the block factors.
     """
     threshold = finite("threshold", threshold, low=1.0)
     checked = one_per_iteration(check_trace(trace, source, columns))
@@ -206,9 +216,14 @@ def fit_trace(trace: pd.DataFrame, *, threshold: float = DEFAULT_THRESHOLD,
                in resolve_columns(trace, columns, source).items() if name != column]
     values = cube(checked)
     found = measure(values, threshold)
-    found = Persistence(threshold, pd.concat([found.statistics, frame(common(values))],
+    groups = fit_groups(values, group_sizes)
+    found = Persistence(threshold, pd.concat([found.statistics, frame(common(values)),
+                                              frame(groups.rows())],
                                              ignore_index=True), found.workers, found.slow)
     picked = choose(found, values.values)
+    if groups.factors is not None:
+        values = dataclasses.replace(values, values=values.values / groups.factors,
+                                     draws=values.draws / _rows(groups.factors, checked))
     durations = values.draws
     table = None
     if markov and picked.table is not None and picked.slow is not None:
@@ -219,7 +234,7 @@ def fit_trace(trace: pd.DataFrame, *, threshold: float = DEFAULT_THRESHOLD,
     report = FitReport(source=source, trace=checked, durations=durations,
                        granularity=values.granularity, shape=values.values.shape,
                        fits=fits, persistence=found, chosen=chosen_family(fits),
-                       markov=table, toml=None, slowdown=picked,
+                       markov=table, toml=None, slowdown=picked, groups=groups,
                        notes=(f"columns: {', '.join(renamed)}",) if renamed else ())
     model = report.model()
     return dataclasses.replace(report, toml=None if model is None else _toml(model))
@@ -234,14 +249,17 @@ def _rows(cells: np.ndarray, trace: pd.DataFrame) -> np.ndarray:
 
 
 def write_report(report: FitReport, out_dir: str | Path) -> list[Path]:
-    """Write ``fits.csv``, ``persistence.csv``, ``workers.csv``, ``model.toml`` (when a
-    family was fitted) and the figures ``ecdf.png`` and ``heatmap.png`` into ``out_dir``,
-    each to a temporary name renamed into place. Returns the files written."""
+    """Write ``fits.csv``, ``persistence.csv``, ``workers.csv``, ``groups.csv``,
+    ``model.toml`` (when a family was fitted) and the figures ``ecdf.png`` and
+    ``heatmap.png`` into ``out_dir``, each to a temporary name renamed into place. Returns
+    the files written."""
     folder = Path(out_dir)
     writable_folder("out", folder)
     written = []
     tables = {"fits.csv": report.fits, "persistence.csv": report.persistence.statistics,
               "workers.csv": report.persistence.workers}
+    if report.groups is not None:
+        tables["groups.csv"] = report.groups.table
     for name, table in tables.items():
         path = folder / name
         write_atomically(path, functools.partial(_write_csv, table))
