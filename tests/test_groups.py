@@ -337,7 +337,7 @@ def test_the_z_statistic_is_standard_normal_without_groups() -> None:
         common = np.exp(0.3 * rng.standard_normal((1, 40, 1)))
         speeds = np.where(np.arange(16) == 3, 3.0, 1.0)
         values = (0.01 + 0.1 * noise) * common * speeds
-        zs.append(size_statistics(*residuals(values), 4)["z"])
+        zs.append(size_statistics(residuals(values), 4)["z"])
     z = np.array(zs)
     assert abs(z.mean()) <= 4 / math.sqrt(z.size)
     assert abs(z.var(ddof=1) - 1) <= 4 * math.sqrt(2 / (z.size - 1))

@@ -108,11 +108,41 @@ def needed_z(candidates: int) -> float:
     return float(stats.norm.isf(stats.norm.sf(SIGNIFICANT_Z) / max(candidates, 1)))
 
 
-def residuals(values: np.ndarray) -> tuple[np.ndarray, float]:
-    """The log durations (rep, iteration, worker) less their iteration's mean over the
-    workers and their worker's mean over the iterations of the rep (over the reps, when
-    each has one iteration), as rows of workers; and the factor 1 − 1/K by which that
-    second centring scales every covariance."""
+@dataclass(frozen=True)
+class Residuals:
+    """Log durations less their iteration's mean over the workers and their worker's mean
+    over the iterations of the rep (over the reps, when each has one iteration): ``r``,
+    one row per (rep, iteration); ``kappa`` = 1 − 1/K, the factor by which the second
+    centring scales every covariance. The running sums of ``r`` and ``r²`` along the
+    workers give any block's sums at the cost of two subtractions."""
+
+    r: np.ndarray
+    kappa: float
+    running: np.ndarray = field(repr=False)
+    running_squares: np.ndarray = field(repr=False)
+
+    def block_sums(self, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sums of ``r`` and of ``r²`` over each block (rows × blocks)."""
+        ends = np.append(starts[1:], self.r.shape[1])
+        return (self.running[:, ends] - self.running[:, starts],
+                self.running_squares[:, ends] - self.running_squares[:, starts])
+
+    def pair_means(self, starts: np.ndarray, counts: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's mean product of two workers of a block, and of two of different
+        blocks."""
+        workers = self.r.shape[1]
+        within_pairs = float((counts * (counts - 1) / 2).sum())
+        across_pairs = workers * (workers - 1) / 2 - within_pairs
+        sums, squares = self.block_sums(starts)
+        within = (sums**2 - squares).sum(axis=1) / 2
+        every = (self.running[:, -1] ** 2 - self.running_squares[:, -1]) / 2
+        return within / within_pairs, (every - within) / across_pairs
+
+
+def residuals(values: np.ndarray) -> Residuals:
+    """The :class:`Residuals` of the worker-iteration durations ``values[rep, iteration,
+    worker]``."""
     logs = np.log(values)
     reps, iterations, workers = logs.shape
     r = logs - logs.mean(axis=2, keepdims=True)
@@ -122,7 +152,10 @@ def residuals(values: np.ndarray) -> tuple[np.ndarray, float]:
         r, kappa = r - r.mean(axis=0, keepdims=True), 1 - 1 / reps
     else:
         raise NotEstimable("a single rep and iteration")
-    return r.reshape(reps * iterations, workers), kappa
+    rows = r.reshape(reps * iterations, workers)
+    zero = np.zeros((len(rows), 1))
+    return Residuals(rows, kappa, np.hstack([zero, np.cumsum(rows, axis=1)]),
+                     np.hstack([zero, np.cumsum(rows * rows, axis=1)]))
 
 
 def blocks(workers: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,28 +176,16 @@ def coefficients(workers: int, counts: np.ndarray) -> tuple[float, float]:
     return 1 - within_r + across_r, within_r - 2 * float((counts**2).sum()) / n**2
 
 
-def _pair_means(r: np.ndarray, starts: np.ndarray, counts: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's mean product of two workers of a block, and of two of different blocks."""
-    workers = r.shape[1]
-    within_pairs = float((counts * (counts - 1) / 2).sum())
-    across_pairs = workers * (workers - 1) / 2 - within_pairs
-    sums = np.add.reduceat(r, starts, axis=1)
-    within = ((sums**2 - np.add.reduceat(r * r, starts, axis=1)).sum(axis=1)) / 2
-    every = (r.sum(axis=1) ** 2 - (r * r).sum(axis=1)) / 2
-    return within / within_pairs, (every - within) / across_pairs
-
-
-def size_statistics(r: np.ndarray, kappa: float, size: int) -> dict[str, float]:
+def size_statistics(res: Residuals, size: int) -> dict[str, float]:
     """One candidate size: the mean over iterations of (mean product within blocks − mean
     product across), sigma from it, and their standard errors from its spread over the
     iterations."""
-    groups, workers = r.shape
+    groups, workers = res.r.shape
     starts, counts = blocks(workers, size)
-    within, across = _pair_means(r, starts, counts)
+    within, across = res.pair_means(starts, counts)
     d = within - across
     mean, se = float(d.mean()), float(d.std(ddof=1)) / math.sqrt(groups)
-    scale = kappa * coefficients(workers, counts)[0]
+    scale = res.kappa * coefficients(workers, counts)[0]
     variance, variance_se = mean / scale, se / scale
     sigma = math.sqrt(max(variance, 0.0))
     return {"size": size, "blocks": len(starts), "within_minus_across": mean,
@@ -172,20 +193,20 @@ def size_statistics(r: np.ndarray, kappa: float, size: int) -> dict[str, float]:
             "z": mean / se if se > 0 else math.nan}
 
 
-def block_factors(r: np.ndarray, kappa: float, size: int, sigma: float) -> np.ndarray:
-    """The factor to take out of each worker-iteration (rows of ``r``): exp(λ'·m) with m
-    its block's mean residual and λ' = 1 − √(1 − λ), λ = sigma²/(sigma² + noise²/n) the
+def block_factors(res: Residuals, size: int, sigma: float) -> np.ndarray:
+    """The factor to take out of each worker-iteration (rows of ``res.r``): exp(λ'·m) with
+    m its block's mean residual and λ' = 1 − √(1 − λ), λ = sigma²/(sigma² + noise²/n) the
     shrinkage of a block of n. Taking out λ'·m, not the mean itself, leaves log durations
     with no covariance within a block and the variance of the noise (docs/fitting.md)."""
-    workers = r.shape[1]
+    workers = res.r.shape[1]
     starts, counts = blocks(workers, size)
-    within = float(_pair_means(r, starts, counts)[0].mean())
+    within = float(res.pair_means(starts, counts)[0].mean())
     # Diagonal minus within-block mean product: kappa·(noise² + sigma²·offset).
-    noise = max(0.0, (float((r * r).mean()) - within) / kappa
+    noise = max(0.0, (float((res.r * res.r).mean()) - within) / res.kappa
                 - sigma**2 * coefficients(workers, counts)[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         shrink = np.where(noise > 0, sigma**2 / (sigma**2 + noise / counts), 1.0)
-    means = np.add.reduceat(r, starts, axis=1) / counts
+    means = res.block_sums(starts)[0] / counts
     return np.exp(np.repeat((1 - np.sqrt(1 - shrink)) * means, counts, axis=1))
 
 
@@ -216,13 +237,13 @@ def fit_groups(found: Cube, sizes: Sequence[int | str] | None = None) -> GroupsF
     candidates = check_sizes(sizes, workers)
     needed = needed_z(len(candidates))
     try:
-        r, kappa = residuals(found.values)
+        res = residuals(found.values)
     except NotEstimable as why:
         return GroupsFit(empty.assign(size=candidates), needed, str(why))
-    if r.shape[0] < 2:
+    if res.r.shape[0] < 2:
         return GroupsFit(empty.assign(size=candidates), needed, "a single iteration")
     with np.errstate(all="ignore"):
-        table = pd.DataFrame([size_statistics(r, kappa, s) for s in candidates],
+        table = pd.DataFrame([size_statistics(res, s) for s in candidates],
                              columns=GROUP_COLUMNS)
     tested = np.isfinite(table["z"].to_numpy(dtype=float)).any()
     fitted = GroupsFit(table, needed, "" if tested else
@@ -230,6 +251,6 @@ def fit_groups(found: Cube, sizes: Sequence[int | str] | None = None) -> GroupsF
     if not fitted.significant:
         return fitted
     best = fitted.value()
-    factors = block_factors(r, kappa, int(best["size"]), best["sigma"])
+    factors = block_factors(res, int(best["size"]), best["sigma"])
     return GroupsFit(table, needed, factors=factors.reshape(found.values.shape))
 
