@@ -137,6 +137,9 @@ def validate(config: dict[str, Any], source: str = "<dict>") -> SweepFile:
             cause = e.get("ctx", {}).get("error")
             message = (cause.allowed if isinstance(cause, ConfigError)
                        else e["msg"].removeprefix("Value error, "))
+            field = next((p for p in e["loc"][1:] if isinstance(p, str)), None)
+            if isinstance(cause, ConfigError) and cause.parameter != field:
+                message = f"{cause.parameter} {message}"  # a table's key: groups.size
             problems.append(f"  {key.lstrip('.')}: {message}{given}")
         raise ConfigError("sweep", source, f"has {len(problems)} problem(s):\n"
                           + "\n".join(problems)) from None

@@ -143,9 +143,11 @@ def test_groups_multiply_the_other_slowdowns_without_changing_their_draws() -> N
         "groups", "markov"]
 
 
-@pytest.mark.parametrize("network", [{}, {"network": "fifo", "message_size": "1MB",
-                                          "master_bandwidth": "200MB/s"}])
-def test_engines_agree_on_groups(network: dict[str, str]) -> None:
+@pytest.mark.parametrize("network", [
+    {}, {"iterations": 4},
+    {"network": "fifo", "message_size": "1MB", "master_bandwidth": "200MB/s"},
+    {"network": "fair", "message_size": "1MB", "master_bandwidth": "200MB/s"}])
+def test_engines_agree_on_groups(network: dict[str, object]) -> None:
     options = {"scheme": "all", "workers": 9, "load": 4, "reps": 60, "seed": 8,
                "groups": "4:0.5", **network}
     des = pssim.run(**options, engine="des")
@@ -202,6 +204,13 @@ def test_a_sweep_over_size_and_sigma(tmp_path: Path) -> None:
                     + '[grid]\ngroups = ["2:0.3", "4:0.3", { size = 8, sigma = 0.6 }]\n')
     run_sweep(load_file(path), tmp_path / "out")
     frame = load_sweep(tmp_path / "out")
+    run_sweep(load_file(path), tmp_path / "processes", executor="processes", chunk_size=7,
+              workers_per_host=2)
+    key = ["groups_size", "groups_sigma", "scheme", "rep"]
+    pd.testing.assert_frame_equal(
+        frame.sort_values(key).reset_index(drop=True),
+        load_sweep(tmp_path / "processes").sort_values(key).reset_index(drop=True),
+        check_exact=True)
     got = sorted(set(zip(frame["groups_size"], frame["groups_sigma"], strict=True)))
     assert got == [(2, 0.3), (4, 0.3), (8, 0.6)]
     one = frame[frame["groups_size"] == 4].sort_values("rep")
@@ -250,6 +259,17 @@ def test_bad_groups_in_a_file_are_one_line(tmp_path: Path, text: str, parameter:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and parameter in lines[0] and value in lines[0], result.output
+
+
+def test_bad_groups_in_a_sweep_name_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml({"sweep": {"reps": 2, "schemes": ["LCC"]}})
+                    + '[grid]\ngroups = ["2.5:0.1", { size = 2, sigma = -1 }]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_file(path)
+    text = str(caught.value)
+    assert "grid.groups[0]: groups.size must be an integer >= 1 (got '2.5:0.1')" in text
+    assert "grid.groups[1]: groups.sigma must be a finite number >= 0" in text
 
 
 # --- the checks of a stragglers file and of the straggler options ---------------------
