@@ -84,8 +84,9 @@ class GroupsFit:
         best = self.best
         if best is None:
             return [head + f"not estimable: {self.why}"]
-        found = (f"best size {int(best['size'])}, sigma {best['sigma']:.4g} ± "
-                 f"{best['sigma_se']:.2g} (z = {best['z']:.3g}")
+        se = f" ± {best['sigma_se']:.2g}" if math.isfinite(best["sigma_se"]) else ""
+        found = (f"best size {int(best['size'])}, sigma {best['sigma']:.4g}{se} "
+                 f"(z = {best['z']:.3g}")
         if not self.significant:
             return [head + f"none significant ({found} < {self.needed:.3g})"]
         return [head + f"{found} ≥ {self.needed:.3g}): the model includes them; the "
@@ -240,8 +241,6 @@ def fit_groups(found: Cube, sizes: Sequence[int | str] | None = None) -> GroupsF
         res = residuals(found.values)
     except NotEstimable as why:
         return GroupsFit(empty.assign(size=candidates), needed, str(why))
-    if res.r.shape[0] < 2:
-        return GroupsFit(empty.assign(size=candidates), needed, "a single iteration")
     with np.errstate(all="ignore"):
         table = pd.DataFrame([size_statistics(res, s) for s in candidates],
                              columns=GROUP_COLUMNS)
