@@ -306,6 +306,13 @@ def test_pareto_with_an_infinite_mean_gets_a_note(shape: float, noted: bool) -> 
         assert f"shape={shape:g}" in notes[0] and "infinite mean" in notes[0]
 
 
+def test_no_infinite_mean_note_for_a_mean_too_large_for_a_float() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Note)
+        build({"mu": 1e-310})
+    assert not [w for w in caught if "infinite mean" in str(w.message)]
+
+
 def test_pareto_note_on_the_command_line(tmp_path: Path) -> None:
     result = RUNNER.invoke(app, ["run", "--family", "pareto", "--shape", "0.9", "--scale",
                                  "0.05", "--scheme", "LCC", "--reps", "20",

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
@@ -170,7 +169,7 @@ def build(options: Mapping[str, Any] | Config) -> StragglerModel:
     if unused:
         warnings.warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
                       f"effect with family {family.name}", Note, stacklevel=3)
-    if math.isinf(family.mean()):
+    if family.mean_diverges():
         shown = ", ".join(f"{k}={v:g}" for k, v in family.parameters().items())
         warnings.warn(f"{family.name} {shown}: Y has an infinite mean, so mean durations, "
                       "and the mean of T of a scheme that may wait for the slowest workers, "

@@ -42,6 +42,11 @@ class Family(ABC):
     def variance(self) -> float:
         """Var[Y] (inf where it diverges)."""
 
+    def mean_diverges(self) -> bool:
+        """Whether E[Y] is infinite for these parameters (not merely too large for a
+        float)."""
+        return False
+
     def parameters(self) -> dict[str, float]:
         return {field: getattr(self, field) for field in self.fields}
 

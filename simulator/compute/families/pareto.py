@@ -25,7 +25,10 @@ class Pareto(Family):
         return self.scale * np.exp(rng.standard_exponential(size) / self.shape)
 
     def mean(self) -> float:
-        return math.inf if self.shape <= 1 else self.shape * self.scale / (self.shape - 1)
+        return math.inf if self.mean_diverges() else self.shape * self.scale / (self.shape - 1)
+
+    def mean_diverges(self) -> bool:
+        return self.shape <= 1
 
     def variance(self) -> float:
         if self.shape <= 2:
