@@ -103,8 +103,7 @@ class FitReport:
         p = self.persistence
 
         def show(name: str) -> str:
-            value = p.value(name)
-            return p.note(name) if math.isnan(value) else f"{value:.4g}"
+            return _show(p, name)
 
         def z(name: str) -> str:
             value = p.value(name)
@@ -165,13 +164,19 @@ class FitReport:
             return f"  Markov fit: {p.note('p_slow') or p.note('p_recover')}"
         line = (f"  Markov fit: p_slow {p.value('p_slow'):.4g} ± {p.value('p_slow_se'):.2g}, "
                 f"p_recover {p.value('p_recover'):.4g} ± {p.value('p_recover_se'):.2g}, "
-                f"factor {p.value('factor'):.4g}")
+                f"factor {_show(p, 'factor')}")
         if math.isnan(p.value("beyond_markov_z")):
             return line
         return (f"{line}; the workers' shares of slow iterations correlate "
                 f"{p.value('half_slow_correlation'):.4g} between the halves, the chain's "
                 f"{p.value('markov_half_slow_correlation'):.4g} "
                 f"(z = {p.value('beyond_markov_z'):.3g})")
+
+
+def _show(p: Persistence, name: str) -> str:
+    """A statistic's value, or why it is not estimable."""
+    value = p.value(name)
+    return p.note(name) if math.isnan(value) else f"{value:.4g}"
 
 
 def _spread(x: np.ndarray) -> str:
