@@ -191,6 +191,22 @@ def test_a_really_full_disk_is_one_line_and_nothing_is_lost(tmp_path: Path) -> N
                                   check_exact=True)
 
 
+def test_a_really_full_disk_at_the_start_is_one_line(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    with _mounted(disk, "-t", "tmpfs", "-o", "size=64k", "tmpfs"):
+        with pytest.raises(OSError, match="No space left"), (disk / "fill").open("wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        sweep, out = _file(tmp_path, small()), disk / "out"
+        result = sweep_cli(str(sweep), "--out", str(out), "--executor", "serial")
+        assert result.exit_code == 1, result.output
+        assert lines(result.output) == [
+            f"no space left on the disk of {out}: 0 chunks finished in this run are kept "
+            f"in {out / 'data'}; resume with: pssim sweep {sweep} --out {out} --executor "
+            "serial"]
+
+
 # --- 6. a read-only output folder ----------------------------------------------------
 
 def test_a_read_only_folder_with_a_writable_data_folder_is_refused_before_simulating(
