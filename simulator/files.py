@@ -67,14 +67,19 @@ def _temporary(path: Path) -> tuple[Path, int]:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            return tmp, fd  # a file system without locks: its orphans are left alone
-        try:
-            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
-                return tmp, fd
-        except FileNotFoundError:
-            pass
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                return tmp, fd  # a file system without locks: its orphans are left alone
+            try:
+                if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                    return tmp, fd
+            except FileNotFoundError:
+                pass
+        except BaseException:  # Ctrl-C or SIGTERM meanwhile: leave nothing behind
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
         # Taken for an orphan and removed between its creation and its lock: another name.
         os.close(fd)
 

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 import pssim
 import pssim.execution
+import pssim.files
 from pssim import ConfigError
 from pssim.analysis import load_sweep
 from pssim.cli import app
@@ -31,7 +32,7 @@ from pssim.errors import Note
 from pssim.execution import Interrupted, Report
 from pssim.sweep import PARAMETERS, load_file, run_sweep
 from tests.conftest import toml
-from tests.test_sweep_faults import ROOT, chunks, small
+from tests.test_sweep_faults import ROOT, _session, _slow_sweep, _start, chunks, small
 
 
 def lines(text: str) -> list[str]:
@@ -274,6 +275,25 @@ def test_sigterm_during_a_sample_removes_its_temporary_file(tmp_path: Path) -> N
     assert len(pd.read_parquet(out)) == 3 * 4 * 2
 
 
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(tmp_path: Path) -> None:
+    sweep, out = _slow_sweep(tmp_path)
+    proc = _start(sweep, out)
+    proc.send_signal(signal.SIGTERM)  # to the run alone, as kill does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "leaked semaphore" not in err
+    assert f"resume with: pssim sweep {sweep} --out {out} --resume --workers-per-host 2" in err
+    deadline = time.monotonic() + 15
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _session(proc.pid) == []
+    kept = len(chunks(out))
+    assert run_sweep(load_file(sweep), out, executor="serial", resume=True
+                     ).chunks_skipped == kept
+    # A worker stopped while writing leaves its temporary to the next run, which removes it.
+    assert list((out / "data").glob(".*.tmp")) == []
+
+
 def test_a_sample_removes_the_orphaned_temporaries_of_its_own_file_only(
         tmp_path: Path) -> None:
     out = tmp_path / "d.csv"
@@ -370,3 +390,35 @@ def test_docs_list_every_key_a_sweep_point_takes() -> None:
     assert listed is not None
     assert re.findall(r"`(\w+)`", listed[1]) == list(PARAMETERS)
 
+
+
+def test_a_temporary_taken_for_an_orphan_before_its_lock_is_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = fcntl.flock
+    created: list[Path] = []
+
+    def removed_first(fd: int, operation: int) -> None:
+        if not created:
+            # Another run's remove_orphans, between this writer's open and its lock.
+            created.extend(tmp_path.glob(".out.txt.*.tmp"))
+            assert pssim.files.remove_orphans(tmp_path / "out.txt") == created
+        real(fd, operation)
+
+    monkeypatch.setattr(pssim.files.fcntl, "flock", removed_first)
+    pssim.files.write_atomically(tmp_path / "out.txt", lambda tmp: tmp.write_text("whole"))
+    assert len(created) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    assert (tmp_path / "out.txt").read_text() == "whole"
+
+
+def test_a_file_system_without_locks_still_takes_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(pssim.files.fcntl, "flock", no_locks)
+    pssim.files.write_atomically(tmp_path / "out.txt", lambda tmp: tmp.write_text("whole"))
+    orphan = tmp_path / ".out.txt.0123456789ab.tmp"
+    orphan.write_text("half")
+    assert pssim.files.remove_orphans(tmp_path / "out.txt") == []  # cannot tell: kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [orphan.name, "out.txt"]
