@@ -10,6 +10,7 @@ of ``simulate(..., trace=True).trace`` (``scheme``, ``rep``, ``time``, ``worker`
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pssim.errors import ConfigError
+from pssim.errors import ConfigError, Note
+from pssim.files import META_KEY, chunk_point, is_parquet, read_meta
 from pssim.units import bandwidth, nbytes
 
 #: One iteration of the trace is identified by these columns.
 TRACE_KEYS = ["scheme", "rep"]
-
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 def _keys(by: str | Sequence[str] | None) -> list[str]:
@@ -47,24 +47,27 @@ def load_results(path: str | Path, columns: list[str] | None = None) -> pd.DataF
     if p.is_dir():
         # Hidden files are a writer's temporary ones, never results.
         files = sorted((f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
-                        and f.suffix.lower() in PARQUET_SUFFIXES), key=lambda f: f.name)
+                        and is_parquet(f)), key=lambda f: f.name)
         if not files:
             raise ValueError(f"{p}: the directory holds no Parquet files (*.parquet, *.pq)")
-        # Points of one sweep may differ in their columns (a straggler model's parameters
-        # beside the paper model's): a column a file lacks is missing there.
-        frame = pd.concat([pd.read_parquet(f, columns=columns if columns is None else
-                                           [c for c in columns if c in _schema(f)])
-                           for f in files], ignore_index=True)
-        return _with_meta(frame, files[0])
+        return _concat(files, columns)
     if not p.exists():
         raise ValueError(f"{p}: no such file or directory")
-    suffix = p.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
+    if is_parquet(p):
         return _with_meta(pd.read_parquet(p, columns=columns), p)
-    if suffix == ".csv":
+    if p.suffix.lower() == ".csv":
         return pd.read_csv(p, usecols=columns)
     raise ValueError(f"{p}: unknown suffix {p.suffix!r}; expected .parquet, .pq or .csv, "
                      "or a directory of Parquet files")
+
+
+def _concat(files: list[Path], columns: list[str] | None) -> pd.DataFrame:
+    # Points of one sweep may differ in their columns (a straggler model's parameters
+    # beside the paper model's): a column a file lacks is missing there.
+    frame = pd.concat([pd.read_parquet(f, columns=columns if columns is None else
+                                       [c for c in columns if c in _schema(f)])
+                       for f in files], ignore_index=True)
+    return _with_meta(frame, files[0])
 
 
 def _schema(path: Path) -> list[str]:
@@ -78,7 +81,7 @@ def _with_meta(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     Parquet metadata, as ``frame.attrs["pssim"]``."""
     import pyarrow.parquet as pq
 
-    raw = (pq.read_schema(path).metadata or {}).get(b"pssim")
+    raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
     if raw:
         frame.attrs["pssim"] = json.loads(raw)
     return frame
@@ -86,17 +89,66 @@ def _with_meta(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def load_sweep(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """All finished chunks of a sweep (or scenario) folder as one DataFrame, sorted by
-    point, scheme and rep; only ``columns`` (and those three) when given."""
+    point, scheme and rep; only ``columns`` (and those three) when given.
+
+    Only the sweep's own chunks are read: files of ``data/`` with a chunk's name, of one
+    of its points, that carry its hash (from its ``sweep.json``, else the one hash all
+    chunks share). Any other file there is left out, with a note naming it.
+    """
     data = Path(folder) / "data"
     if not data.is_dir():
         raise ConfigError("folder", str(folder), "must hold a sweep's data/*.parquet files")
-    try:
-        frame = load_results(data, None if columns is None else
-                             list(dict.fromkeys(["point", "scheme", "rep", *columns])))
-    except ValueError:
-        raise ConfigError("folder", str(folder),
-                          "must hold a sweep's data/*.parquet files") from None
+    files, foreign = _own_chunks(Path(folder))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if
+                                          len(foreign) > 5 else "")
+        warnings.warn(Note(f"{data}: left out {len(foreign)} file(s) that are no chunks of "
+                           f"this sweep ({shown})"), stacklevel=2)
+    if not files:
+        raise ConfigError("folder", str(folder), "must hold a sweep's data/*.parquet files")
+    frame = _concat(files, None if columns is None else
+                    list(dict.fromkeys(["point", "scheme", "rep", *columns])))
     return frame.sort_values(["point", "scheme", "rep"], kind="stable").reset_index(drop=True)
+
+
+def _own_chunks(folder: Path) -> tuple[list[Path], list[str]]:
+    """The chunks of the sweep in ``folder``, and the names of the other files in its
+    ``data/`` (hidden ones, a writer's temporaries, aside)."""
+    try:
+        saved = json.loads((folder / "sweep.json").read_text())
+    except (OSError, ValueError):
+        saved = None  # gone or damaged: the chunks tell their sweep themselves
+    saved = saved if isinstance(saved, dict) else {}
+    listed = saved.get("points")
+    points = len(listed) if isinstance(listed, list) else None
+    chunks: dict[Path, str | None] = {}
+    foreign = []
+    for path in sorted((folder / "data").iterdir()):
+        if path.name.startswith("."):
+            continue
+        point = chunk_point(path.name)
+        if point is None or not path.is_file() or (points is not None and point >= points):
+            foreign.append(path.name)
+            continue
+        try:
+            meta = read_meta(path)[0]
+        except Exception:  # any reader failure means a damaged file, not a chunk to read
+            foreign.append(path.name)
+            continue
+        if meta.get("point") != point:
+            foreign.append(path.name)  # renamed: not the chunk its name says
+            continue
+        chunks[path] = meta.get("config_hash")
+    digest = saved.get("config_hash")
+    if digest is None:
+        hashes = set(chunks.values())
+        if len(hashes) > 1:
+            raise ConfigError("folder", str(folder), f"holds chunks of {len(hashes)} runs "
+                              "and no sweep.json that says which is its own")
+        digest = next(iter(hashes), None)
+    own = [path for path, h in chunks.items() if h == digest]
+    foreign += [path.name for path, h in chunks.items() if h != digest]
+    return own, sorted(foreign)
 
 
 def ecdf(df: pd.DataFrame, value: str = "completion_time",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import shlex
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import typer
 
 from pssim.config import Config, grouped, help_text
 from pssim.errors import ConfigError, Note, finite, writable_folder
+from pssim.files import TABLE_SUFFIXES_TEXT, is_parquet, is_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,8 +31,6 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Simulate straggler-tolerant distributed gradient descent.")
-
-OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 #: How each kind of field is shown in the options' help.
 _METAVARS = {"int": "INTEGER", "float": "NUMBER", "quantity": "QUANTITY", "str": "TEXT",
@@ -51,6 +52,23 @@ def _stopped(stop: Exception, resume: str) -> None:
 
 
 @contextmanager
+def _terminate_as_ctrl_c() -> Iterator[None]:
+    """Meanwhile, SIGTERM (kill's default, a batch scheduler's stop) ends the command as
+    Ctrl-C does: temporary files removed, finished chunks kept, the resume command
+    printed. A second SIGTERM kills at once."""
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def _notes() -> Iterator[None]:
     """Print each :class:`~pssim.errors.Note` raised meanwhile as one line on stderr."""
     with warnings.catch_warnings(record=True) as caught:
@@ -68,8 +86,8 @@ def _check_output(parameter: str, path: Path | None) -> None:
     its folder, the length of its name, and that a file can be created beside it."""
     if path is None:
         return
-    if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ConfigError(parameter, str(path), "must end in .parquet, .pq or .csv")
+    if not is_table(path):
+        raise ConfigError(parameter, str(path), f"must end in {TABLE_SUFFIXES_TEXT}")
     writable_folder(parameter, path.parent, path)
     limit = os.pathconf(path.parent, "PC_NAME_MAX")
     if len(os.fsencode(path.name)) > limit:
@@ -93,7 +111,7 @@ def write_table(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
     from pssim.execution import write_parquet
     from pssim.files import write_atomically
 
-    if path.suffix.lower() != ".csv":
+    if is_parquet(path):
         write_parquet(frame, path, meta)
         return
     write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
@@ -375,7 +393,7 @@ def sample(
 
     try:
         _check_output("out", out)
-        with _notes():
+        with _notes(), _terminate_as_ctrl_c():
             config = api.configure(**_given(given))
             sampling.sample(config, out=out)
     except ConfigError as err:
@@ -405,13 +423,13 @@ def _plot_sample(path: Path) -> list[Path]:
     from pssim.analysis import fits
 
     columns = ["rep", "iteration", "worker", "duration"]
-    if path.suffix.lower() == ".csv":
-        head = pd.read_csv(path, usecols=columns, nrows=2**20)
-    else:
+    if is_parquet(path):
         import pyarrow.parquet as pq
 
         source = pq.ParquetFile(path)
         head = next(source.iter_batches(batch_size=2**20, columns=columns)).to_pandas()
+    else:
+        head = pd.read_csv(path, usecols=columns, nrows=2**20)
     stem = path.with_suffix("")
     return [fits.save_figure(fits.plot_duration_ecdf(head["duration"]),
                              stem.with_name(f"{stem.name}_ecdf.png")),
@@ -561,8 +579,8 @@ def train(
     # Rich reads [name] as markup: the backslash keeps the table names.
     "The sweep file is TOML with three tables: \\[sweep] (seed, reps, schemes, chunk_size), "
     "\\[grid] (lists, whose product is the points) and \\[fixed] (one value each); see "
-    "docs/sweeps.md. Exits with 1 when a point failed (after writing all the others) and "
-    "130 when interrupted (finished chunks are kept)."))
+    "docs/sweeps.md. Exits with 1 when a point failed (after writing all the others) or the "
+    "disk is full, and 130 when interrupted (Ctrl-C or SIGTERM); finished chunks are kept."))
 def sweep(
     file: Annotated[Path, typer.Argument(help="Sweep file (TOML).")],
     out: Annotated[Path, typer.Option(help="Output folder (data/*.parquet, sweep.json, "
@@ -591,7 +609,7 @@ def sweep(
     from pssim.sweep import load_file, run_sweep
 
     try:
-        with _notes():
+        with _notes(), _terminate_as_ctrl_c():
             result = run_sweep(load_file(file), out, executor=executor,
                                workers_per_host=workers_per_host, scheduler=scheduler,
                                connect_timeout=connect_timeout, chunk_size=chunk_size,
@@ -601,8 +619,16 @@ def sweep(
         _fail(err)
         return
     except Stopped as stop:
-        _stopped(stop, f"pssim sweep {file} --out {out} --resume"
-                 + (f" --chunk-size {chunk_size}" if chunk_size else ""))
+        options = {"--executor": None if executor == "processes" else executor,
+                   "--scheduler": scheduler, "--workers-per-host": workers_per_host,
+                   "--chunk-size": chunk_size}
+        # --resume insists on the folder's sweep.json, which a run stopped at its start
+        # has not written.
+        again = ["pssim", "sweep", str(file), "--out", str(out),
+                 *(["--resume"] if (out / "sweep.json").is_file() else []),
+                 *(x for k, v in options.items() if v is not None for x in (k, str(v))),
+                 *(["--force"] if force else [])]
+        _stopped(stop, shlex.join(again))
         return
     typer.echo(result.describe())
     if result.failures:

@@ -12,6 +12,7 @@ dies.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import errno
 import fcntl
 import hashlib
 import itertools
@@ -43,7 +44,7 @@ from pssim.compute import ComputeModel
 from pssim.config import Config
 from pssim.engines import choose
 from pssim.errors import ConfigError, Note, writable_folder
-from pssim.files import write_atomically
+from pssim.files import META_KEY, chunk_name, chunk_point, read_meta, write_atomically
 
 EXECUTORS = ("serial", "processes", "dask")
 DEFAULT_CHUNK_SIZE = 5000
@@ -54,8 +55,8 @@ MAX_POINTS = 100_000
 MAX_TASKS = 1_000_000
 MAX_ROWS = 1_000_000_000
 
-#: The key of pssim's entry in a chunk's Parquet metadata.
-META_KEY = b"pssim"
+#: What a write raises when the disk (or the user's quota on it) is full.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss|inproc)://[^\s:/]+:\d{1,5}$")
 
@@ -68,7 +69,8 @@ class Stopped(Exception):
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        super().__init__(f"{self.why}: {report.chunks_run} chunks finished in this run are "
+        why = self.why.format(folder=report.folder)
+        super().__init__(f"{why}: {report.chunks_run} chunks finished in this run are "
                          f"kept in {report.folder / 'data'}")
 
 
@@ -82,6 +84,13 @@ class WorkerLost(Stopped):
     """A worker process died (out of memory, killed): no fault of a point."""
 
     why = "a worker process died"
+
+
+class DiskFull(Stopped):
+    """The disk of the output folder is full: no fault of a point, and the run can go on
+    where it stopped once there is room."""
+
+    why = "no space left on the disk of {folder}"
 
 
 def point_seed(seed: int, config: Config, model: ComputeModel) -> int:
@@ -135,15 +144,6 @@ def write_parquet(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None
     write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
-def read_meta(path: Path) -> tuple[dict[str, Any], int]:
-    """A chunk's pssim metadata and its number of rows (raises on a damaged file)."""
-    import pyarrow.parquet as pq
-
-    info = pq.read_metadata(path)
-    raw = (info.schema.to_arrow_schema().metadata or {}).get(META_KEY)
-    return (json.loads(raw) if raw else {}), info.num_rows
-
-
 @dataclass
 class Report:
     """What a run did."""
@@ -193,11 +193,12 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
     chunks of realizations on ``executor``, writing each chunk as it finishes.
 
     ``description`` identifies the run in ``out/sweep.json`` and, through its hash, in
-    every chunk: a folder that holds another run is refused. ``seeding`` is ``point``
-    (each point's draws from :func:`point_seed`) or ``root`` (every point draws from
-    ``seed`` itself: common random numbers across points, as the scenarios compare them).
-    ``log`` receives one line per notable event (a chunk redone). Raises
-    :class:`Interrupted` on Ctrl-C, after keeping every finished chunk.
+    every chunk: a folder that holds another run, or files in ``out/data`` that are no
+    chunks of this one, is refused. ``seeding`` is ``point`` (each point's draws from
+    :func:`point_seed`) or ``root`` (every point draws from ``seed`` itself: common random
+    numbers across points, as the scenarios compare them). ``log`` receives one line per
+    notable event (a chunk redone). Raises :class:`Interrupted` on Ctrl-C and
+    :class:`DiskFull` when the disk fills, after keeping every finished chunk.
     """
     if executor not in EXECUTORS:
         raise ConfigError("executor", executor, f"must be one of {', '.join(EXECUTORS)}")
@@ -223,6 +224,7 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
     if len(failed) == len(points):
         first = next(iter(failed.values()))
         raise ConfigError("sweep", f"all {len(failed)} points", f"are infeasible: {first}")
+    _note_repeats(resolved)
     good = [r for r in resolved if r is not None]
     check_size(len(points), sum(math.ceil(r.reps / max(1, chunk_size // r.iterations))
                                 for r in good),
@@ -232,18 +234,28 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
                             ).hexdigest()
     meta = {"config_hash": digest, "chunk_size": chunk_size, **provenance.stamp()}
     folder = Path(out)
-    writable_folder("out", folder / "data", folder)
-    with _lock(folder):
-        resolved_json = _check_saved(described, chunk_size, folder, resume)
-        damaged = _check_chunks(folder, digest, chunk_size, say)
-        # Written only once the folder is known to hold this run or nothing, so that a
-        # refused run never takes the folder from the run it holds.
-        _write_text(folder / "sweep.json", json.dumps(resolved_json, indent=2))
-        report = _run(resolved, failed, folder, meta, chunk_size, executor,
-                      workers_per_host, scheduler, connect_timeout, progress, say, damaged)
-    report.failures = [{"point": i, "parameters": _plain(points[i]), "error": e}
-                       for i, e in sorted(failed.items())]
-    _write_text(folder / "failures.json", json.dumps(report.failures, indent=2))
+    plan = _plan(resolved, chunk_size)
+    report = Report(folder, len(points))
+    # The executor comes first: a Dask scheduler that does not answer leaves no folder.
+    with _Executor(executor, workers_per_host, scheduler, connect_timeout) as pool:
+        try:
+            # The folder itself holds sweep.json and the lock, data/ the chunks.
+            writable_folder("out", folder)
+            writable_folder("out", folder / "data", folder)
+            with _lock(folder):
+                resolved_json = _check_saved(described, digest, chunk_size, folder, resume)
+                report.chunks_redone = _check_chunks(folder, digest, chunk_size, plan, say)
+                # Written only once the folder is known to hold this run or nothing, so
+                # that a refused run never takes the folder from the run it holds.
+                _write_text(folder / "sweep.json", json.dumps(resolved_json, indent=2))
+                _run(plan, failed, folder, meta, pool, progress, say, report)
+            report.failures = [{"point": i, "parameters": _plain(points[i]), "error": e}
+                               for i, e in sorted(failed.items())]
+            _write_text(folder / "failures.json", json.dumps(report.failures, indent=2))
+        except OSError as err:
+            if err.errno not in DISK_FULL:
+                raise
+            raise DiskFull(report) from None
     return report
 
 
@@ -273,14 +285,28 @@ def _resolve_point(params: dict[str, Any], seed: int, seeding: str) -> _Point:
                   config.iterations)
 
 
-def _run(points: list[_Point | None], failed: dict[int, str], folder: Path,
-         meta: dict[str, Any], chunk_size: int, executor: str, workers_per_host: int | None,
-         scheduler: str | None, connect_timeout: float, progress: bool,
-         say: Callable[[str], Any], damaged: list[str]) -> Report:
-    report = Report(folder, len(points), chunks_redone=list(damaged))
-    start_time = time.perf_counter()
-    tasks: list[_Chunk] = []
-    slow: list[_Chunk] = []
+def _note_repeats(points: list[_Point | None]) -> None:
+    """A point that repeats an earlier one (a value listed twice in a grid, say) is run
+    all the same, and gives the same rows: say so rather than double the work silently."""
+    first: dict[str, int] = {}
+    repeats = []
+    for i, point in enumerate(points):
+        if point is not None:
+            key = json.dumps([point.fields, point.seed], sort_keys=True, default=str)
+            if key in first:
+                repeats.append(f"{i} repeats {first[key]}")
+            first.setdefault(key, i)
+    if repeats:
+        shown = ", ".join(repeats[:5]) + (f" and {len(repeats) - 5} more" if
+                                          len(repeats) > 5 else "")
+        warnings.warn(Note(f"{len(repeats)} point(s) repeat an earlier one ({shown}): a "
+                           "value given twice? Each is run, with the same draws"),
+                      stacklevel=3)
+
+
+def _plan(points: list[_Point | None], chunk_size: int) -> list[tuple[_Chunk, _Point]]:
+    """Every chunk of the run, with its point."""
+    plan = []
     for i, point in enumerate(points):
         if point is None:
             continue
@@ -288,36 +314,45 @@ def _run(points: list[_Point | None], failed: dict[int, str], folder: Path,
         # iterations get fewer realizations a chunk, so that chunks take alike.
         size = max(1, chunk_size // point.iterations)
         for start in range(0, point.reps, size):
-            stop = min(point.reps, start + size)
-            path = _chunk_path(folder, i, start, stop)
-            if path.exists() and _whole(path, (stop - start) * point.schemes, report, say):
-                report.chunks_skipped += 1
-                continue
-            chunk = _Chunk(i, point.fields, point.seed, start, stop)
-            (slow if point.simpy_only else tasks).append(chunk)
+            plan.append((_Chunk(i, point.fields, point.seed, start,
+                                min(point.reps, start + size)), point))
+    return plan
+
+
+def _run(plan: list[tuple[_Chunk, _Point]], failed: dict[int, str], folder: Path,
+         meta: dict[str, Any], pool: _Pool, progress: bool, say: Callable[[str], Any],
+         report: Report) -> None:
+    start_time = time.perf_counter()
+    tasks: list[_Chunk] = []
+    slow: list[_Chunk] = []
+    for chunk, point in plan:
+        path = _chunk_path(folder, chunk)
+        if path.exists() and _whole(path, (chunk.stop - chunk.start) * point.schemes,
+                                    report, say):
+            report.chunks_skipped += 1
+            continue
+        (slow if point.simpy_only else tasks).append(chunk)
     # The longest tasks first, so that no process is left with one at the end; the order
     # of execution never changes a result.
     todo = slow + tasks
     pending: dict[cf.Future[pd.DataFrame | None], _Chunk] = {}
-    executor_context = _Executor(executor, workers_per_host, scheduler, connect_timeout)
-    with executor_context as pool, tqdm(
-            total=sum(c.stop - c.start for c in todo), unit="rep", disable=not progress,
-            desc="sweep", smoothing=0.1) as bar:
+    with tqdm(total=sum(c.stop - c.start for c in todo), unit="rep", disable=not progress,
+              desc="sweep", smoothing=0.1) as bar:
         # Finished chunks are written and released as they come, with a bounded number of
         # tasks in flight (two per worker; the serial executor runs each as it is
         # submitted), so memory does not grow with the size of the run.
-        in_flight = 1 if executor == "serial" else 2 * executor_context.slots
+        in_flight = 1 if pool.kind == "serial" else 2 * pool.slots
         queue = iter(todo)
         # Dask workers may run on other hosts: they send their chunks back to be written.
-        local = executor != "dask"
+        local = pool.kind != "dask"
         try:
             while True:
                 for chunk in itertools.islice(queue, max(0, in_flight - len(pending))):
-                    path = _chunk_path(folder, chunk.point, chunk.start, chunk.stop)
                     chunk_meta = {**meta, "point": chunk.point,
                                   "config": _plain(chunk.params)}
-                    pending[pool.submit(run_chunk, chunk, chunk_meta,
-                                        path if local else None)] = chunk
+                    pending[pool.executor.submit(
+                        run_chunk, chunk, chunk_meta,
+                        _chunk_path(folder, chunk) if local else None)] = chunk
                 if not pending:
                     break
                 done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
@@ -326,43 +361,51 @@ def _run(points: list[_Point | None], failed: dict[int, str], folder: Path,
                     try:
                         frame = future.result()
                         if frame is not None:
-                            write_parquet(frame, _chunk_path(folder, chunk.point,
-                                                             chunk.start, chunk.stop),
+                            write_parquet(frame, _chunk_path(folder, chunk),
                                           {**meta, "point": chunk.point,
                                            "config": _plain(chunk.params)})
                     except BrokenProcessPool:
                         # A worker died (out of memory, killed): the run, not a point.
                         raise
                     except Exception as err:  # one failing chunk must not stop the sweep
+                        if isinstance(err, OSError) and err.errno in DISK_FULL:
+                            raise  # the disk, not the point: every later chunk would fail
                         failed.setdefault(chunk.point, f"{type(err).__name__}: {err}")
                         continue
                     report.chunks_run += 1
                     report.realizations += chunk.stop - chunk.start
                     bar.update(chunk.stop - chunk.start)
         except KeyboardInterrupt:
-            for future in pending:
-                future.cancel()
-            report.seconds = time.perf_counter() - start_time
             raise Interrupted(report) from None
         except BrokenProcessPool:
+            raise WorkerLost(report) from None
+        finally:
             for future in pending:
                 future.cancel()
             report.seconds = time.perf_counter() - start_time
-            raise WorkerLost(report) from None
-    report.seconds = time.perf_counter() - start_time
-    return report
 
 
 def _check_chunks(folder: Path, digest: str, chunk_size: int,
-                  say: Callable[[str], Any]) -> list[str]:
+                  plan: list[tuple[_Chunk, _Point]], say: Callable[[str], Any]) -> list[str]:
     """Refuse a folder holding any chunk of another configuration, or of this one cut in
-    other chunks (sweep.json may be gone); remove the chunks that cannot be read, which
-    are redone, and return their names."""
+    other chunks (sweep.json may be gone), or any other file in data/ (a reader of the
+    folder would take it for a chunk); remove the chunks of this run that cannot be read,
+    which are redone, and return their names."""
     damaged = []
-    for path in sorted((folder / "data").glob("p*.parquet")):
+    expected = {_chunk_path(folder, chunk).name for chunk, _ in plan}
+    foreign = []
+    for path in sorted((folder / "data").iterdir()):
+        if path.name.startswith("."):
+            continue  # a writer's temporary, never a result
+        if chunk_point(path.name) is None or not path.is_file():
+            foreign.append(path.name)
+            continue
         try:
             meta, _ = read_meta(path)
         except Exception as err:  # any reader failure means a damaged file
+            if path.name not in expected:
+                foreign.append(path.name)  # not this run's to remove
+                continue
             say(f"redoing {path.name}: unreadable ({' '.join(str(err).split())})")
             damaged.append(path.name)
             path.unlink()
@@ -377,6 +420,14 @@ def _check_chunks(folder: Path, digest: str, chunk_size: int,
             raise ConfigError("out", str(folder), f"holds this sweep in chunks of "
                               f"{meta.get('chunk_size')}: resume with --chunk-size "
                               f"{meta.get('chunk_size')}")
+        if path.name not in expected:
+            foreign.append(path.name)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if
+                                          len(foreign) > 5 else "")
+        raise ConfigError("out", str(folder), f"holds {len(foreign)} file(s) in data/ that "
+                          f"are no chunks of this sweep ({shown}); move them away or choose "
+                          "another folder")
     return damaged
 
 
@@ -413,13 +464,15 @@ def _write_text(path: Path, text: str) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
-def _chunk_path(folder: Path, point: int, start: int, stop: int) -> Path:
-    return folder / "data" / f"p{point:05d}_r{start:010d}-{stop:010d}.parquet"
+def _chunk_path(folder: Path, chunk: _Chunk) -> Path:
+    return folder / "data" / chunk_name(chunk.point, chunk.start, chunk.stop)
 
 
-def _check_saved(description: dict[str, Any], chunk_size: int, folder: Path,
+def _check_saved(description: dict[str, Any], digest: str, chunk_size: int, folder: Path,
                  resume: bool) -> dict[str, Any]:
-    """The run's ``sweep.json`` content; refuse a folder whose own describes another run."""
+    """The run's ``sweep.json`` content; refuse a folder whose own describes another run.
+    It holds the hash of the run, which its chunks carry, so that a reader can tell them
+    from any other file."""
     resolved: dict[str, Any] = json.loads(json.dumps({**description, "chunk_size": chunk_size},
                                                      default=str))
     saved = folder / "sweep.json"
@@ -429,17 +482,20 @@ def _check_saved(description: dict[str, Any], chunk_size: int, folder: Path,
             before = json.loads(saved.read_text())
         except (ValueError, OSError):
             before = None  # damaged: the chunks' own hashes still guard against mixing
+    if isinstance(before, dict):
+        # Derived from the rest (and missing from the sweep.json of earlier versions).
+        before.pop("config_hash", None)
     if before is not None and before != resolved:
-        chunk = before.get("chunk_size")
+        chunk = before.get("chunk_size") if isinstance(before, dict) else None
         hint = (f"the same sweep in chunks of {chunk}: resume with --chunk-size {chunk}"
-                if {**before, "chunk_size": chunk_size} == resolved else
-                "a different sweep (see its sweep.json); choose another folder")
+                if isinstance(before, dict) and {**before, "chunk_size": chunk_size} == resolved
+                else "a different sweep (see its sweep.json); choose another folder")
         raise ConfigError("out", str(folder), f"holds {hint}")
     if before is None and resume:
         raise ConfigError("out", str(folder), "holds no sweep to resume (no sweep.json)")
     for stale in (*(folder / "data").glob(".*.tmp"), *folder.glob(".*.tmp")):
         stale.unlink(missing_ok=True)  # left by a run killed while writing
-    return resolved
+    return {**resolved, "config_hash": digest}
 
 
 @contextmanager
@@ -477,6 +533,10 @@ def _watch_parent(run_pid: int) -> None:
     run alone leaves no worker behind; and leave Ctrl-C to the run, which stops its
     workers itself (a worker's own KeyboardInterrupt would print a traceback)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker draws no progress bar, but tqdm would make it a multiprocessing lock: a
+    # semaphore that a worker terminated on Ctrl-C never releases, which the resource
+    # tracker then reports as leaked.
+    tqdm.set_lock(threading.RLock())
     parent = os.getppid()
 
     def watch() -> None:
@@ -504,21 +564,29 @@ class _Serial(cf.Executor):
         return future
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """An executor, started, with what a run needs to know of it."""
+
+    kind: str
+    #: Tasks the executor runs at once (its workers).
+    slots: int
+    executor: cf.Executor
+
+
 @dataclass
 class _Executor:
     kind: str
     workers_per_host: int | None
     scheduler: str | None
     connect_timeout: float = 10.0
-    #: Tasks the executor runs at once (its workers).
-    slots: int = 1
     _client: Any = None
     _pool: cf.ProcessPoolExecutor | None = None
 
-    def __enter__(self) -> cf.Executor:
-        self.slots = self.workers_per_host or os.cpu_count() or 1
+    def __enter__(self) -> _Pool:
+        slots = self.workers_per_host or os.cpu_count() or 1
         if self.kind == "serial":
-            return _Serial()
+            return _Pool(self.kind, slots, _Serial())
         if self.kind == "processes":
             # forkserver: workers fork from a clean server that has imported pssim once,
             # so they inherit no threads or locks from this process (tqdm's monitor, say)
@@ -528,7 +596,7 @@ class _Executor:
             self._pool = cf.ProcessPoolExecutor(
                 self.workers_per_host or os.cpu_count(), mp_context=context,
                 initializer=_watch_parent, initargs=(os.getpid(),))
-            return self._pool
+            return _Pool(self.kind, slots, self._pool)
         try:
             import dask
             from distributed import Client, LocalCluster
@@ -551,9 +619,8 @@ class _Executor:
                     n_workers=self.workers_per_host or os.cpu_count(), threads_per_worker=1,
                     dashboard_address=None))
         # A remote cluster's size, not this machine's.
-        self.slots = max(1, sum(self._client.nthreads().values()))
-        executor: cf.Executor = self._client.get_executor()
-        return executor
+        return _Pool(self.kind, max(1, sum(self._client.nthreads().values())),
+                     self._client.get_executor())
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if self._pool is not None:

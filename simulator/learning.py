@@ -26,6 +26,7 @@ from pssim.api import Results, build_schemes, configure, prepare, simulate
 from pssim.config import Config
 from pssim.engines import choose
 from pssim.errors import ConfigError, Note, finite, integer
+from pssim.files import is_parquet
 from pssim.schemes import Scheme
 from pssim.schemes.coding import Code, Logistic
 from pssim.schemes.lagrange import BASES, POINT_SETS
@@ -102,8 +103,7 @@ class Problem:
         if not path.is_file():
             raise ConfigError("data", str(path), "must be an existing CSV or Parquet file")
         try:
-            table = (pd.read_csv(path) if path.suffix.lower() == ".csv"
-                     else pd.read_parquet(path))
+            table = pd.read_parquet(path) if is_parquet(path) else pd.read_csv(path)
         except Exception as err:  # the readers raise many types; one line says which file
             raise ConfigError("data", str(path), f"must be a readable CSV or Parquet file "
                               f"({type(err).__name__}: {err})") from None

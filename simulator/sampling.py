@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,15 @@ from pssim.api import ConfigLike, build_compute, configure, memory
 from pssim.compute import ComputeModel, StragglerModel
 from pssim.compute.stragglers import finished
 from pssim.config import Config
-from pssim.errors import ConfigError
-from pssim.files import write_atomically
+from pssim.errors import ConfigError, Note
+from pssim.files import (
+    META_KEY,
+    TABLE_SUFFIXES_TEXT,
+    is_parquet,
+    is_table,
+    remove_orphans,
+    write_atomically,
+)
 
 #: Rows per chunk at most (about 30 MB of columns): large enough that writing, not
 #: drawing, sets the pace, small enough for any machine.
@@ -33,8 +41,6 @@ CHUNK_ROWS = 2**20
 FRAME_ROW_BYTES = 72
 PARQUET_ROW_BYTES = 17
 CSV_ROW_BYTES = 50
-SUFFIXES = (".parquet", ".pq", ".csv")
-META_KEY = b"pssim"
 
 
 def chunks(config: Config, model: ComputeModel) -> Iterator[pd.DataFrame]:
@@ -89,7 +95,8 @@ def sample(config: ConfigLike = None, *, out: str | Path | None = None,
 
     Without ``out`` the rows are returned as one DataFrame; with it they are written to
     ``out`` (.parquet, .pq or .csv) chunk by chunk, under a temporary name renamed into
-    place at the end, and nothing is returned.
+    place at the end, and nothing is returned. The temporaries of ``out`` that killed runs
+    left are removed first (tens of GB for a large sample).
     """
     cfg = configure(config, **options)
     model = build_compute(cfg)
@@ -103,19 +110,23 @@ def sample(config: ConfigLike = None, *, out: str | Path | None = None,
                               "this machine's memory; write them to a file (out=...)")
         return pd.concat(list(chunks(cfg, model)), ignore_index=True)
     path = Path(out)
-    if path.suffix.lower() not in SUFFIXES:
-        raise ConfigError("out", str(out), "must end in .parquet, .pq or .csv")
-    need = rows * (CSV_ROW_BYTES if path.suffix.lower() == ".csv" else PARQUET_ROW_BYTES)
+    if not is_table(path):
+        raise ConfigError("out", str(out), f"must end in {TABLE_SUFFIXES_TEXT}")
+    if path.parent.is_dir():
+        for orphan in remove_orphans(path):
+            warnings.warn(Note(f"removed {orphan}, left by a run killed while writing "
+                               f"{path.name}"), stacklevel=2)
+    need = rows * (PARQUET_ROW_BYTES if is_parquet(path) else CSV_ROW_BYTES)
     free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
     if need > free:
         raise ConfigError("reps", cfg.reps, f"{rows:.3g} rows would take about "
                           f"{need / gib:.3g} GiB in {path.name}, more than the "
                           f"{free / gib:.3g} GiB free there")
     meta = {"config": cfg.to_json(), "model": repr(model), **provenance.stamp()}
-    if path.suffix.lower() == ".csv":
-        write_atomically(path, lambda tmp: _write_csv(tmp, chunks(cfg, model)))
-    else:
+    if is_parquet(path):
         write_atomically(path, lambda tmp: _write_parquet(tmp, chunks(cfg, model), meta))
+    else:
+        write_atomically(path, lambda tmp: _write_csv(tmp, chunks(cfg, model)))
     return None
 
 

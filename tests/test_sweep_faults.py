@@ -265,6 +265,7 @@ def test_ctrl_c_on_processes_stops_at_once_and_says_how_to_resume(tmp_path: Path
     assert time.monotonic() - start < 15
     assert proc.returncode == 130, err
     assert "resume with: pssim sweep" in err and "Traceback" not in err
+    assert "leaked semaphore" not in err  # the workers' semaphores are all released
     kept = len(chunks(out))
     assert kept >= 1
     report = run_sweep(load_file(sweep), out, executor="serial", resume=True)

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from pssim.errors import ConfigError
+from pssim.files import TABLE_SUFFIXES, is_parquet, is_table
 
-TRACE_SUFFIXES = (".csv", ".parquet", ".pq")
+TRACE_SUFFIXES = TABLE_SUFFIXES
 
 _INT64_MAX = 2**63 - 1
 
@@ -51,11 +52,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ConfigError("trace", str(p), "no such file")
     if p.is_dir():
         raise ConfigError("trace", str(p), "must be a file, not a directory")
-    suffix = p.suffix.lower()
-    if suffix not in TRACE_SUFFIXES:
+    if not is_table(p):
         raise ConfigError("trace", str(p), "must end in .csv, .parquet or .pq")
     try:
-        frame = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
+        frame = pd.read_parquet(p) if is_parquet(p) else pd.read_csv(p)
     # Whatever the reader raises (a parse error, bad bytes, no permission, not Parquet),
     # the file cannot be read, and the user needs that and the reader's reason.
     except Exception as err:

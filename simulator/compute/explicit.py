@@ -12,6 +12,7 @@ import pandas as pd
 
 from pssim.compute.base import BLOCK, ComputeModel, multiples
 from pssim.errors import ConfigError
+from pssim.files import is_parquet
 
 #: The largest worker, computation or rep id a durations table may hold (exact as a float).
 MAX_ID = 2**53
@@ -114,7 +115,7 @@ class ExplicitDurations(ComputeModel):
         if not p.is_file():
             raise ConfigError("compute_times", str(path), "must be an existing file")
         try:
-            table = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+            table = pd.read_parquet(p) if is_parquet(p) else pd.read_csv(p)
         except Exception as exc:  # any reader failure means the same to a user
             reason = " ".join(str(exc).split())  # one line: pandas' messages end in "\n"
             raise ConfigError("compute_times", str(path),
