@@ -14,6 +14,7 @@ import numpy as np
 
 from pssim.engines.base import Engine, Outcome, TraceRow
 from pssim.network import Discipline
+from pssim.network.base import DecodingRule
 from pssim.schemes import Scheme
 from pssim.training import Training
 
@@ -122,7 +123,7 @@ class Vectorized(Engine):
         # What is in flight at T needs each message's own reception.
         sent, received = network.arrays_until(
             ready, receptions is not None or not scheme.count_rule or aborts,
-            _Master(scheme, reps))
+            DecodingRule(scheme.labels(), scheme.threshold))
         if receptions is not None:
             receptions.append(received[:, None])
         t = _completion(scheme, received.reshape(reps, -1))
@@ -136,40 +137,6 @@ class Vectorized(Engine):
                    else np.zeros(reps))
         return Outcome.single(t, counts[id(received)], counts[id(sent)], counts[id(finish)],
                               aborted)
-
-
-class _Master:
-    """The master of ``reps`` realizations fed receptions one step at a time (a
-    :data:`~pssim.network.base.Decoded`), for the disciplines that produce them in time
-    order; it sets itself up at its first reception, so that the others pay nothing."""
-
-    def __init__(self, scheme: Scheme, reps: int) -> None:
-        self.scheme = scheme
-        self.reps = reps
-        self.count = np.zeros(0, dtype=np.int64)
-
-    def __call__(self, received: np.ndarray, worker: np.ndarray,
-                 message: np.ndarray) -> np.ndarray:
-        scheme = self.scheme
-        if not self.count.size:
-            self.count = np.zeros(self.reps, dtype=np.int64)
-            if not scheme.count_rule:
-                labels = scheme.labels()
-                self.m = labels.shape[1]
-                self.labels = labels.ravel()
-                # One more place per realization, where realizations without news write.
-                pieces = int(labels.max()) + 2
-                self.seen = np.zeros(self.reps * pieces, dtype=bool)
-                self.rows = np.arange(self.reps) * pieces
-                self.nowhere = self.rows + pieces - 1
-        if scheme.count_rule:
-            new = received
-        else:
-            piece = self.rows + self.labels.take(worker * self.m + message, mode="clip")
-            new = received & ~self.seen.take(piece)
-            self.seen[np.where(new, piece, self.nowhere)] = True
-        np.add(self.count, new, out=self.count)
-        return self.count >= scheme.threshold
 
 
 def _in_order(per_message: np.ndarray) -> np.ndarray:

@@ -39,10 +39,17 @@ Send = Callable[[int, int], None]
 #: Stop the transmissions whose iteration has ended: ``abort()``, called by the engine at
 #: T_t after every other event of that instant (see :meth:`Cluster.aborting`).
 Abort = Callable[[], None]
-#: The master's decoding rule fed receptions in time order, one step at a time for all
-#: realizations: ``decoded(received, worker, message)`` takes whether each realization
-#: received a message at this step (and which), and returns which have decoded by now.
-Decoded = Callable[["np.ndarray", "np.ndarray", "np.ndarray"], "np.ndarray"]
+
+
+@dataclass(frozen=True)
+class DecodingRule:
+    """The master's decoding rule, for a discipline that stops each realization at the
+    instant it holds: worker i's message j carries piece ``pieces[i, j]`` (shape (N,
+    messages per worker)), and the master decodes once it holds ``threshold`` distinct
+    pieces."""
+
+    pieces: np.ndarray
+    threshold: int
 
 
 class Cluster(Protocol):
@@ -175,10 +182,10 @@ class Discipline(ABC):
         raise NotImplementedError(f"network {self.name!r} has no vectorized form")
 
     def arrays_until(self, ready: np.ndarray, identify: bool,
-                     decoded: Decoded) -> tuple[np.ndarray, np.ndarray]:
+                     rule: DecodingRule) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`arrays`, for a discipline that may stop each realization once the master
-        has decoded (told by ``decoded``): then starts and receptions after that instant
-        may be left +inf. By default, all of them are computed."""
+        has decoded by ``rule``: then starts and receptions after that instant may be left
+        +inf. By default, all of them are computed."""
         return self.arrays(ready, identify)
 
     def transferred(self, ready: np.ndarray, sent: np.ndarray, received: np.ndarray,
