@@ -1,5 +1,5 @@
-"""The vectorized form of network fair (docs/model.md, "Network"): hand-computed flows,
-and the SimPy engine realization by realization."""
+"""Network fair's link (docs/model.md, "Network"): hand-computed flows in both engines,
+and the two engines realization by realization."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from conftest import tied_durations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pssim import run
+from pssim import run, simulate
 from pssim.network import Fair
 from pssim.network.base import DecodingRule
 from pssim.network.fair import share
@@ -63,6 +63,40 @@ def test_cap_below_the_fair_share() -> None:
         [0.0, 0.5], [2.5, 3.0])
 
 
+def des_receptions(ready: list[float], **link: float) -> list[float]:
+    """When the SimPy engine's master receives each worker's one message, ready at
+    ``ready`` (one computation each), on the links of :func:`flows`."""
+    table = pd.DataFrame({"worker": range(len(ready)), "duration": ready})
+    res = simulate("UC-MMC", len(ready), 1, compute_times=table, reps=1, trace=True,
+                   engine="des", network="fair",
+                   **{"message_size": 1.0, "master_bandwidth": 1.0, **link})
+    assert res.trace is not None
+    got = res.trace[res.trace["event"] == "received"].sort_values("worker")
+    return got["time"].tolist()
+
+
+def test_three_overlapping_flows_and_a_cap_in_both_engines() -> None:
+    # Caps of 0.4 B/s. W0 alone from 1 at 0.4 B/s: 0.8 B left at 1.5. W1 joins: a half
+    # each would be 0.5, so both go at the cap: W0 0.6 B and W1 0.8 B left at 2. W2 joins:
+    # a third each, below the cap: W0 ends at 2 + 0.6·3 = 3.8, when W1 has 0.2 B left and
+    # W2 0.4 B. Both back at the cap: W1 ends at 3.8 + 0.5 = 4.3; W2, 0.2 B left, alone at
+    # the cap, at 4.8.
+    expected = [3.8, 4.3, 4.8]
+    sent, received = flows([[1.0], [1.5], [2.0]], uplink_bandwidth=0.4)
+    assert sent == [1.0, 1.5, 2.0]
+    assert received == pytest.approx(expected, rel=1e-15)
+    assert des_receptions([1.0, 1.5, 2.0], uplink_bandwidth=0.4) == received
+
+
+def test_a_flow_ending_as_another_joins_leaves_it_the_whole_link() -> None:
+    # W0's flow ends at 2, the instant W1's joins (docs/model.md, "Ties": ends first), so
+    # W1 has the link alone: 0.5 B left when W2's joins at 2.5, then a half each: W1 ends
+    # at 3.5, W2 (0.5 B left) alone at 4.
+    received = flows([[1.0], [2.0], [2.5]])[1]
+    assert received == [2.0, 3.5, 4.0]
+    assert des_receptions([1.0, 2.0, 2.5]) == received
+
+
 def test_latency_delays_the_join_not_the_start() -> None:
     # Flows join at 0.5 and 1: W0 alone until 1 (0.5 B), a half each until W0 ends at 2;
     # W1, 0.5 B left, alone ends at 2.5. W0's second message, ready at 0.1, starts at 2
@@ -93,12 +127,25 @@ def cases(draw: st.DrawFn) -> dict:
     options = [s for s in SCHEMES if feasible(s, n, r)]
     config: dict = {"scheme": draw(st.sampled_from(options)), "workers": n, "load": r,
                     "seed": draw(st.integers(0, 2**32)), "network": "fair"}
-    if draw(st.booleans()):
+    kind = draw(st.sampled_from(["tied", "crowd", "random"]))
+    if kind == "tied":
         # Durations on a coarse grid, so that flows start, join and end together.
         config.update(tied_durations(draw, n, r))
         sizes = st.sampled_from([0.5, 1.0, 2.0])
         rates = st.sampled_from([0.5, 1.0, 2.0, 3.0, 4.0, math.inf])
         delays = st.sampled_from([0.0, 0.25, 0.5])
+    elif kind == "crowd":
+        # Many workers whose messages are ready together: many flows at once, joining
+        # and ending at the same instants, with caps above or below the fair share.
+        n = draw(st.integers(10, 40))
+        r = draw(st.integers(1, 4))
+        config.update(workers=n, load=r, scheme=draw(st.sampled_from(
+            [s for s in SCHEMES if feasible(s, n, r)])),
+            compute_times=pd.DataFrame({"worker": range(n), "duration": draw(
+                st.lists(st.sampled_from([1.0, 2.0]), min_size=n, max_size=n))}), reps=1)
+        sizes = st.just(1.0)
+        rates = st.sampled_from([1.0, 2.0, 7.0, 40.0, math.inf])
+        delays = st.sampled_from([0.0, 0.5])
     else:
         config.update(mu=draw(st.floats(0.5, 50)), alpha=draw(st.floats(0, 0.1)),
                       reps=draw(st.integers(1, 30)))
@@ -106,17 +153,21 @@ def cases(draw: st.DrawFn) -> dict:
         rates = st.floats(1e6, 1e10) | st.just(math.inf)
         delays = st.floats(0, 0.05)
     config.update(message_size=draw(sizes), uplink_bandwidth=draw(rates),
-                  master_bandwidth=draw(rates), latency=draw(delays))
+                  master_bandwidth=draw(rates), latency=draw(delays),
+                  cancel_transfers=draw(st.sampled_from(["complete", "abort"])))
     return config
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_vectorized_equals_des(config: dict) -> None:
+    # One arithmetic in both engines (network/fair.py): the same instants to the bit, and
+    # the same bytes in flight at T under abort.
     a = run(**config, engine="des")
     b = run(**config, engine="vectorized")
-    np.testing.assert_allclose(b["completion_time"], a["completion_time"], rtol=1e-9, atol=0)
-    pd.testing.assert_frame_equal(a[EXACT], b[EXACT])
+    pd.testing.assert_frame_equal(a[[*EXACT, "completion_time", "wasted_bytes"]],
+                                  b[[*EXACT, "completion_time", "wasted_bytes"]],
+                                  check_exact=True)
 
 
 def test_chunking_never_changes_results() -> None:

@@ -199,10 +199,7 @@ def share(ready: np.ndarray, size: float, cap: float, link: float, latency: floa
     each capped at ``cap`` B/s, sharing ``link`` B/s max-min fairly after ``latency`` s;
     with ``rule``, each realization stops after the instant its master decodes (what
     starts or ends later is left +inf)."""
-    received = _follow(ready, size, cap, link, latency, rule, None)[0]
-    # A flow starts when it is ready or, if later, when its worker's previous one ends.
-    start = ready.copy()
-    np.maximum(start[:, :, 1:], received[:, :, :-1], out=start[:, :, 1:])
+    start, received, _ = _follow(ready, size, cap, link, latency, rule, None)
     return start, received
 
 
@@ -210,20 +207,22 @@ def in_flight(ready: np.ndarray, size: float, cap: float, link: float, latency: 
               until: np.ndarray) -> np.ndarray:
     """The bytes each flow transferring at ``until`` (one instant per realization) had
     sent then, by the SimPy processes' expression (:func:`sent_bytes`), else 0."""
-    return _follow(ready, size, cap, link, latency, None, until)[1]
+    return _follow(ready, size, cap, link, latency, None, until)[2]
 
 
 def _follow(ready: np.ndarray, size: float, cap: float, link: float, latency: float,
             rule: DecodingRule | None, until: np.ndarray | None
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Receptions, and the bytes sent by ``until`` by the flows then transferring (zeros
-    without ``until``), from the compiled event loop of :mod:`pssim.network.fair_kernel`."""
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Starts, receptions, and the bytes sent by ``until`` by the flows then transferring
+    (no realizations without ``until``), from the compiled event loop of
+    :mod:`pssim.network.fair_kernel`."""
     # Compiled on first use (then cached on disk): nothing else pays for the compiler.
     from pssim.network import fair_kernel
 
     reps, n, m = ready.shape
     times = np.ascontiguousarray(ready, dtype=np.float64)
-    received = np.full((reps, n, m), np.inf)
+    start = np.empty((reps, n, m))
+    received = np.empty((reps, n, m))
     transferred = np.zeros((reps, n, m) if until is not None else (0, n, m))
     if rule is None:
         pieces, threshold = np.zeros((n, m), dtype=np.int64), 0
@@ -231,6 +230,6 @@ def _follow(ready: np.ndarray, size: float, cap: float, link: float, latency: fl
         pieces, threshold = np.ascontiguousarray(rule.pieces, dtype=np.int64), rule.threshold
     stop = (np.full(reps, np.inf) if until is None
             else np.ascontiguousarray(until, dtype=np.float64))
-    fair_kernel.follow(times, size, cap, link, latency, pieces, threshold, stop, received,
-                       transferred)
-    return received, transferred
+    fair_kernel.follow(times, size, cap, link, latency, pieces, threshold, stop, start,
+                       received, transferred)
+    return start, received, transferred

@@ -25,52 +25,60 @@ _sent_bytes = _jit(sent_bytes)
 
 
 @_jit
-def _before(at: np.ndarray, who: np.ndarray, a: int, b: int) -> bool:
-    return at[a] < at[b] or (at[a] == at[b] and who[a] < who[b])
-
-
-@_jit
 def _push(at: np.ndarray, who: np.ndarray, size: int, time: float, worker: int) -> int:
+    """Add (time, worker) to the heap of ``size`` entries; its new size."""
     i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if at[parent] < time or (at[parent] == time and who[parent] < worker):
+            break
+        at[i] = at[parent]
+        who[i] = who[parent]
+        i = parent
     at[i] = time
     who[i] = worker
-    while i > 0:
-        parent = (i - 1) // 2
-        if not _before(at, who, i, parent):
-            break
-        at[i], at[parent] = at[parent], at[i]
-        who[i], who[parent] = who[parent], who[i]
-        i = parent
     return size + 1
 
 
 @_jit
-def _pop(at: np.ndarray, who: np.ndarray, size: int) -> int:
-    size -= 1
-    at[0] = at[size]
-    who[0] = who[size]
-    i = 0
+def _sift(at: np.ndarray, who: np.ndarray, size: int, i: int, time: float,
+          worker: int) -> None:
+    """Put (time, worker) in the hole at ``i`` of the heap of ``size`` entries, moving it
+    down to its place."""
     while True:
-        least = i
-        for child in (2 * i + 1, 2 * i + 2):
-            if child < size and _before(at, who, child, least):
-                least = child
-        if least == i:
-            return size
-        at[i], at[least] = at[least], at[i]
-        who[i], who[least] = who[least], who[i]
-        i = least
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and (at[c + 1] < at[c] or (at[c + 1] == at[c] and who[c + 1] < who[c])):
+            c += 1
+        if time < at[c] or (time == at[c] and worker < who[c]):
+            break
+        at[i] = at[c]
+        who[i] = who[c]
+        i = c
+    at[i] = time
+    who[i] = worker
+
+
+@_jit
+def _pop(at: np.ndarray, who: np.ndarray, size: int) -> int:
+    """Remove the heap's least entry; its new size."""
+    size -= 1
+    _sift(at, who, size, 0, at[size], who[size])
+    return size
 
 
 @_jit
 def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: float,
-           pieces: np.ndarray, threshold: int, stop: np.ndarray, received: np.ndarray,
-           transferred: np.ndarray) -> None:
-    """Fill ``received`` (reps, N, m; +inf where nothing is received) with when each flow
-    of ``size`` bytes ready at ``ready`` ends, each realization k followed up to the
-    instant ``stop[k]`` or, with ``threshold`` > 0, the instant its master holds
-    ``threshold`` distinct ``pieces`` (N, m), if earlier; where ``transferred`` has
-    realizations, also the bytes each flow transferring at ``stop[k]`` had sent then."""
+           pieces: np.ndarray, threshold: int, stop: np.ndarray, start: np.ndarray,
+           received: np.ndarray, transferred: np.ndarray) -> None:
+    """Fill ``start`` and ``received`` (reps, N, m; +inf for what never starts or is never
+    received) with when each flow of ``size`` bytes ready at ``ready`` starts (at its
+    ready time or, if later, when its worker's previous flow ends) and ends, each
+    realization k followed up to the instant ``stop[k]`` or, with ``threshold`` > 0, the
+    instant its master holds ``threshold`` distinct ``pieces`` (N, m), if earlier; where
+    ``transferred`` has realizations, also the bytes each flow transferring at ``stop[k]``
+    had sent then."""
     reps, n, m = ready.shape
     dust = FLUID_EPS * size
     join_at = np.empty(n)  # the heap of flows waiting to join: instant and worker
@@ -79,13 +87,25 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
     flow_worker = np.empty(n, dtype=np.int64)
     flow_message = np.empty(n, dtype=np.int64)
     message = np.empty(n, dtype=np.int64)  # each worker's next flow
+    now_worker = np.empty(n, dtype=np.int64)  # the workers whose flows join this instant
     seen = np.zeros(pieces.max() + 1 if threshold > 0 else 1, dtype=np.bool_)
+    # The share at each number of flows, each computed once by the SimPy link's function.
+    rates = np.empty(n + 1)
+    for i in range(1, n + 1):
+        rates[i] = _share_rate(i, cap, link)
     for k in range(reps):
-        waiting = 0
+        start[k] = np.inf
+        received[k] = np.inf
         for w in range(n):
-            waiting = _push(join_at, join_worker, waiting, ready[k, w, 0] + latency, w)
+            start[k, w, 0] = ready[k, w, 0]
+            join_at[w] = ready[k, w, 0] + latency
+            join_worker[w] = w
             message[w] = 0
+        waiting = n
+        for i in range(n // 2 - 1, -1, -1):
+            _sift(join_at, join_worker, n, i, join_at[i], join_worker[i])
         seen[:] = False
+        joining = 0
         held = 0
         halt = stop[k]
         head = 0
@@ -111,23 +131,31 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
                     count -= 1
                     received[k, w, j] = t
                     if j + 1 < m:
-                        waiting = _push(join_at, join_worker, waiting,
-                                        max(ready[k, w, j + 1], t) + latency, w)
+                        start[k, w, j + 1] = max(ready[k, w, j + 1], t)
+                        at = start[k, w, j + 1] + latency
+                        if at <= t:  # it joins now, with the others of this instant
+                            now_worker[joining] = w
+                            joining += 1
+                        else:
+                            waiting = _push(join_at, join_worker, waiting, at, w)
                     if threshold > 0 and not seen[pieces[w, j]]:
                         seen[pieces[w, j]] = True
                         held += 1
                         if held == threshold:
                             halt = min(halt, t)
                     continue
-                rate = _share_rate(count, cap, link)
+                rate = rates[count]
                 if _finish_time(t, clock, key, rate) > t:
                     break
                 clock = key
             if count == 0:
                 clock = 0.0
             while waiting > 0 and join_at[0] <= t:
-                w = join_worker[0]
+                now_worker[joining] = join_worker[0]
+                joining += 1
                 waiting = _pop(join_at, join_worker, waiting)
+            for i in range(joining):
+                w = now_worker[i]
                 tail = head + count
                 if tail >= n:
                     tail -= n
@@ -136,14 +164,15 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
                 flow_message[tail] = message[w]
                 message[w] += 1
                 count += 1
+            joining = 0
             if count > 0:
-                rate = _share_rate(count, cap, link)
+                rate = rates[count]
                 end = _finish_time(since, clock, keys[head], rate)
             else:
                 end = np.inf
         if transferred.shape[0] > 0 and count > 0:
             now = _advance(clock, since, stop[k], rate)
             for i in range(count):
-                at = head + i if head + i < n else head + i - n
-                transferred[k, flow_worker[at], flow_message[at]] = _sent_bytes(
-                    size, keys[at], now)
+                place = head + i if head + i < n else head + i - n
+                transferred[k, flow_worker[place], flow_message[place]] = _sent_bytes(
+                    size, keys[place], now)
