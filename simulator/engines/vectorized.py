@@ -123,7 +123,7 @@ class Vectorized(Engine):
         # What is in flight at T needs each message's own reception.
         sent, received = network.arrays_until(
             ready, receptions is not None or not scheme.count_rule or aborts,
-            DecodingRule(scheme.labels(), scheme.threshold))
+            DecodingRule(scheme.labels(), scheme.threshold, scheme.count_rule))
         if receptions is not None:
             receptions.append(received[:, None])
         t = _completion(scheme, received.reshape(reps, -1))

@@ -46,10 +46,11 @@ class DecodingRule:
     """The master's decoding rule, for a discipline that stops each realization at the
     instant it holds: worker i's message j carries piece ``pieces[i, j]`` (shape (N,
     messages per worker)), and the master decodes once it holds ``threshold`` distinct
-    pieces."""
+    pieces; with ``count_rule``, every message carries a piece of its own."""
 
     pieces: np.ndarray
     threshold: int
+    count_rule: bool = False
 
 
 class Cluster(Protocol):

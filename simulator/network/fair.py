@@ -228,8 +228,10 @@ def _follow(ready: np.ndarray, size: float, cap: float, link: float, latency: fl
         pieces, threshold = np.zeros((n, m), dtype=np.int64), 0
     else:
         pieces, threshold = np.ascontiguousarray(rule.pieces, dtype=np.int64), rule.threshold
+    # Where every message carries a piece of its own, counting them is the rule.
+    distinct = rule is not None and not rule.count_rule
     stop = (np.full(reps, np.inf) if until is None
             else np.ascontiguousarray(until, dtype=np.float64))
-    fair_kernel.follow(times, size, cap, link, latency, pieces, threshold, stop, start,
-                       received, transferred)
+    fair_kernel.follow(times, size, cap, link, latency, pieces, distinct, threshold, stop,
+                       start, received, transferred)
     return start, received, transferred

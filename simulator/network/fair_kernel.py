@@ -25,8 +25,10 @@ _sent_bytes = _jit(sent_bytes)
 
 
 @_jit
-def _push(at: np.ndarray, who: np.ndarray, size: int, time: float, worker: int) -> int:
-    """Add (time, worker) to the heap of ``size`` entries; its new size."""
+def _push(at: np.ndarray, who: np.ndarray, which: np.ndarray, size: int, time: float,
+          worker: int, message: int) -> int:
+    """Add (time, worker, message) to the heap of ``size`` entries, ordered by (time,
+    worker); its new size."""
     i = size
     while i > 0:
         parent = (i - 1) >> 1
@@ -34,17 +36,19 @@ def _push(at: np.ndarray, who: np.ndarray, size: int, time: float, worker: int) 
             break
         at[i] = at[parent]
         who[i] = who[parent]
+        which[i] = which[parent]
         i = parent
     at[i] = time
     who[i] = worker
+    which[i] = message
     return size + 1
 
 
 @_jit
-def _sift(at: np.ndarray, who: np.ndarray, size: int, i: int, time: float,
-          worker: int) -> None:
-    """Put (time, worker) in the hole at ``i`` of the heap of ``size`` entries, moving it
-    down to its place."""
+def _sift(at: np.ndarray, who: np.ndarray, which: np.ndarray, size: int, i: int,
+          time: float, worker: int, message: int) -> None:
+    """Put (time, worker, message) in the hole at ``i`` of the heap of ``size`` entries,
+    moving it down to its place."""
     while True:
         c = 2 * i + 1
         if c >= size:
@@ -55,56 +59,66 @@ def _sift(at: np.ndarray, who: np.ndarray, size: int, i: int, time: float,
             break
         at[i] = at[c]
         who[i] = who[c]
+        which[i] = which[c]
         i = c
     at[i] = time
     who[i] = worker
+    which[i] = message
 
 
 @_jit
-def _pop(at: np.ndarray, who: np.ndarray, size: int) -> int:
+def _pop(at: np.ndarray, who: np.ndarray, which: np.ndarray, size: int) -> int:
     """Remove the heap's least entry; its new size."""
     size -= 1
-    _sift(at, who, size, 0, at[size], who[size])
+    _sift(at, who, which, size, 0, at[size], who[size], which[size])
     return size
 
 
 @_jit
 def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: float,
-           pieces: np.ndarray, threshold: int, stop: np.ndarray, start: np.ndarray,
+           pieces: np.ndarray, distinct: bool, threshold: int, stop: np.ndarray,
+           start: np.ndarray,
            received: np.ndarray, transferred: np.ndarray) -> None:
     """Fill ``start`` and ``received`` (reps, N, m; +inf for what never starts or is never
     received) with when each flow of ``size`` bytes ready at ``ready`` starts (at its
     ready time or, if later, when its worker's previous flow ends) and ends, each
     realization k followed up to the instant ``stop[k]`` or, with ``threshold`` > 0, the
-    instant its master holds ``threshold`` distinct ``pieces`` (N, m), if earlier; where
+    instant its master holds ``threshold`` messages, or with ``distinct`` messages of
+    ``threshold`` distinct ``pieces`` (N, m), if earlier; where
     ``transferred`` has realizations, also the bytes each flow transferring at ``stop[k]``
     had sent then."""
     reps, n, m = ready.shape
     dust = FLUID_EPS * size
-    join_at = np.empty(n)  # the heap of flows waiting to join: instant and worker
+    join_at = np.empty(n)  # the heap of flows waiting to join: instant, worker, message
     join_worker = np.empty(n, dtype=np.int64)
+    join_message = np.empty(n, dtype=np.int64)
     keys = np.empty(n)  # the transferring flows, a ring in join order
     flow_worker = np.empty(n, dtype=np.int64)
     flow_message = np.empty(n, dtype=np.int64)
-    message = np.empty(n, dtype=np.int64)  # each worker's next flow
-    now_worker = np.empty(n, dtype=np.int64)  # the workers whose flows join this instant
-    seen = np.zeros(pieces.max() + 1 if threshold > 0 else 1, dtype=np.bool_)
+    now_worker = np.empty(n, dtype=np.int64)  # the flows that join this instant
+    now_message = np.empty(n, dtype=np.int64)
+    seen = np.zeros(pieces.max() + 1 if distinct else 1, dtype=np.bool_)
+    # Each worker's ready, start and reception instants side by side, so that the events
+    # of a large cluster, which visit the workers in no order, touch one place per flow.
+    flow = np.empty((n, m, 3))
     # The share at each number of flows, each computed once by the SimPy link's function.
     rates = np.empty(n + 1)
     for i in range(1, n + 1):
         rates[i] = _share_rate(i, cap, link)
     for k in range(reps):
-        start[k] = np.inf
-        received[k] = np.inf
+        flow[:, :, 0] = ready[k]
+        flow[:, :, 1:] = np.inf
         for w in range(n):
-            start[k, w, 0] = ready[k, w, 0]
+            flow[w, 0, 1] = ready[k, w, 0]
             join_at[w] = ready[k, w, 0] + latency
             join_worker[w] = w
-            message[w] = 0
+            join_message[w] = 0
         waiting = n
         for i in range(n // 2 - 1, -1, -1):
-            _sift(join_at, join_worker, n, i, join_at[i], join_worker[i])
-        seen[:] = False
+            _sift(join_at, join_worker, join_message, n, i, join_at[i], join_worker[i],
+                  join_message[i])
+        if distinct:
+            seen[:] = False
         joining = 0
         held = 0
         halt = stop[k]
@@ -129,17 +143,22 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
                     j = flow_message[head]
                     head = head + 1 if head + 1 < n else 0
                     count -= 1
-                    received[k, w, j] = t
+                    flow[w, j, 2] = t
                     if j + 1 < m:
-                        start[k, w, j + 1] = max(ready[k, w, j + 1], t)
-                        at = start[k, w, j + 1] + latency
+                        flow[w, j + 1, 1] = max(flow[w, j + 1, 0], t)
+                        at = flow[w, j + 1, 1] + latency
                         if at <= t:  # it joins now, with the others of this instant
                             now_worker[joining] = w
+                            now_message[joining] = j + 1
                             joining += 1
                         else:
-                            waiting = _push(join_at, join_worker, waiting, at, w)
-                    if threshold > 0 and not seen[pieces[w, j]]:
-                        seen[pieces[w, j]] = True
+                            waiting = _push(join_at, join_worker, join_message, waiting,
+                                            at, w, j + 1)
+                    if threshold > 0:
+                        if distinct:
+                            if seen[pieces[w, j]]:
+                                continue
+                            seen[pieces[w, j]] = True
                         held += 1
                         if held == threshold:
                             halt = min(halt, t)
@@ -152,17 +171,16 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
                 clock = 0.0
             while waiting > 0 and join_at[0] <= t:
                 now_worker[joining] = join_worker[0]
+                now_message[joining] = join_message[0]
                 joining += 1
-                waiting = _pop(join_at, join_worker, waiting)
+                waiting = _pop(join_at, join_worker, join_message, waiting)
             for i in range(joining):
-                w = now_worker[i]
                 tail = head + count
                 if tail >= n:
                     tail -= n
                 keys[tail] = clock + size
-                flow_worker[tail] = w
-                flow_message[tail] = message[w]
-                message[w] += 1
+                flow_worker[tail] = now_worker[i]
+                flow_message[tail] = now_message[i]
                 count += 1
             joining = 0
             if count > 0:
@@ -170,6 +188,8 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
                 end = _finish_time(since, clock, keys[head], rate)
             else:
                 end = np.inf
+        start[k] = flow[:, :, 1]
+        received[k] = flow[:, :, 2]
         if transferred.shape[0] > 0 and count > 0:
             now = _advance(clock, since, stop[k], rate)
             for i in range(count):
