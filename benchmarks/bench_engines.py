@@ -61,7 +61,7 @@ def main() -> None:
     print(f"N = {N}, r = 5; realizations per second (best of 3)")
     print(f"{'case':<22} {'des':>10} {'vectorized':>12} {'ratio':>8}  target")
     for label, options, target in (("none", {}, 300), ("fifo (link busy)", FIFO, 100),
-                                   ("fair (link busy)", FAIR, 100)):
+                                   ("fair (link busy)", FAIR, 300)):
         for scheme in ("LCC-MMC", "UC-MMC"):
             d = rate("des", scheme, args.des_reps, **options)
             v = rate("vectorized", scheme, args.reps, **options)

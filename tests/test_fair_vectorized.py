@@ -4,6 +4,8 @@ and the two engines realization by realization."""
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -177,3 +179,22 @@ def test_chunking_never_changes_results() -> None:
     whole = run(**base)
     for chunk in (1, 7):
         pd.testing.assert_frame_equal(run(**base, chunk_size=chunk), whole, check_exact=True)
+
+
+def test_only_the_vectorized_fair_loop_imports_the_compiler() -> None:
+    # `pssim --help` and the SimPy engine under fair never load numba; the vectorized
+    # engine under fair does, on first use.
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from pssim.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "import pssim\n"
+        "link = dict(network='fair', message_size=1, master_bandwidth=1)\n"
+        "pssim.run('LCC', 4, 2, reps=2, engine='des', **link)\n"
+        "print('numba' in sys.modules)\n"
+        "pssim.run('LCC', 4, 2, reps=2, engine='vectorized', **link)\n"
+        "print('numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "True"]
