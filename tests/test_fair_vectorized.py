@@ -91,9 +91,9 @@ def test_three_overlapping_flows_and_a_cap_in_both_engines() -> None:
 
 
 def test_a_flow_ending_as_another_joins_leaves_it_the_whole_link() -> None:
-    # W0's flow ends at 2, the instant W1's joins (docs/model.md, "Ties": ends first), so
-    # W1 has the link alone: 0.5 B left when W2's joins at 2.5, then a half each: W1 ends
-    # at 3.5, W2 (0.5 B left) alone at 4.
+    # W0's flow ends at 2, the instant W1's joins (docs/model.md, "Network", ties under
+    # fair: ends first), so W1 has the link alone: 0.5 B left when W2's joins at 2.5, then
+    # a half each: W1 ends at 3.5, W2 (0.5 B left) alone at 4.
     received = flows([[1.0], [2.0], [2.5]])[1]
     assert received == [2.0, 3.5, 4.0]
     assert des_receptions([1.0, 2.0, 2.5]) == received

@@ -138,9 +138,9 @@ class Fair(Discipline):
                     # back to the instant the link last woke).
                     clock = flows[0][0] if now >= end else advance(clock, since, now, rate)
                 since = now
-                # Every flow due now ends before any flow joins (docs/model.md, "Ties"):
-                # those within dust of the clock, and those whose end, at the rate the
-                # others leave them, rounds to now.
+                # Every flow due now ends before any flow joins (docs/model.md,
+                # "Network", ties under fair): those within dust of the clock, and those
+                # whose end, at the rate the others leave them, rounds to now.
                 finished = []
                 while flows:
                     key = flows[0][0]

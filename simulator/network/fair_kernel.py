@@ -6,8 +6,8 @@ Per realization, the flows waiting to join are a heap by (instant, worker) and t
 transferring flows a queue in join order (their keys never decrease), so an event costs
 O(log N). The link's arithmetic is the SimPy processes' own functions, compiled, and the
 loop takes the same steps at each instant as the SimPy link does when it wakes: set the
-clock, end every flow due (docs/model.md, "Ties"), then let the flows of that instant
-join and find when the next ends.
+clock, end every flow due (docs/model.md, "Network", ties under fair), then let the flows
+of that instant join and find when the next ends.
 """
 
 from __future__ import annotations
