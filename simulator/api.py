@@ -212,15 +212,24 @@ def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
     available = memory()
     gib = 2.0**30
     if per_realization > available / 4:
-        raise ConfigError("workers", config.workers, f"with load {config.load}, one "
-                          f"realization needs about {per_realization / gib:.3g} GiB, more "
-                          f"than a quarter of this machine's {available / gib:.3g} GiB")
+        # Blame what makes the realization large: its iterations, or its N·r cells.
+        culprit, value, beside = (
+            ("iterations", config.iterations, f"at N={config.workers}, r={config.load}")
+            if config.iterations > ARRAYS_PER_REALIZATION
+            else ("workers", config.workers, f"with load {config.load}"))
+        raise ConfigError(culprit, value, f"{beside}, one realization needs about "
+                          f"{per_realization / gib:.3g} GiB, more than a quarter of this "
+                          f"machine's {available / gib:.3g} GiB")
     summary = config.reps * config.iterations * schemes * SUMMARY_ROW_BYTES
     if summary > available / 2:
-        raise ConfigError("reps", config.reps, f"the summary of {schemes} scheme(s) would "
+        culprit, value = (("iterations", config.iterations)
+                          if config.iterations > config.reps else ("reps", config.reps))
+        raise ConfigError(culprit, value, f"the summary of {config.reps} realization(s) × "
+                          f"{config.iterations} iteration(s) × {schemes} scheme(s) would "
                           f"need about {summary / gib:.3g} GiB, more than half of this "
-                          f"machine's {available / gib:.3g} GiB; split the run with "
-                          "first_rep, or use pssim sweep, which writes as it goes")
+                          f"machine's {available / gib:.3g} GiB; run fewer realizations at "
+                          "a time (in Python, simulate(first_rep=K) starts a part at "
+                          "realization K), or use pssim sweep, which writes as it goes")
     if trace:
         events = config.reps * config.iterations * schemes * (
             3 * config.workers * config.load + config.workers + 1)
