@@ -76,3 +76,41 @@ def test_a_huge_iteration_count_is_refused_by_its_size_naming_iterations() -> No
                           "iterations", "99999999999999999999", "GiB")
     assert "must be an integer" not in line
     one_line_error(["run", "--iterations", "1000000000"], "iterations=1000000000", "GiB")
+
+
+# -- 1: the analytic engine refuses what it does not model --------------------------------
+
+
+def test_the_analytic_engine_refuses_training_run_options_in_one_line() -> None:
+    line = one_line_error(["run", *SMALL, "--engine", "analytic", "--iterations", "50",
+                           "--late-policy", "drain", "--downlink-bandwidth", "1e5",
+                           "--model-size", "1e5", "--decode-time", "1"],
+                          "engine", "analytic", "iterations=50", "late_policy=drain",
+                          "downlink_bandwidth=100000", "model_size=100000", "decode_time=1")
+    assert "des" in line
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("iterations", "2"), ("late_policy", "drain"), ("cancel_transfers", "abort"),
+    ("downlink", "unicast"), ("downlink_bandwidth", "1e9"), ("model_size", "10"),
+    ("decode_time", "0.5"), ("master_flops", "1e6")])
+def test_the_analytic_engine_refuses_each_option_it_does_not_model(option: str,
+                                                                   value: str) -> None:
+    # A finite downlink needs the model's size: given beside it, and refused as well.
+    options = {option: value, **({"model_size": "10"} if option == "downlink_bandwidth"
+                                 else {})}
+    args = [a for k, v in options.items() for a in (f"--{k.replace('_', '-')}", v)]
+    one_line_error(["run", *SMALL, "--engine", "analytic", *args], "engine", option)
+    with pytest.raises(ConfigError, match=option) as err:
+        pssim.analyze("LCC", 4, 2, **options)
+    assert err.value.parameter == "engine"
+
+
+def test_the_analytic_engine_notes_what_has_no_effect_and_still_computes() -> None:
+    result = ok(["run", *SMALL, "--engine", "analytic", "--reps", "50", "--seed", "3"])
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "reps=50" in notes[0] and "seed=3" in notes[0]
+    table, _ = pssim.analyze("LCC", 4, 2)
+    mean = float(table["mean_completion_time"].iloc[0])
+    row = next(line for line in result.output.splitlines() if line.startswith("LCC"))
+    assert float(row.split()[1]) == pytest.approx(mean, abs=5e-7)
