@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -35,6 +36,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 #: How each kind of field is shown in the options' help.
 _METAVARS = {"int": "INTEGER", "float": "NUMBER", "quantity": "QUANTITY", "str": "TEXT",
              "names": "NAMES", "floats": "NUMBERS", "table": "X:Y[:Z]"}
+
+
+def _literal(text: str) -> str:
+    """``text`` as the help shows it: Rich reads ``[stragglers]`` or ``[default: 40]`` as
+    markup and drops it, so each such bracket is escaped (Rich's own rule, without
+    importing Rich for every command)."""
+    return re.sub(r"(\\*)(\[[a-z#/@][^[]*?])",
+                  lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
 
 
 def _fail(err: ConfigError) -> None:
@@ -164,7 +173,7 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
             # Given options only reach the Config, so that what a file of durations
             # implies (N, r, reps) is used where nothing was given.
             text = help_text(name) + (f" [default: {shown}]" if defaults and shown else "")
-            option = typer.Option(f"--{name.replace('_', '-')}", help=text,
+            option = typer.Option(f"--{name.replace('_', '-')}", help=_literal(text),
                                   metavar=_METAVARS.get(kind(name), "TEXT"),
                                   rich_help_panel=panel)
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
@@ -172,9 +181,9 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
                                             annotation=Annotated[str | None, option]))
         if not set(grouped("stragglers")) <= set(skip):
             option = typer.Option("--stragglers", metavar="FILE", rich_help_panel=panel,
-                                  help="TOML file with a [stragglers] table (the straggler "
-                                  "model, as pssim fit writes it); options given beside it "
-                                  "take precedence.")
+                                  help=_literal("TOML file with a [stragglers] table (the "
+                                  "straggler model, as pssim fit writes it); options given "
+                                  "beside it take precedence."))
             params.append(inspect.Parameter("stragglers", inspect.Parameter.KEYWORD_ONLY,
                                             default=None,
                                             annotation=Annotated[str | None, option]))
@@ -664,7 +673,7 @@ def fit(
     families (exponential, gamma, lognormal, pareto) with log-likelihood, AIC and KS
     test, the persistence of slowness (correlation between halves, lag-1 autocorrelation,
     a Markov fit), the share of a factor common to all workers and groups of workers
-    that slow together; the model of lowest AIC in the [stragglers] format
+    that slow together; the model of lowest AIC in the \\[stragglers] format
     (docs/fitting.md)."""
     from pssim.analysis.fits import fit_trace, parse_columns, read_table, write_report
 

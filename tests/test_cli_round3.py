@@ -3,6 +3,7 @@ says what it modelled and refuses what it cannot model."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -114,3 +115,33 @@ def test_the_analytic_engine_notes_what_has_no_effect_and_still_computes() -> No
     mean = float(table["mean_completion_time"].iloc[0])
     row = next(line for line in result.output.splitlines() if line.startswith("LCC"))
     assert float(row.split()[1]) == pytest.approx(mean, abs=5e-7)
+
+
+# -- 22: brackets in the help ----------------------------------------------------------------
+
+
+def wide_help(*command: str) -> str:
+    result = RUNNER.invoke(app, [*command, "--help"], env={"COLUMNS": "1000"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_help_keeps_table_names_and_defaults_in_brackets() -> None:
+    run = wide_help("run")
+    assert "TOML file with a [stragglers] table (the straggler model" in run
+    assert "Number of workers N. [default: 40]" in run
+    assert "[default: inf]" in run
+    assert "in the [stragglers] format" in wide_help("fit")
+
+
+@pytest.mark.parametrize("command", ["run", "train", "sample", "scenario", "report", "sweep",
+                                     "fit"])
+def test_every_bracket_of_every_help_text_is_shown(command: str) -> None:
+    import typer
+
+    group: Any = typer.main.get_command(app)
+    shown = " ".join(wide_help(command).split())
+    for param in group.commands[command].params:
+        # The help as written, without the escapes that keep its brackets from Rich.
+        text = " ".join((getattr(param, "help", None) or "").replace("\\[", "[").split())
+        assert text in shown, param.name
