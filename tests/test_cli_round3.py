@@ -3,7 +3,6 @@ says what it modelled and refuses what it cannot model."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
