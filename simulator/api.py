@@ -300,6 +300,14 @@ def build_compute(config: Config) -> ComputeModel:
     return ExplicitDurations.from_file(source)
 
 
+def check_load(config: Config) -> None:
+    """r must be at most N (docs/model.md, "Cluster and compute times"): what no scheme
+    can run is refused wherever a configuration enters, a sample of durations included."""
+    if config.load > config.workers:
+        raise ConfigError("load", config.load, f"must be between 1 and "
+                          f"workers={config.workers}")
+
+
 def build_schemes(config: Config) -> list[Scheme]:
     """The schemes of a run, all at the same N and r (each checks N and r as it is built).
 
@@ -310,9 +318,7 @@ def build_schemes(config: Config) -> list[Scheme]:
     # Each scheme takes the fields its constructor names (polynomials, pg_tolerance, …), so
     # a scheme's new parameter needs only its Config field.
     options = {k: v for k, v in config.fields().items() if k not in ("workers", "load")}
-    if config.load > config.workers:  # no scheme can run: an error, not a skipped scheme
-        raise ConfigError("load", config.load, f"must be between 1 and "
-                          f"workers={config.workers}")
+    check_load(config)  # no scheme can run: an error, not a skipped scheme
     named: list[tuple[str, Scheme]] = []
     skipped: list[str] = []
     for item in config.scheme:
@@ -348,6 +354,26 @@ def build_schemes(config: Config) -> list[Scheme]:
             # they are compared as the paper compares them.
             unique.append((name, s))
     return [s for _, s in unique]
+
+
+def baseline_label(config: Config, name: str) -> str:
+    """The summary's label of the scheme ``name`` among a run's schemes (its label, or a
+    name of the same scheme: LCC(4) for LCC at r = 4), or a ConfigError that lists them."""
+    labels = [s.label for s in build_schemes(config)]
+    allowed = f"must be one of the run's schemes: {', '.join(labels)}"
+    exact = [label for label in labels if label.upper() == name.strip().upper()]
+    if exact:
+        return exact[0]
+    if "," in name or name.strip().lower() == "all":
+        raise ConfigError("baseline", name, f"names one scheme; it {allowed}")
+    try:
+        wanted = build_schemes(config.replace(scheme=(name,)))[0]
+    except ConfigError as err:
+        raise ConfigError("baseline", name, f"{allowed} ({err.allowed})") from None
+    same = [s.label for s in build_schemes(config) if s.identity() == wanted.identity()]
+    if not same:
+        raise ConfigError("baseline", name, allowed)
+    return same[0]
 
 
 def analyze(config: ConfigLike = None, workers: int | None = None, load: int | None = None,

@@ -3,14 +3,23 @@ says what it modelled and refuses what it cannot model."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 import pssim
+import pssim.api
 from pssim import ConfigError
+from pssim.analysis.frames import paired_margin
+from pssim.analysis.summary import paired_ratio
+from pssim.assumptions import describe
 from pssim.cli import app
+from pssim.config import Config
 from pssim.errors import integer
 
 RUNNER = CliRunner()
@@ -144,3 +153,182 @@ def test_every_bracket_of_every_help_text_is_shown(command: str) -> None:
         # The help as written, without the escapes that keep its brackets from Rich.
         text = " ".join((getattr(param, "help", None) or "").replace("\\[", "[").split())
         assert text in shown, param.name
+
+
+# -- 16: a baseline, paired on common realizations ---------------------------------------
+
+#: Student-t 97.5% quantiles by degrees of freedom (tables; scipy gives the same).
+T975 = {4: 2.7764451051977987, 5: 2.5705818366147395}
+
+
+def hand_ratio(a: np.ndarray, b: np.ndarray, t: float) -> tuple[float, float, float]:
+    """The geometric mean of a/b and its interval, by hand: exp(mean ± t·sd/√n) of the
+    log ratios."""
+    logs = [math.log(x / y) for x, y in zip(a, b, strict=True)]
+    n = len(logs)
+    mean = sum(logs) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in logs) / (n - 1))
+    half = t * sd / math.sqrt(n)
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+
+
+def row_of(output: str, scheme: str) -> list[str]:
+    return next(line for line in output.splitlines() if line.startswith(scheme + " ")).split()
+
+
+def test_the_baseline_ratio_is_the_paired_interval_of_the_log_ratios() -> None:
+    summary = pssim.run("LCC,UC-MMC", workers=4, load=2, reps=5, seed=1)
+    lcc = summary[summary["scheme"] == "LCC"].sort_values("rep")["completion_time"]
+    uc = summary[summary["scheme"] == "UC-MMC"].sort_values("rep")["completion_time"]
+    ratio, low, high = hand_ratio(lcc.to_numpy(), uc.to_numpy(), T975[4])
+    # Pairing goes by rep, not by row order.
+    shuffled = summary.sample(frac=1.0, random_state=0)
+    table = paired_ratio(shuffled, "UC-MMC").set_index("scheme")
+    assert table.loc["LCC", "pairs"] == 5
+    assert table.loc["LCC", "ratio"] == pytest.approx(ratio, rel=1e-12)
+    assert table.loc["LCC", "ci_low"] == pytest.approx(low, rel=1e-12)
+    assert table.loc["LCC", "ci_high"] == pytest.approx(high, rel=1e-12)
+    assert (table.loc["UC-MMC", ["ratio", "ci_low", "ci_high"]] == 1.0).all()
+    # The reverse comparison is the reciprocal, interval and all.
+    back = paired_ratio(summary, "LCC").set_index("scheme").loc["UC-MMC"]
+    assert back["ratio"] == pytest.approx(1 / ratio, rel=1e-12)
+    assert back["ci_low"] == pytest.approx(1 / high, rel=1e-12)
+    result = ok(["run", "--scheme", "LCC,UC-MMC", "--workers", "4", "--load", "2", "--reps",
+                 "5", "--seed", "1", "--baseline", "UC-MMC"])
+    assert row_of(result.output, "LCC")[-3:] == [f"{ratio:.4f}", f"[{low:.4f},",
+                                                 f"{high:.4f}]"]
+    assert row_of(result.output, "UC-MMC")[-3:] == ["1.0000", "[1.0000,", "1.0000]"]
+    assert "geometric mean of the per-realization ratios" in result.output
+
+
+def test_the_baseline_of_a_training_run_compares_total_times() -> None:
+    options = {"workers": 4, "load": 2, "reps": 6, "seed": 2, "iterations": 3}
+    summary = pssim.run("GC,UC-MMC", **options)
+    last = summary[summary["iteration"] == 2].sort_values(["scheme", "rep"])
+    gc = last[last["scheme"] == "GC"]["end"].to_numpy()
+    uc = last[last["scheme"] == "UC-MMC"]["end"].to_numpy()
+    ratio, low, high = hand_ratio(gc, uc, T975[5])
+    result = ok(["run", "--scheme", "GC,UC-MMC", "--baseline", "uc-mmc",
+                 *(a for k, v in options.items() for a in (f"--{k}", str(v)))])
+    assert row_of(result.output, "GC")[-3:] == [f"{ratio:.4f}", f"[{low:.4f},",
+                                                f"{high:.4f}]"]
+    assert "each scheme's training time over UC-MMC's" in result.output
+
+
+def test_a_baseline_is_a_scheme_of_the_run_by_any_of_its_names() -> None:
+    result = ok(["run", "--scheme", "LCC,GC", "--workers", "8", "--load", "4", "--reps",
+                 "3", "--baseline", "LCC(4)"])
+    assert "over LCC's" in result.output and row_of(result.output, "LCC")[-3] == "1.0000"
+
+
+def test_a_bad_baseline_is_refused_before_simulating(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing may be simulated")
+
+    monkeypatch.setattr(pssim.api, "simulate", refuse)
+    one_line_error(["run", *SMALL, "--baseline", "GC"], "baseline", "GC", "LCC")
+    one_line_error(["run", *SMALL, "--baseline", "all"], "baseline", "all")
+    one_line_error(["run", *SMALL, "--baseline", "FOO"], "baseline", "FOO")
+    one_line_error(["run", *SMALL, "--engine", "analytic", "--baseline", "LCC"], "baseline",
+                   "analytic")
+
+
+def test_paired_margin_works_without_by() -> None:
+    data = pd.DataFrame({"scheme": ["A"] * 3 + ["B"] * 3, "rep": [0, 1, 2] * 2,
+                         "completion_time": [1.0, 2.0, 3.0, 2.0, 3.0, 4.5]})
+    whole = paired_margin(data)
+    grouped = paired_margin(data.assign(load=2), "load").drop(columns="load")
+    pd.testing.assert_frame_equal(whole, grouped)
+    assert (whole.loc[0, "best"], whole.loc[0, "pairs"]) == ("A", 3)
+    assert whole.loc[0, "mean_difference"] == pytest.approx(7 / 6)
+
+
+# -- 17: every output states its assumptions ---------------------------------------------
+
+
+def test_the_assumptions_name_the_defaults() -> None:
+    text = describe(Config())
+    assert text == ("compute: the paper's model (one duration alpha + Exp(mu) per worker "
+                    "and iteration), mu = 10, alpha = 0.01, by default; network: none (the "
+                    "paper's: a message reaches the master when it is ready), by default; "
+                    "one iteration (the paper's)")
+    assert "mu = 5, alpha = 0.01 (default);" in describe(Config(mu=5))
+    fifo = describe(Config(network="fifo", message_size="4MB", master_bandwidth="1GB/s"))
+    assert ("network: fifo, messages of 4e+06 B, uplinks ∞ B/s (default), master link "
+            "1e+09 B/s, latency 0 s (default);") in fifo
+    training = describe(Config(iterations=50, late_policy="drain", cancel_transfers="abort"))
+    assert "50 iterations: a worker's late work is drained" in training
+    assert "(late_policy = drain)" in training and "are aborted" in training
+    gamma = describe(Config(family="gamma", shape=2, rate=20, markov="0.05:0.3:4"))
+    assert gamma.startswith("compute: gamma family, shape = 2, rate = 20, alpha = 0.01 "
+                            "(default), per iteration (default), slowed by markov (p_slow = "
+                            "0.05, p_recover = 0.3, factor = 4);")
+    assert "explicit durations from t.csv" in describe(Config(compute_times="t.csv"))
+    varied = describe(Config(network="fifo", message_size=1), {"master_bandwidth", "load",
+                                                               "scheme"})
+    assert "(varied over the points: master_bandwidth)" in varied
+    assert varied.endswith("; varied over the points: load")
+
+
+def test_run_and_the_analytic_engine_end_with_their_assumptions() -> None:
+    args = [*SMALL, "--reps", "3", "--network", "fifo", "--message-size", "10",
+            "--iterations", "2"]
+    result = ok(["run", *args])
+    config = pssim.Config(scheme="LCC", workers=4, load=2, reps=3, network="fifo",
+                          message_size=10, iterations=2)
+    assert result.output.splitlines()[-1] == f"assumptions: {describe(config)}"
+    analytic = ok(["run", *SMALL, "--engine", "analytic"])
+    assert analytic.output.splitlines()[-1] == (
+        f"assumptions: {describe(pssim.Config(scheme='LCC', workers=4, load=2))}")
+
+
+def test_train_says_its_times_are_medians_and_shows_their_spread() -> None:
+    from pssim.analysis.convergence import reaching
+    from pssim.learning import Problem, train
+
+    args = ["train", "--scheme", "GC", "--workers", "4", "--load", "2", "--synthetic",
+            "80,3", "--iterations", "6", "--reps", "10"]
+    result = ok(args)
+    config = pssim.Config(scheme="GC", workers=4, load=2, iterations=6, reps=10)
+    learned = train(config, Problem.synthetic(80, 3))
+    times = reaching(learned.summary, 1.01 * learned.optimal_loss)["time_to_target"]
+    assert times.notna().all()
+    header = result.output.splitlines()[1]
+    assert "median time (s)" in header and "10%–90% (s)" in header
+    row = row_of(result.output, "GC")
+    assert row[2] == f"{times.median():.4g}"
+    assert row[3:5] == [f"[{times.quantile(0.1):.4g},", f"{times.quantile(0.9):.4g}]"]
+    assert "medians over the realizations" in result.output
+    assert result.output.splitlines()[-1] == f"assumptions: {describe(config)}"
+
+
+def test_the_report_states_each_scenario_s_assumptions(tmp_path: Path) -> None:
+    from pssim.scenarios.common import load
+    from pssim.scenarios.report import MAIN, write_report
+
+    text = write_report(tmp_path, dict.fromkeys(MAIN, 0.0), reps=1).read_text()
+    for name in MAIN:
+        scenario = load(name)
+        line = f"Assumptions: {describe(Config(**scenario.base), scenario.varied())}."
+        section = text.split(f"## {name}\n")[1].split("\n## ")[0]
+        assert line in section, name
+    assert "Assumptions: compute: the paper's model" in text
+
+
+# -- Low: extreme values, samples no run could replay ---------------------------------------
+
+
+def test_extreme_values_print_in_significant_digits() -> None:
+    result = ok(["run", *SMALL, "--reps", "3", "--alpha", "1e300"])
+    row = row_of(result.output, "LCC")
+    assert float(row[2]) == pytest.approx(2e300, rel=1e-6)
+    assert max(len(token) for token in row) < 15
+    small = ok(["run", *SMALL, "--reps", "3", "--alpha", "0", "--mu", "1e9"])
+    assert float(row_of(small.output, "LCC")[2]) > 0  # not 0.000000
+
+
+def test_a_sample_that_no_run_could_replay_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "s.parquet"
+    one_line_error(["sample", "--workers", "4", "--load", "500", "--out", str(out)], "load",
+                   "500", "workers=4")
+    assert not out.exists()
