@@ -4,6 +4,7 @@ says what it modelled and refuses what it cannot model."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -332,3 +333,10 @@ def test_a_sample_that_no_run_could_replay_is_refused(tmp_path: Path) -> None:
     one_line_error(["sample", "--workers", "4", "--load", "500", "--out", str(out)], "load",
                    "500", "workers=4")
     assert not out.exists()
+
+
+def test_the_readme_shows_the_assumptions_line_as_run_prints_it() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = re.findall(r"^assumptions: .*$", readme, flags=re.M)
+    result = ok(["run", "--reps", "2"])
+    assert shown == [result.output.splitlines()[-1]]
