@@ -341,13 +341,14 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     cfg = configure(config, **options)
     problem = problem if problem is not None else Problem.parse_synthetic(DEFAULT_SYNTHETIC)
     x, y = problem.partitions(cfg.workers)
-    check_size(cfg, problem)
+    built = build_schemes(cfg)
+    check_size(cfg, problem, built)
     geometry = problem.geometry
     eta = _step(geometry.lipschitz) if step is None else finite("step", step, low=0.0,
                                                                 low_open=True)
     initial = float(geometry.loss(np.zeros((1, problem.features)))[0])
     summaries, weights = [], []
-    for scheme, code in _codes(cfg, x, y, problem.kind, points=points, basis=basis):
+    for scheme, code in _codes(cfg, built, x, y, problem.kind, points=points, basis=basis):
         seconds = decode_seconds(cfg, code, problem.features)
         received, timing = _clock(cfg.replace(scheme=(scheme.label,), decode_time=seconds),
                                   scheme)
@@ -380,14 +381,15 @@ def _step(lipschitz: float) -> float:
     return eta
 
 
-def check_size(config: Config, problem: Problem) -> None:
-    """Refuse, with the estimate, a training run whose arrays could not fit in memory: the
-    Gram matrices of least squares' pieces (at most N·r encoded ones, and XᵀX), an
-    iteration's messages and gradients, and the iterates kept."""
+def check_size(config: Config, problem: Problem, schemes: list[Scheme]) -> None:
+    """Refuse, with the estimate, a training run whose arrays could not fit in memory: XᵀX
+    and, for least squares, the Gram matrices of every scheme's pieces (all codes are
+    built before the first run; at most one piece per message), then one scheme at a time
+    an iteration's messages and gradients and the iterates kept."""
     d, reps = problem.features, config.reps
-    pieces = config.workers * config.load
-    grams = ((pieces if problem.kind == "least_squares" else 0) + 1) * d * d * 8
-    arrays = (ARRAYS_PER_ITERATION * pieces + config.iterations) * reps * d * 8
+    pieces = [s.workers * s.messages_per_worker for s in schemes]
+    grams = ((sum(pieces) if problem.kind == "least_squares" else 0) + 1) * d * d * 8
+    arrays = (ARRAYS_PER_ITERATION * max(pieces) + config.iterations) * reps * d * 8
     available = memory()
     if grams + arrays <= available / 4:
         return
@@ -425,17 +427,17 @@ def divergence(loss: np.ndarray, initial: float, step: float, lipschitz: float
     return None
 
 
-def _codes(config: Config, x: np.ndarray, y: np.ndarray, kind: str, **options: str
-           ) -> list[tuple[Scheme, Code]]:
+def _codes(config: Config, schemes: list[Scheme], x: np.ndarray, y: np.ndarray, kind: str,
+           **options: str) -> list[tuple[Scheme, Code]]:
     """Each scheme's code on the partitions, all built before any is simulated so that a
-    refused scheme costs no run."""
+    refused scheme costs no run; ``schemes`` are those of ``config``."""
     explicit = tuple(s for s in config.scheme if s.strip().lower() != "all")
     from_all = len(explicit) < len(config.scheme)
     named = ({s.identity() for s in build_schemes(config.replace(scheme=explicit))}
              if from_all and explicit else set())
     codes: list[tuple[Scheme, Code]] = []
     refused: list[tuple[Scheme, ConfigError]] = []
-    for scheme in build_schemes(config):
+    for scheme in schemes:
         try:
             codes.append((scheme, scheme.code(x, y, problem=kind, **options)))
         except ConfigError as err:
