@@ -396,21 +396,16 @@ def analyze(config: ConfigLike = None, workers: int | None = None, load: int | N
     why = analytic.unsupported(built, prepared.network, model)
     if why is not None:
         raise ConfigError("engine", "analytic", f"{why}; use des or vectorized")
-    given = {name: getattr(cfg, name) for name in (*TRAINING_FIELDS, "reps", "seed",
-                                                   "message_size")
-             if getattr(cfg, name) != Config.model_fields[name].default}
     # A training run's options would change what is computed: refused, never dropped.
-    # Realizations and message sizes only have no meaning for a distribution.
-    shown = {k: f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in given.items()}
-    refused = [shown[k] for k in given if k in TRAINING_FIELDS]
+    # (Realizations and message sizes have no meaning for a distribution, so a Config
+    # written for a simulation is analyzed as it is.)
+    refused = [f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+               for name in TRAINING_FIELDS
+               if (value := getattr(cfg, name)) != Config.model_fields[name].default]
     if refused:
         raise ConfigError("engine", "analytic", f"closed forms cover one iteration of the "
                           f"paper's model, which {', '.join(refused)} would change; use des "
                           "or vectorized")
-    if given:
-        warnings.warn(f"{', '.join(shown.values())} "
-                      f"{'has' if len(given) == 1 else 'have'} no effect with engine "
-                      "analytic (a distribution, not realizations)", Note, stacklevel=2)
     assert isinstance(model, ShiftedExponential)
     rows, curves = [], []
     for s in built:

@@ -244,13 +244,14 @@ def run(
             raise ConfigError("trace", str(trace), "must be another file than --out (the "
                               "summary would be overwritten)")
         with _notes():
-            config = api.configure(**_given(given))
+            options = _given(given)
+            config = api.configure(**options)
             if config.engine == "analytic":
                 if baseline is not None:
                     raise ConfigError("baseline", baseline, "needs realizations to pair; "
                                       "the analytic engine gives distributions: use des "
                                       "or vectorized")
-                _analytic(config, trace, out)
+                _analytic(config, trace, out, options)
                 return
             label = None if baseline is None else api.baseline_label(config, baseline)
             result = api.simulate(config, trace=trace is not None,
@@ -278,7 +279,8 @@ def run(
         raise typer.Exit(1)
 
 
-def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
+def _analytic(config: Config, trace: Path | None, out: Path | None,
+              given: dict[str, Any]) -> None:
     from pssim.api import analyze
     from pssim.assumptions import describe
 
@@ -288,6 +290,13 @@ def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
     from pssim import provenance
 
     table, cdf = analyze(config)
+    # Options written for the other engines still run, and are said to do nothing here.
+    unused = [f"--{name.replace('_', '-')} {given[name]}"
+              for name in ("reps", "seed", "message_size") if name in given]
+    if unused:
+        warnings.warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
+                      "effect with engine analytic (a distribution, not realizations)", Note,
+                      stacklevel=2)
     if out is not None:
         write_table(cdf, out, {"config": config.to_json(), **provenance.stamp()})
     quantiles = [c for c in table.columns if c.startswith("q")]
