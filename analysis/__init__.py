@@ -52,7 +52,7 @@ if TYPE_CHECKING:
         plot_timeline,
         save,
     )
-    from pssim.analysis.summary import summarize
+    from pssim.analysis.summary import paired_ratio, summarize
     from pssim.analysis.training import (
         iteration_times,
         plot_training_progress,
@@ -75,7 +75,7 @@ _HOME = {**dict.fromkeys(_FITS, "pssim.analysis.fits"),
          **dict.fromkeys(_CONVERGENCE, "pssim.analysis.convergence"),
          **dict.fromkeys(_PLOTS, "pssim.analysis.plots"),
          **dict.fromkeys(_TRAINING, "pssim.analysis.training"),
-         "summarize": "pssim.analysis.summary"}
+         "paired_ratio": "pssim.analysis.summary", "summarize": "pssim.analysis.summary"}
 
 __all__ = [
     "best_by_group",
@@ -94,6 +94,7 @@ __all__ = [
     "loss_curves",
     "messages_in_flight",
     "paired_margin",
+    "paired_ratio",
     "pareto_frontier",
     "persistence",
     "plot_best_heatmap",

@@ -253,7 +253,7 @@ def best_by_group(table: pd.DataFrame, by: str | Sequence[str],
     return out
 
 
-def paired_margin(data: pd.DataFrame, by: str | Sequence[str],
+def paired_margin(data: pd.DataFrame, by: str | Sequence[str] | None = None,
                   value: str = "completion_time", label: str = "scheme", pair: str = "rep",
                   confidence: float = 0.95) -> pd.DataFrame:
     """Whether the best ``label`` (smallest mean ``value``) of each group of ``by`` is
@@ -271,7 +271,8 @@ def paired_margin(data: pd.DataFrame, by: str | Sequence[str],
     that interval excludes 0. With fewer than two pairs there is no interval (NaN) and the
     difference is not significant; identical realizations (d = 0 throughout) are a tie,
     a constant d ≠ 0 is significant. A group with one ``label`` has no runner-up: NaN
-    columns and ``significant`` missing (NA).
+    columns and ``significant`` missing (NA). Without ``by``, the whole data is one group
+    (and the result one row).
 
     >>> d = pd.DataFrame({"load": 2, "scheme": ["A"] * 3 + ["B"] * 3, "rep": [0, 1, 2] * 2,
     ...                   "completion_time": [1.0, 5.0, 9.0, 1.5, 5.5, 9.5]})
@@ -279,11 +280,13 @@ def paired_margin(data: pd.DataFrame, by: str | Sequence[str],
       best runner_up  mean_difference  significant
     0    A         B              0.5         True
     """
-    from scipy.special import stdtrit
+    from pssim.analysis.summary import t_quantile
 
     keys = _keys(by)
     if not keys:
-        raise ValueError("by: give at least one column to group by")
+        # One group of everything: the constant key is dropped from the result.
+        whole = paired_margin(data.assign(_all=0), "_all", value, label, pair, confidence)
+        return whole.drop(columns="_all")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence: {confidence!r}; must be between 0 and 1")
     rows = data.loc[data[value].notna(), [*keys, label, pair, value]]
@@ -312,9 +315,7 @@ def paired_margin(data: pd.DataFrame, by: str | Sequence[str],
     out["pairs"] = out["pairs"].fillna(0).astype("int64")
     out["se"] = out.pop("sd") / np.sqrt(n)
     # The t quantile is undefined for n < 2: no interval rather than a made-up one.
-    with np.errstate(invalid="ignore"):
-        quantile = stdtrit(np.where(n >= 2, n - 1, np.nan), 0.5 + confidence / 2)
-    half = out["se"] * quantile
+    half = out["se"] * t_quantile(n, confidence)
     out["ci_low"] = out["mean_difference"] - half
     out["ci_high"] = out["mean_difference"] + half
     significant = ((out["ci_low"] > 0) | (out["ci_high"] < 0)).astype("boolean")

@@ -154,6 +154,10 @@ class Scenario:
         extra point, such as a reference, may set others for itself alone)."""
         return set(self.factors) | ({"scheme"} if self.schemes else set())
 
+    def varied(self) -> set[str]:
+        """Every field that some point sets: the factors' and the extra points' own."""
+        return self.fixed_by_points() | {k for p in self.extra_points for k in p}
+
     def points(self, config: Config) -> list[dict[str, Any]]:
         """Each point's Config fields (with ``scheme`` and ``reps``)."""
         changes = [dict(zip(self.factors, values, strict=True))
@@ -202,8 +206,8 @@ class Scenario:
             raise ConfigError("scenario", self.name, f"failed at {len(report.failures)} "
                               f"point(s), first {first['parameters']}: {first['error']}")
         output.config({**described, **provenance.stamp()})
-        varied = self.fixed_by_points() | {k for p in self.extra_points for k in p}
-        columns = list(dict.fromkeys([*varied - {"scheme", "reps"}, *RESULT_COLUMNS]))
+        columns = list(dict.fromkeys([*self.varied() - {"scheme", "reps"},
+                                      *RESULT_COLUMNS]))
         data = _in_scheme_order(load_sweep(output.folder, columns), points)
         self.report(Study(config, points, data, progress), output)
         return output

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from pssim import provenance
+from pssim.assumptions import describe
+from pssim.config import Config
 from pssim.scenarios.common import execute, load
 
 #: The scenarios of the report, in its order.
@@ -67,7 +69,9 @@ def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path
         scenario = load(name)
         size = scenario.default_reps if reps is None else reps
         parts += [f"## {name}", "", scenario.description + ".", "",
-                  f"Realizations per point: {size}; run time {seconds[name]:.1f} s.", ""]
+                  f"Realizations per point: {size}; run time {seconds[name]:.1f} s.", "",
+                  f"Assumptions: {describe(Config(**scenario.base), scenario.varied())}.",
+                  ""]
         finding = folder / "finding.txt"
         if finding.exists():
             parts += ["**Finding.** " + finding.read_text().strip(), ""]

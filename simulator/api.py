@@ -29,7 +29,7 @@ from pssim.engines.vectorized import Vectorized
 from pssim.errors import ConfigError, Note, integer
 from pssim.network import Discipline
 from pssim.schemes import PAPER_SCHEMES, Scheme, is_alias, make_scheme
-from pssim.training import Training
+from pssim.training import TRAINING_FIELDS, Training
 
 #: Realizations simulated per step at most. It bounds the memory of the vectorized engine (a
 #: few MB of finish times at N = 40, r = 10, which stay in cache) and never changes results.
@@ -212,15 +212,24 @@ def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
     available = memory()
     gib = 2.0**30
     if per_realization > available / 4:
-        raise ConfigError("workers", config.workers, f"with load {config.load}, one "
-                          f"realization needs about {per_realization / gib:.3g} GiB, more "
-                          f"than a quarter of this machine's {available / gib:.3g} GiB")
+        # Blame what makes the realization large: its iterations, or its N·r cells.
+        culprit, value, beside = (
+            ("iterations", config.iterations, f"at N={config.workers}, r={config.load}")
+            if config.iterations > ARRAYS_PER_REALIZATION
+            else ("workers", config.workers, f"with load {config.load}"))
+        raise ConfigError(culprit, value, f"{beside}, one realization needs about "
+                          f"{per_realization / gib:.3g} GiB, more than a quarter of this "
+                          f"machine's {available / gib:.3g} GiB")
     summary = config.reps * config.iterations * schemes * SUMMARY_ROW_BYTES
     if summary > available / 2:
-        raise ConfigError("reps", config.reps, f"the summary of {schemes} scheme(s) would "
+        culprit, value = (("iterations", config.iterations)
+                          if config.iterations > config.reps else ("reps", config.reps))
+        raise ConfigError(culprit, value, f"the summary of {config.reps} realization(s) × "
+                          f"{config.iterations} iteration(s) × {schemes} scheme(s) would "
                           f"need about {summary / gib:.3g} GiB, more than half of this "
-                          f"machine's {available / gib:.3g} GiB; split the run with "
-                          "first_rep, or use pssim sweep, which writes as it goes")
+                          f"machine's {available / gib:.3g} GiB; run fewer realizations at "
+                          "a time (in Python, simulate(first_rep=K) starts a part at "
+                          "realization K), or use pssim sweep, which writes as it goes")
     if trace:
         events = config.reps * config.iterations * schemes * (
             3 * config.workers * config.load + config.workers + 1)
@@ -291,6 +300,14 @@ def build_compute(config: Config) -> ComputeModel:
     return ExplicitDurations.from_file(source)
 
 
+def check_load(config: Config) -> None:
+    """r must be at most N (docs/model.md, "Cluster and compute times"): what no scheme
+    can run is refused wherever a configuration enters, a sample of durations included."""
+    if config.load > config.workers:
+        raise ConfigError("load", config.load, f"must be between 1 and "
+                          f"workers={config.workers}")
+
+
 def build_schemes(config: Config) -> list[Scheme]:
     """The schemes of a run, all at the same N and r (each checks N and r as it is built).
 
@@ -301,9 +318,7 @@ def build_schemes(config: Config) -> list[Scheme]:
     # Each scheme takes the fields its constructor names (polynomials, pg_tolerance, …), so
     # a scheme's new parameter needs only its Config field.
     options = {k: v for k, v in config.fields().items() if k not in ("workers", "load")}
-    if config.load > config.workers:  # no scheme can run: an error, not a skipped scheme
-        raise ConfigError("load", config.load, f"must be between 1 and "
-                          f"workers={config.workers}")
+    check_load(config)  # no scheme can run: an error, not a skipped scheme
     named: list[tuple[str, Scheme]] = []
     skipped: list[str] = []
     for item in config.scheme:
@@ -341,6 +356,26 @@ def build_schemes(config: Config) -> list[Scheme]:
     return [s for _, s in unique]
 
 
+def baseline_label(config: Config, name: str) -> str:
+    """The summary's label of the scheme ``name`` among a run's schemes (its label, or a
+    name of the same scheme: LCC(4) for LCC at r = 4), or a ConfigError that lists them."""
+    labels = [s.label for s in build_schemes(config)]
+    allowed = f"must be one of the run's schemes: {', '.join(labels)}"
+    exact = [label for label in labels if label.upper() == name.strip().upper()]
+    if exact:
+        return exact[0]
+    if "," in name or name.strip().lower() == "all":
+        raise ConfigError("baseline", name, f"names one scheme; it {allowed}")
+    try:
+        wanted = build_schemes(config.replace(scheme=(name,)))[0]
+    except ConfigError as err:
+        raise ConfigError("baseline", name, f"{allowed} ({err.allowed})") from None
+    same = [s.label for s in build_schemes(config) if s.identity() == wanted.identity()]
+    if not same:
+        raise ConfigError("baseline", name, allowed)
+    return same[0]
+
+
 def analyze(config: ConfigLike = None, workers: int | None = None, load: int | None = None,
             *, quantiles: tuple[float, ...] = (0.5, 0.9, 0.99), points: int = 200,
             **options: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -361,6 +396,16 @@ def analyze(config: ConfigLike = None, workers: int | None = None, load: int | N
     why = analytic.unsupported(built, prepared.network, model)
     if why is not None:
         raise ConfigError("engine", "analytic", f"{why}; use des or vectorized")
+    # A training run's options would change what is computed: refused, never dropped.
+    # (Realizations and message sizes have no meaning for a distribution, so a Config
+    # written for a simulation is analyzed as it is.)
+    refused = [f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+               for name in TRAINING_FIELDS
+               if (value := getattr(cfg, name)) != Config.model_fields[name].default]
+    if refused:
+        raise ConfigError("engine", "analytic", f"closed forms cover one iteration of the "
+                          f"paper's model, which {', '.join(refused)} would change; use des "
+                          "or vectorized")
     assert isinstance(model, ShiftedExponential)
     rows, curves = [], []
     for s in built:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -35,6 +36,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 #: How each kind of field is shown in the options' help.
 _METAVARS = {"int": "INTEGER", "float": "NUMBER", "quantity": "QUANTITY", "str": "TEXT",
              "names": "NAMES", "floats": "NUMBERS", "table": "X:Y[:Z]"}
+
+
+def _literal(text: str) -> str:
+    """``text`` as the help shows it: Rich reads ``[stragglers]`` or ``[default: 40]`` as
+    markup and drops it, so each such bracket is escaped (Rich's own rule, without
+    importing Rich for every command)."""
+    return re.sub(r"(\\*)(\[[a-z#/@][^[]*?])",
+                  lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
 
 
 def _fail(err: ConfigError) -> None:
@@ -164,7 +173,7 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
             # Given options only reach the Config, so that what a file of durations
             # implies (N, r, reps) is used where nothing was given.
             text = help_text(name) + (f" [default: {shown}]" if defaults and shown else "")
-            option = typer.Option(f"--{name.replace('_', '-')}", help=text,
+            option = typer.Option(f"--{name.replace('_', '-')}", help=_literal(text),
                                   metavar=_METAVARS.get(kind(name), "TEXT"),
                                   rich_help_panel=panel)
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
@@ -172,9 +181,9 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
                                             annotation=Annotated[str | None, option]))
         if not set(grouped("stragglers")) <= set(skip):
             option = typer.Option("--stragglers", metavar="FILE", rich_help_panel=panel,
-                                  help="TOML file with a [stragglers] table (the straggler "
-                                  "model, as pssim fit writes it); options given beside it "
-                                  "take precedence.")
+                                  help=_literal("TOML file with a [stragglers] table (the "
+                                  "straggler model, as pssim fit writes it); options given "
+                                  "beside it take precedence."))
             params.append(inspect.Parameter("stragglers", inspect.Parameter.KEYWORD_ONLY,
                                             default=None,
                                             annotation=Annotated[str | None, option]))
@@ -218,10 +227,14 @@ def run(
              "of T).")] = None,
     progress: Annotated[bool | None, typer.Option(
         help="Show a progress bar (default: when stderr is a terminal).")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        help="A scheme of the run: print each scheme's completion time (a training run's "
+             "total time) relative to it, with a 95% CI paired on common realizations.")
+    ] = None,
     **given: str | None,
 ) -> None:
     """Run schemes over many realizations; print mean completion time (seconds) with its
-    95% confidence interval and mean messages per scheme."""
+    95% confidence interval and mean messages per scheme, then the run's assumptions."""
     from pssim import api
 
     try:
@@ -231,10 +244,16 @@ def run(
             raise ConfigError("trace", str(trace), "must be another file than --out (the "
                               "summary would be overwritten)")
         with _notes():
-            config = api.configure(**_given(given))
+            options = _given(given)
+            config = api.configure(**options)
             if config.engine == "analytic":
-                _analytic(config, trace, out)
+                if baseline is not None:
+                    raise ConfigError("baseline", baseline, "needs realizations to pair; "
+                                      "the analytic engine gives distributions: use des "
+                                      "or vectorized")
+                _analytic(config, trace, out, options)
                 return
+            label = None if baseline is None else api.baseline_label(config, baseline)
             result = api.simulate(config, trace=trace is not None,
                                   progress=sys.stderr.isatty() if progress is None
                                   else progress)
@@ -251,14 +270,19 @@ def run(
                 write_table(frame, path, meta)
             except OSError as err:
                 failed.append(f"Error: could not write {path} ({err.strerror or err})")
-    typer.echo(format_table(result.summary))
+    from pssim.assumptions import describe
+
+    typer.echo(format_table(result.summary, label))
+    typer.echo(f"assumptions: {describe(config)}")
     if failed:
         typer.echo("\n".join(failed), err=True)
         raise typer.Exit(1)
 
 
-def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
+def _analytic(config: Config, trace: Path | None, out: Path | None,
+              given: dict[str, Any]) -> None:
     from pssim.api import analyze
+    from pssim.assumptions import describe
 
     if trace is not None:
         raise ConfigError("engine", "analytic", "gives distributions, not an event trace; "
@@ -266,51 +290,98 @@ def _analytic(config: Config, trace: Path | None, out: Path | None) -> None:
     from pssim import provenance
 
     table, cdf = analyze(config)
+    # Options written for the other engines still run, and are said to do nothing here.
+    unused = [f"--{name.replace('_', '-')} {given[name]}"
+              for name in ("reps", "seed", "message_size") if name in given]
+    if unused:
+        warnings.warn(f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no "
+                      "effect with engine analytic (a distribution, not realizations)", Note,
+                      stacklevel=2)
     if out is not None:
         write_table(cdf, out, {"config": config.to_json(), **provenance.stamp()})
     quantiles = [c for c in table.columns if c.startswith("q")]
     typer.echo(f"{'scheme':<12} {'mean T (s)':>11} " + " ".join(
         f"{c.split('_')[0][1:] + ' q (s)':>11}" for c in quantiles))
     for _, row in table.iterrows():
-        typer.echo(f"{row['scheme']:<12} {row['mean_completion_time']:>11.6f} "
-                   + " ".join(f"{row[c]:>11.6f}" for c in quantiles))
+        typer.echo(f"{row['scheme']:<12} {_number(row['mean_completion_time'], 11)} "
+                   + " ".join(_number(row[c], 11) for c in quantiles))
+    typer.echo("")
+    typer.echo(f"assumptions: {describe(config)}")
 
 
-def format_table(summary: pd.DataFrame) -> str:
+def _number(value: float, width: int, decimals: int = 6, widest: int | None = None) -> str:
+    """``value`` right-aligned in ``width``: fixed-point with ``decimals``, unless that
+    is wider than ``widest`` (default ``width``: 1e300 would take 300 digits) or keeps a
+    single digit of a small number (1e-9); then in as many significant digits."""
+    text = f"{value:.{decimals}f}"
+    if (len(text) > (widest or width)
+            or (value != 0 and abs(value) < 10.0 ** (1 - decimals))):
+        text = f"{value:.{decimals}g}"
+    return f"{text:>{width}}"
+
+
+def _interval(low: float, high: float, width: int, decimals: int = 6) -> str:
+    """``[low, high]`` right-aligned in ``width``; blank when there is no interval."""
+    if math.isnan(low):
+        return " " * width
+    bounds = (_number(x, 0, decimals, widest=decimals + 7) for x in (low, high))
+    return f"{'[{}, {}]'.format(*bounds):>{width}}"
+
+
+def format_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
     """Per-scheme mean completion time with its 95% CI, and mean messages; for training
     runs, per iteration, with the mean total training time (T_{K−1}) and its 95% CI and
-    the mean late messages per iteration."""
-    from pssim.analysis.summary import summarize
+    the mean late messages per iteration. With ``baseline`` (a scheme of the summary),
+    each scheme's ratio to it on the same realizations, with its paired 95% CI (on the
+    total time of a training run), and a line that says how it is computed."""
+    from pssim.analysis.summary import paired_ratio, summarize
 
     iterations = int(summary["iteration"].max()) + 1 if "iteration" in summary else 1
     s = summarize(summary)
     more = summary.groupby("scheme", sort=False)[["messages_sent", "computations",
                                                   *(["late_messages"] if iterations > 1
                                                     else [])]].mean()
+    last = summary[summary["iteration"] == iterations - 1] if iterations > 1 else summary
+    time = "end" if iterations > 1 else "completion_time"
+    ratios: list[str] = [""] * len(s)
+    if baseline is not None:
+        paired = paired_ratio(last, baseline, value=time).set_index("scheme")
+        ratios = [f" {_number(paired.loc[name, 'ratio'], 8, 4)} "
+                  f"{_interval(paired.loc[name, 'ci_low'], paired.loc[name, 'ci_high'], 18, 4)}"
+                  for name in s["scheme"]]
+    extra = f" {'ratio':>8} {'95% CI (ratio)':>18}" if baseline is not None else ""
     if iterations > 1:
-        last = summary[summary["iteration"] == iterations - 1]
         total = summarize(last.assign(completion_time=last["end"]))
         lines = [f"{'scheme':<12} {'reps':>7} {'training (s)':>13} {'95% CI (s)':>23} "
-                 f"{'T/iter (s)':>11} {'messages':>9} {'sent':>9} {'late':>7}"]
+                 f"{'T/iter (s)':>11} {'messages':>9} {'sent':>9} {'late':>7}{extra}"]
         rows = zip(total["scheme"].tolist(), total["n"].tolist(),
                    total["mean_completion_time"].tolist(), total["ci_low"].tolist(),
                    total["ci_high"].tolist(), s["mean_completion_time"].tolist(),
                    s["mean_messages"].tolist(), more["messages_sent"].tolist(),
-                   more["late_messages"].tolist(), strict=True)
-        for name, n, mean, low, high, per, messages, sent, late in rows:
-            ci = "" if math.isnan(low) else f"[{low:.6f}, {high:.6f}]"
-            lines.append(f"{name:<12} {n:>7} {mean:>13.6f} {ci:>23} {per:>11.6f} "
-                         f"{messages:>9.3f} {sent:>9.3f} {late:>7.3f}")
-        return "\n".join(lines)
-    lines = [f"{'scheme':<12} {'reps':>7} {'mean T (s)':>11} {'95% CI (s)':>23} "
-             f"{'messages':>9} {'sent':>9} {'computations':>12}"]
-    columns = zip(s["scheme"].tolist(), s["n"].tolist(), s["mean_completion_time"].tolist(),
-                  s["ci_low"].tolist(), s["ci_high"].tolist(), s["mean_messages"].tolist(),
-                  more["messages_sent"].tolist(), more["computations"].tolist(), strict=True)
-    for name, n, mean, low, high, messages, sent, computations in columns:
-        ci = "" if math.isnan(low) else f"[{low:.6f}, {high:.6f}]"
-        lines.append(f"{name:<12} {n:>7} {mean:>11.6f} {ci:>23} {messages:>9.3f} {sent:>9.3f} "
-                     f"{computations:>12.3f}")
+                   more["late_messages"].tolist(), ratios, strict=True)
+        for name, n, mean, low, high, per, messages, sent, late, ratio in rows:
+            lines.append(f"{name:<12} {n:>7} {_number(mean, 13)} {_interval(low, high, 23)} "
+                         f"{_number(per, 11)} {_number(messages, 9, 3)} "
+                         f"{_number(sent, 9, 3)} {_number(late, 7, 3)}{ratio}")
+    else:
+        lines = [f"{'scheme':<12} {'reps':>7} {'mean T (s)':>11} {'95% CI (s)':>23} "
+                 f"{'messages':>9} {'sent':>9} {'computations':>12}{extra}"]
+        columns = zip(s["scheme"].tolist(), s["n"].tolist(),
+                      s["mean_completion_time"].tolist(), s["ci_low"].tolist(),
+                      s["ci_high"].tolist(), s["mean_messages"].tolist(),
+                      more["messages_sent"].tolist(), more["computations"].tolist(), ratios,
+                      strict=True)
+        for name, n, mean, low, high, messages, sent, computations, ratio in columns:
+            lines.append(f"{name:<12} {n:>7} {_number(mean, 11)} {_interval(low, high, 23)} "
+                         f"{_number(messages, 9, 3)} {_number(sent, 9, 3)} "
+                         f"{_number(computations, 12, 3)}{ratio}")
+    lines.append("")
+    if baseline is not None:
+        what = "training time" if iterations > 1 else "T"
+        lines.append(f"ratio: each scheme's {what} over {baseline}'s on the same "
+                     "realizations (common random numbers): the geometric mean of the "
+                     "per-realization ratios, with the paired Student-t 95% CI of their "
+                     "logs")
     return "\n".join(lines)
 
 
@@ -477,6 +548,8 @@ def report(
 #: training run of 100 iterations, 10 realizations (under fifo or fair, the SimPy engine
 #: with its trace gives the clock).
 TRAIN_DEFAULTS = {"iterations": "100", "reps": "10"}
+#: The quantiles over realizations between which ``pssim train`` shows the time to target.
+TRAIN_SPREAD = (0.1, 0.9)
 
 
 @app.command()
@@ -559,16 +632,29 @@ def train(
                 write_table(frame, path, meta)
             except OSError as err:
                 failed.append(f"Error: could not write {path} ({err.strerror or err})")
+    from pssim.assumptions import describe
+
     goal = (1 + within) * result.optimal_loss
-    table = convergence_table(result.summary, goal)
+    table = convergence_table(result.summary, goal, spread=TRAIN_SPREAD)
+    quantiles = "–".join(f"{100 * q:g}%" for q in TRAIN_SPREAD)
     typer.echo(f"{task.name}; step {result.step:.6g}; f(w*) = {result.optimal_loss:.6g}, "
                f"target loss {goal:.6g}")
-    typer.echo(f"{'scheme':<12} {'reached':>8} {'time (s)':>10} {'iterations':>10} "
-               f"{'final loss':>12} {'worst error':>12} {'worst cond':>11}")
-    for row in table.itertuples(index=False):
-        typer.echo(f"{row.scheme:<12} {row.reached:>8.0%} {row.median_time_to_target:>10.4g} "
-                   f"{row.median_iterations_to_target:>10.4g} {row.median_final_loss:>12.6g} "
-                   f"{row.worst_gradient_error:>12.3g} {row.worst_condition_number:>11.3g}")
+    typer.echo(f"{'scheme':<12} {'reached':>8} {'median time (s)':>15} {quantiles + ' (s)':>21} "
+               f"{'iterations':>10} {'final loss':>12} {'worst error':>12} "
+               f"{'worst cond':>11}")
+    spreads = ["" if math.isnan(low) else f"[{low:.4g}, {high:.4g}]"
+               for low, high in zip(table["low_time_to_target"].tolist(),
+                                    table["high_time_to_target"].tolist(), strict=True)]
+    for row, spread in zip(table.itertuples(index=False), spreads, strict=True):
+        typer.echo(f"{row.scheme:<12} {row.reached:>8.0%} {row.median_time_to_target:>15.4g} "
+                   f"{spread:>21} {row.median_iterations_to_target:>10.4g} "
+                   f"{row.median_final_loss:>12.6g} {row.worst_gradient_error:>12.3g} "
+                   f"{row.worst_condition_number:>11.3g}")
+    typer.echo("")
+    typer.echo(f"time, iterations and final loss are medians over the realizations (time "
+               f"and iterations over those that reach the target); {quantiles}: the spread "
+               f"of the time to the target over them, between those quantiles")
+    typer.echo(f"assumptions: {describe(config)}")
     if failed:
         typer.echo("\n".join(failed), err=True)
         raise typer.Exit(1)
@@ -664,7 +750,7 @@ def fit(
     families (exponential, gamma, lognormal, pareto) with log-likelihood, AIC and KS
     test, the persistence of slowness (correlation between halves, lag-1 autocorrelation,
     a Markov fit), the share of a factor common to all workers and groups of workers
-    that slow together; the model of lowest AIC in the [stragglers] format
+    that slow together; the model of lowest AIC in the \\[stragglers] format
     (docs/fitting.md)."""
     from pssim.analysis.fits import fit_trace, parse_columns, read_table, write_report
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import decimal
 import numbers
 import os
 from pathlib import Path
 from typing import Any
+
+#: Digits an integer parameter may have: far beyond any seed (19) or count.
+MAX_DIGITS = 100
 
 
 class ConfigError(ValueError):
@@ -63,19 +67,27 @@ def writable_folder(parameter: str, folder: Path, shown: Path | None = None) -> 
 def integer(parameter: str, value: Any, *, low: int | None = None,
             high: int | None = None) -> int:
     """Return ``value`` as an int, rejecting non-integral numbers and values outside
-    [``low``, ``high``]."""
+    [``low``, ``high``]. Text is read exactly, as a decimal number (``"9007199254740993"``
+    and ``"1e3"`` alike), never through a float, which would round integers above 2^53."""
     if low is not None and high is not None:
         what = f"an integer in [{low}, {high}]"
     else:
         what = "an integer" + (f" >= {low}" if low is not None else "")
     if isinstance(value, bool):
         raise ConfigError(parameter, value, f"must be {what}")
-    try:
+    if isinstance(value, numbers.Integral):
         x = int(value)
-        # Integers are exact as they are; floats (and strings) must hold an integer.
-        exact = isinstance(value, numbers.Integral) or float(value) == x
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(parameter, value, f"must be {what}") from None
-    if not exact or (low is not None and x < low) or (high is not None and x > high):
+    else:
+        try:
+            exact = (decimal.Decimal(value.strip()) if isinstance(value, str)
+                     else decimal.Decimal(float(value)))
+        except (TypeError, ValueError, decimal.InvalidOperation):
+            raise ConfigError(parameter, value, f"must be {what}") from None
+        # A number of more digits than any count or seed (1e999999999) is not expanded.
+        if (not exact.is_finite() or exact != exact.to_integral_value()
+                or exact.adjusted() > MAX_DIGITS):
+            raise ConfigError(parameter, value, f"must be {what}")
+        x = int(exact)
+    if (low is not None and x < low) or (high is not None and x > high):
         raise ConfigError(parameter, value, f"must be {what}")
     return x

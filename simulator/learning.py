@@ -12,6 +12,7 @@ the decoded gradients. The numbers never change the clock, except through
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from pssim.api import Results, build_schemes, configure, prepare, simulate
+from pssim.api import Results, build_schemes, configure, memory, prepare, simulate
 from pssim.config import Config
 from pssim.engines import choose
 from pssim.errors import ConfigError, Note, finite, integer
@@ -38,6 +39,12 @@ DEFAULT_SYNTHETIC = "40000,100,1"
 #: decrement λ²/2 (an estimate of f(w) − f(w*)) below this share of f(w).
 NEWTON_ITERATIONS = 100
 NEWTON_TOLERANCE = 1e-15
+#: Copies of X (m·d numbers) held at once: the data, and the one that ``lstsq`` (least
+#: squares) or the weighted product of Newton's method (logistic) makes.
+DATA_COPIES = 2
+#: Arrays of (realizations, pieces, d) numbers an iteration of gradient descent holds at
+#: once: the pieces' gradients, the messages, their products and the decode's copies.
+ARRAYS_PER_ITERATION = 4
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class Problem:
             if bad.size:
                 raise ConfigError("target", float(self.y[bad[0]]),
                                   f"must hold only the labels 0 and 1 for the logistic "
-                                  f"problem (row {bad[0]} of {self.name})")
+                                  f"problem (data row {bad[0] + 1} of {self.name})")
 
     @classmethod
     def synthetic(cls, rows: int, features: int, noise: float = 1.0, seed: int = 0,
@@ -72,6 +79,12 @@ class Problem:
         rows = integer("synthetic", rows, low=1)
         features = integer("synthetic", features, low=1)
         noise = finite("synthetic", noise, low=0.0, low_open=kind == "logistic")
+        need = DATA_COPIES * rows * features * 8
+        if need > memory() / 4:
+            raise ConfigError("synthetic", f"{rows},{features}", f"the data would need "
+                              f"about {need / 2**30:.3g} GiB (X and the copy that finding "
+                              f"w* makes), more than a quarter of this machine's "
+                              f"{memory() / 2**30:.3g} GiB: use fewer rows or features")
         rng = np.random.default_rng(np.random.SeedSequence(integer("data_seed", seed, low=0)))
         x = rng.standard_normal((rows, features))
         w = rng.standard_normal(features)
@@ -187,6 +200,18 @@ class Geometry(ABC):
         """f(w) for each row of ``w`` (R, d)."""
 
 
+def _gram(problem: Problem) -> np.ndarray:
+    """XᵀX, which both geometries need (L, and for least squares every gradient): refused
+    when it overflows, since nothing computed from it would be a number."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        gram = problem.x.T @ problem.x
+    if not np.isfinite(gram).all():
+        raise ConfigError("data", problem.name, f"has features so large that XᵀX "
+                          f"overflows (the largest |x| is {np.abs(problem.x).max():.3g}): "
+                          "scale the features")
+    return gram
+
+
 def _largest_eigenvalue(gram: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(gram)[-1])
 
@@ -200,7 +225,7 @@ class QuadraticGeometry(Geometry):
 
     @classmethod
     def of(cls, problem: Problem) -> QuadraticGeometry:
-        gram = problem.x.T @ problem.x
+        gram = _gram(problem)
         optimum = np.linalg.lstsq(problem.x, problem.y, rcond=None)[0]
         return cls(_largest_eigenvalue(gram) / problem.rows, optimum,
                    float(problem.loss(optimum[None, :])[0]), problem.rows, gram,
@@ -226,7 +251,7 @@ class LogisticGeometry(Geometry):
 
     @classmethod
     def of(cls, problem: Problem) -> LogisticGeometry:
-        gram = problem.x.T @ problem.x
+        gram = _gram(problem)
         optimum = _newton(problem)
         return cls(_largest_eigenvalue(gram) / (4 * problem.rows), optimum,
                    float(problem.loss(optimum[None, :])[0]), problem.rows, problem)
@@ -316,15 +341,21 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     cfg = configure(config, **options)
     problem = problem if problem is not None else Problem.parse_synthetic(DEFAULT_SYNTHETIC)
     x, y = problem.partitions(cfg.workers)
+    built = build_schemes(cfg)
+    check_size(cfg, problem, built)
     geometry = problem.geometry
-    eta = 1.0 / geometry.lipschitz if step is None else finite("step", step, low=0.0,
-                                                                 low_open=True)
+    eta = _step(geometry.lipschitz) if step is None else finite("step", step, low=0.0,
+                                                                low_open=True)
+    initial = float(geometry.loss(np.zeros((1, problem.features)))[0])
     summaries, weights = [], []
-    for scheme, code in _codes(cfg, x, y, problem.kind, points=points, basis=basis):
+    for scheme, code in _codes(cfg, built, x, y, problem.kind, points=points, basis=basis):
         seconds = decode_seconds(cfg, code, problem.features)
         received, timing = _clock(cfg.replace(scheme=(scheme.label,), decode_time=seconds),
                                   scheme)
         loss, error, cond, models = descend(code, geometry, received, eta)
+        trouble = divergence(loss, initial, eta, geometry.lipschitz)
+        if trouble is not None:
+            warnings.warn(f"{scheme.label}: {trouble}", Note, stacklevel=2)
         final = models[:, -1]
         summaries.append(timing.summary.assign(loss=loss.reshape(-1),
                                                gradient_error=error.reshape(-1),
@@ -336,22 +367,77 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
             "weight": final.reshape(-1)}))
     summary = pd.concat(summaries, ignore_index=True)
     summary.attrs = summaries[0].attrs
-    initial = float(geometry.loss(np.zeros((1, problem.features)))[0])
     return Learning(summary, pd.concat(weights, ignore_index=True), initial,
                     geometry.optimal_loss, eta)
 
 
-def _codes(config: Config, x: np.ndarray, y: np.ndarray, kind: str, **options: str
-           ) -> list[tuple[Scheme, Code]]:
+def _step(lipschitz: float) -> float:
+    """The default step 1/L, or a ConfigError when L gives none (all-zero features)."""
+    eta = 1.0 / lipschitz if lipschitz > 0 else math.inf
+    if not math.isfinite(eta):
+        raise ConfigError("step", None, f"cannot be derived as 1/L: L = {lipschitz:.3g} "
+                          "(the features are zero, or nearly, in every row); give a step "
+                          "(--step)")
+    return eta
+
+
+def check_size(config: Config, problem: Problem, schemes: list[Scheme]) -> None:
+    """Refuse, with the estimate, a training run whose arrays could not fit in memory: XᵀX
+    and, for least squares, the Gram matrices of every scheme's pieces (all codes are
+    built before the first run; at most one piece per message), then one scheme at a time
+    an iteration's messages and gradients and the iterates kept."""
+    d, reps = problem.features, config.reps
+    pieces = [s.workers * s.messages_per_worker for s in schemes]
+    grams = ((sum(pieces) if problem.kind == "least_squares" else 0) + 1) * d * d * 8
+    arrays = (ARRAYS_PER_ITERATION * max(pieces) + config.iterations) * reps * d * 8
+    available = memory()
+    if grams + arrays <= available / 4:
+        return
+    parameter, value, what = (
+        ("data", problem.name, f"its {d} features need {grams / 2**30:.3g} GiB of Gram "
+         "matrices") if grams >= arrays else
+        ("reps", reps, f"{reps} realizations of {d} features need {arrays / 2**30:.3g} "
+         "GiB of messages and iterates"))
+    raise ConfigError(parameter, value, f"{what}, about {(grams + arrays) / 2**30:.3g} GiB "
+                      f"in all, more than a quarter of this machine's "
+                      f"{available / 2**30:.3g} GiB")
+
+
+def divergence(loss: np.ndarray, initial: float, step: float, lipschitz: float
+               ) -> str | None:
+    """What went wrong with the losses (reps, K) of a run, in words, or None: a loss that
+    stops being finite, or a final loss above the initial one f(w_0)."""
+    runs = loss.shape[0]
+    limit = 2 / lipschitz if lipschitz > 0 else math.inf
+    # Exact gradients converge for every step below 2/L: above it the step is to blame,
+    # below it the decoded gradients' errors.
+    cause = (f"the step {step:.3g} is at least 2/L = {limit:.3g}, beyond which gradient "
+             "descent diverges" if step >= limit else
+             f"the step {step:.3g} is below 2/L = {limit:.3g}, so the decoded gradients' "
+             "errors are to blame (see gradient_error)")
+    broken = ~np.isfinite(loss)
+    if broken.any():
+        first = int(np.argmax(broken.any(axis=0)))
+        return (f"the loss stops being finite at iteration {first} in "
+                f"{int(broken.any(axis=1).sum())} of {runs} realization(s): {cause}")
+    above = loss[:, -1] > initial
+    if above.any():
+        return (f"the loss diverges: it ends above f(w_0) = {initial:.6g} in "
+                f"{int(above.sum())} of {runs} realization(s): {cause}")
+    return None
+
+
+def _codes(config: Config, schemes: list[Scheme], x: np.ndarray, y: np.ndarray, kind: str,
+           **options: str) -> list[tuple[Scheme, Code]]:
     """Each scheme's code on the partitions, all built before any is simulated so that a
-    refused scheme costs no run."""
+    refused scheme costs no run; ``schemes`` are those of ``config``."""
     explicit = tuple(s for s in config.scheme if s.strip().lower() != "all")
     from_all = len(explicit) < len(config.scheme)
     named = ({s.identity() for s in build_schemes(config.replace(scheme=explicit))}
              if from_all and explicit else set())
     codes: list[tuple[Scheme, Code]] = []
     refused: list[tuple[Scheme, ConfigError]] = []
-    for scheme in build_schemes(config):
+    for scheme in schemes:
         try:
             codes.append((scheme, scheme.code(x, y, problem=kind, **options)))
         except ConfigError as err:
@@ -410,14 +496,16 @@ def descend(code: Code, geometry: Geometry, received: np.ndarray, step: float
     w = np.zeros((reps, dimension))
     loss, error, cond = (np.empty((reps, iterations)) for _ in range(3))
     models = np.empty((reps, iterations, dimension))
-    for t in range(iterations):
-        decoded, cond[:, t] = code.decode(code.messages(w), received[:, t])
-        exact = geometry.gradient(w)
-        with np.errstate(divide="ignore", invalid="ignore"):  # G = 0 gives NaN
-            error[:, t] = (np.linalg.norm(decoded - exact, axis=1)
-                           / np.linalg.norm(exact, axis=1))
-        w = w - (step / geometry.rows) * decoded
-        models[:, t] = w
-        loss[:, t] = geometry.loss(w)
+    # A diverging run overflows: its losses are reported, in words, by the caller.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(iterations):
+            decoded, cond[:, t] = code.decode(code.messages(w), received[:, t])
+            exact = geometry.gradient(w)
+            with np.errstate(divide="ignore"):  # G = 0 gives NaN
+                error[:, t] = (np.linalg.norm(decoded - exact, axis=1)
+                               / np.linalg.norm(exact, axis=1))
+            w = w - (step / geometry.rows) * decoded
+            models[:, t] = w
+            loss[:, t] = geometry.loss(w)
     return loss, error, cond, models
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pssim import provenance
-from pssim.api import ConfigLike, build_compute, configure, memory
+from pssim.api import ConfigLike, build_compute, check_load, configure, memory
 from pssim.compute import ComputeModel, StragglerModel
 from pssim.compute.stragglers import finished
 from pssim.config import Config
@@ -99,6 +99,7 @@ def sample(config: ConfigLike = None, *, out: str | Path | None = None,
     left are removed first (tens of GB for a large sample).
     """
     cfg = configure(config, **options)
+    check_load(cfg)  # a sample that no run could replay
     model = build_compute(cfg)
     model.check(cfg.workers, cfg.load, cfg.reps, cfg.iterations)
     rows = cfg.reps * cfg.iterations * cfg.workers * cfg.load

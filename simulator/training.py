@@ -15,6 +15,10 @@ from pssim.errors import ConfigError
 LATE_POLICIES = ("cancel", "drain")
 CANCEL_TRANSFERS = ("complete", "abort")
 DOWNLINKS = ("broadcast", "unicast")
+#: The Config fields of a training run: at their defaults, a run is the paper's single
+#: iteration.
+TRAINING_FIELDS = ("iterations", "late_policy", "cancel_transfers", "downlink",
+                   "downlink_bandwidth", "model_size", "decode_time", "master_flops")
 
 
 @dataclass(frozen=True)

@@ -235,9 +235,12 @@ def test_valid_run_writes_summary_and_trace(tmp_path: Path) -> None:
     assert len(events) > 0
     assert set(events["rep"].unique()) <= {0, 1, 2}
 
-    lines = [line for line in result.output.splitlines() if line.strip()]
+    # The table, then a blank line and the run's assumptions.
+    table, assumptions = result.output.split("\n\n")
+    lines = table.splitlines()
     assert lines[0].split()[0] == "scheme"
     assert [line.split()[0] for line in lines[1:]] == ["LCC", "UC-MMC"]
+    assert assumptions.startswith("assumptions: ") and "network: fifo" in assumptions
 
 
 # --- compute-times files --------------------------------------------------------------

@@ -124,7 +124,10 @@ def test_analytic_engine_on_the_command_line(tmp_path) -> None:  # type: ignore[
     res = CliRunner().invoke(app, ["run", "--engine", "analytic", "--scheme", "GC,LCC",
                                    "--workers", "10", "--load", "5", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert [line.split()[0] for line in res.output.splitlines()] == ["scheme", "GC", "LCC"]
+    # The table, then a blank line and the assumptions.
+    table, assumptions = res.output.split("\n\n")
+    assert [line.split()[0] for line in table.splitlines()] == ["scheme", "GC", "LCC"]
+    assert assumptions.startswith("assumptions: compute: the paper's model")
     assert list(pd.read_csv(out).columns) == ["scheme", "time", "cdf"]
     for bad in (["--scheme", "UC-MMC"], ["--network", "fifo", "--message-size", "1"]):
         res = CliRunner().invoke(app, ["run", "--engine", "analytic", *bad])

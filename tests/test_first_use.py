@@ -173,7 +173,8 @@ def test_all_at_an_odd_load_skips_what_cannot_run_with_a_note() -> None:
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "LCC-MMC-2" in notes[0] and "even" in notes[0]
-    table = [line for line in result.output.splitlines() if not line.startswith("note:")]
+    table = [line for line in result.output.split("\n\n")[0].splitlines()
+             if not line.startswith("note:")]
     schemes = [line.split()[0] for line in table[1:]]
     assert schemes == ["GC", "LCC", "LCC-MMC", "UC-MMC", "UC-MMC-PG"]
     one_line_error(["run", "--scheme", "LCC-MMC-2", "--load", "3", "--reps", "1"], "load",

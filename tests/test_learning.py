@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -456,3 +457,95 @@ def test_logistic_on_the_command_line(tmp_path: object) -> None:
     assert result.exit_code == 0, result.output
     assert "note: all: skipped LCC" in result.output
     assert "GC" in result.output
+
+
+# -- Problems whose step cannot be derived, runs that diverge, data too large ------------------
+
+
+def _train_cli(*args: str) -> object:
+    from typer.testing import CliRunner
+
+    from pssim.cli import app
+
+    return CliRunner().invoke(app, ["train", "--workers", "4", "--load", "2", "--scheme",
+                                    "GC", "--reps", "2", "--iterations", "5", *args])
+
+
+def _one_line(result: object, *words: str) -> None:
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    lines = [line for line in result.output.splitlines() if line.strip()]  # type: ignore[attr-defined]
+    assert len(lines) == 1, lines
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_all_zero_features_have_no_step_to_derive(tmp_path: object) -> None:
+    from pathlib import Path
+
+    zero = Problem(np.zeros((8, 2)), np.arange(8.0), "zeros")
+    config = pssim.Config(scheme="GC", workers=4, load=2, iterations=3, reps=1)
+    with pytest.raises(ConfigError, match="L = 0") as caught:
+        train(config, zero)
+    assert caught.value.parameter == "step"
+    # A step given runs: the gradient is 0, so w stays at 0 and the loss at f(0) = Σy²/2m.
+    result = train(config, zero, step=0.5)
+    assert (result.summary["loss"] == (np.arange(8.0) ** 2).sum() / 16).all()
+    path = Path(str(tmp_path)) / "zeros.csv"
+    pd.DataFrame({"a": 0.0, "b": 0.0, "y": np.arange(8.0)}).to_csv(path, index=False)
+    _one_line(_train_cli("--data", str(path), "--target", "y"), "invalid step=None",
+              "L = 0", "--step")
+
+
+def test_features_whose_squares_overflow_are_refused(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "huge.csv"
+    table = pd.DataFrame({"a": PROBLEM.x[:8, 0] * 1e200, "b": PROBLEM.x[:8, 1],
+                          "y": PROBLEM.y[:8]})
+    table.to_csv(path, index=False)
+    for step in ([], ["--step", "1e10"]):
+        _one_line(_train_cli("--data", str(path), "--target", "y", *step), "invalid data=",
+                  "overflow", "scale")
+
+
+def test_a_diverging_run_says_so() -> None:
+    config = pssim.Config(scheme="GC", workers=8, load=2, iterations=8, reps=1)
+    lipschitz = PROBLEM.geometry.lipschitz
+    # η = 1/L converges: no note.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Note)
+        train(config, PROBLEM)
+    # η = 3/L: the top eigendirection's error is multiplied by 1 − 3 = −2 per iteration
+    # (GC decodes exactly), so the loss ends above f(w_0).
+    exact = plain_descent(PROBLEM, 3 / lipschitz, 8)
+    initial = float(PROBLEM.loss(np.zeros((1, 6)))[0])
+    assert float(PROBLEM.loss(exact[-1:])[0]) > initial
+    with pytest.warns(Note, match=r"GC: the loss diverges: .*above f\(w_0\)") as caught:
+        train(config, PROBLEM, step=3 / lipschitz)
+    message = str(caught[0].message)
+    assert "in 1 of 1 realization" in message and "at least 2/L" in message
+    # η = 1e10: the loss overflows.
+    with pytest.warns(Note, match=r"GC: the loss stops being finite at iteration \d+"):
+        result = train(config.replace(iterations=40), PROBLEM, step=1e10)
+    assert not np.isfinite(result.summary["loss"].iloc[-1])
+
+
+def test_a_diverging_run_on_the_command_line_notes_it() -> None:
+    result = _train_cli("--synthetic", "80,3", "--step", "1e10", "--iterations", "40")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert "note: GC: the loss stops being finite" in result.output  # type: ignore[attr-defined]
+
+
+def test_synthetic_data_too_large_is_refused_with_an_estimate() -> None:
+    with pytest.raises(ConfigError, match="GiB") as caught:
+        Problem.parse_synthetic("100000000,1000")
+    assert caught.value.parameter == "synthetic"
+    _one_line(_train_cli("--synthetic", "100000000,1000"), "invalid synthetic=", "GiB",
+              "100000000")
+    # Few rows but many features: the Gram matrices of the partitions do not fit.
+    _one_line(_train_cli("--synthetic", "8,200000"), "invalid data=", "GiB")
+
+
+def test_label_errors_count_data_rows_from_1() -> None:
+    with pytest.raises(ConfigError, match="data row 3 of"):
+        Problem(np.ones((4, 1)), np.array([0.0, 1.0, 2.0, 1.0]), kind="logistic")
