@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from pssim.analysis.frames import (
+    SAME,
     computations,
     pareto_frontier,
     run_parameter,
@@ -249,14 +250,27 @@ def _annotation(value: Any, column: str | None) -> str:
 
 #: The legend entry of a hatched cell of :func:`plot_best_heatmap`.
 TIE_LABEL = "hatched: tie, the best is not significantly faster than the runner-up"
+#: The legend entry of a cell whose winner has several names (one scheme under each).
+SAME_LABEL = f"A{SAME}B: one scheme under several names at this cell"
 #: The colour of the hatching of tied cells, dark enough on every cell colour.
 TIE_COLOR = (0.0, 0.0, 0.0, 0.5)
+
+
+def _cell_name(name: str) -> str:
+    """A winner's name in its cell: "GC = LCC = LCC-MMC-2" two names a line.
+
+    >>> _cell_name("GC = LCC = LCC-MMC-2")
+    'GC = LCC\\n= LCC-MMC-2'
+    """
+    parts = name.split(SAME)
+    return f"\n{SAME.lstrip()}".join(SAME.join(parts[i:i + 2])
+                                     for i in range(0, len(parts), 2))
 
 
 def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
                       annotate: str | None = "relative_margin", name: str = "best",
                       title: str | None = None, significant: str | None = None,
-                      tie_label: str = TIE_LABEL) -> Figure:
+                      tie_label: str = TIE_LABEL, same_label: str = SAME_LABEL) -> Figure:
     """Which scheme is best in each cell of an ``x`` × ``y`` grid, from
     :func:`analysis.frames.best_by_group` (grouped by ``[x, y]``): one colour per scheme,
     named on the colour bar, and each cell annotated "SCHEME\\n+12%" with ``annotate``
@@ -266,6 +280,10 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
     :func:`analysis.frames.paired_margin`): cells where it is False, whose winner is not
     significantly faster than the runner-up, are hatched as ties, and a legend below the
     grid says so with ``tie_label``. Missing values (no runner-up) are not ties.
+
+    A winner named "GC = LCC" (:func:`analysis.frames.merge_identical`: several names of one
+    scheme at that cell) is written a name or two a line, and the legend says what it
+    means with ``same_label``.
     """
     cells = best[best[name].notna()]
     if cells.empty:
@@ -283,7 +301,8 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
     for xv, yv, scheme, value in zip(cells[x], cells[y], cells[name], extra, strict=True):
         grid[row[yv], col[xv]] = code[scheme]
         note = _annotation(value, annotate)
-        text[row[yv], col[xv]] = f"{scheme}\n{note}" if note else str(scheme)
+        shown = _cell_name(str(scheme))
+        text[row[yv], col[xv]] = f"{shown}\n{note}" if note else shown
 
     palette = _palette(len(names))
     # Constrained layout keeps room below the axes for the ties' legend.
@@ -297,15 +316,19 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
     if colorbar is not None:
         colorbar.set_ticklabels(names)
         colorbar.set_label("best scheme")
+    entries: list[Any] = []
     if significant is not None:
         ties = pd.Series(cells[significant], dtype="boolean").eq(False).fillna(False)
         for xv, yv in zip(cells.loc[ties.to_numpy(), x], cells.loc[ties.to_numpy(), y],
                           strict=True):
             ax.add_patch(Rectangle((col[xv], row[yv]), 1, 1, fill=False, hatch="///",
                                    edgecolor=TIE_COLOR, linewidth=0))
-        fig.legend(handles=[Patch(facecolor="white", edgecolor=TIE_COLOR, hatch="///",
-                                  label=tie_label)],
-                   loc="outside lower center", fontsize=8, frameon=False)
+        entries.append(Patch(facecolor="white", edgecolor=TIE_COLOR, hatch="///",
+                             label=tie_label))
+    if any(SAME in str(v) for v in names):
+        entries.append(Patch(facecolor="none", edgecolor="none", label=same_label))
+    if entries:
+        fig.legend(handles=entries, loc="outside lower center", fontsize=8, frameon=False)
     # The smallest y at the bottom, as on any other plot.
     ax.invert_yaxis()
     ax.set_xlabel(label(x, best.attrs.get("units")))
