@@ -95,15 +95,17 @@ def gallery(out: Path, folder: Path) -> None:
 def make_report(out: Path, reps: int | None = None, seed: int = 0,
                 gallery_dir: Path | None = None, progress: bool | None = None,
                 say: Callable[[str], Any] = print, **options: Any) -> Path:
-    """Run the report's scenarios into ``out`` and write REPORT.md; ``say`` reports each
-    scenario's time as it finishes; ``options`` go to each scenario's run (``executor``,
-    say)."""
+    """Run the report's scenarios into ``out`` and write REPORT.md; ``say`` names each
+    scenario as it starts and gives its time as it finishes, while its progress bar (on
+    stderr, when ``progress``) is named after it too; ``options`` go to each scenario's run
+    (``executor``, say)."""
     seconds = {}
-    for name in MAIN:
+    for i, name in enumerate(MAIN, start=1):
+        say(f"[{i}/{len(MAIN)}] {name}: {load(name).description}")
         start = time.perf_counter()
         execute(name, reps, seed, out / name, svg=False, progress=progress, **options)
         seconds[name] = time.perf_counter() - start
-        say(f"{name}: {seconds[name]:.1f} s")
+        say(f"{name}: done in {seconds[name]:.1f} s")
     path = write_report(out, seconds, reps)
     if gallery_dir is not None:
         gallery(out, gallery_dir)

@@ -103,16 +103,13 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     output.table(lead, "fastest")
     for (network, study_name), part in table.groupby(["network", "study"], sort=False):
         name = str(study_name)
+        # Persistence (falling p_recover) and the tail (falling shape) grow to the right.
         fig = plot_summary_vs(
             output.shown(part), "value", "mean_training_time", log_y=True,
+            log_x=name == "markov", invert_x=name in ("markov", "pareto"),
             xlabel=PARAMETER[name], ylabel=f"mean time of {ITERATIONS} iterations (s)",
             title=f"{name} stragglers, network {network}\n(N = {study.config.workers}, r = "
                   f"{study.config.load}, {study.config.reps} realizations)")
-        if name == "markov":
-            fig.axes[0].set_xscale("log")
-            fig.axes[0].invert_xaxis()  # persistence grows to the right
-        elif name == "pareto":
-            fig.axes[0].invert_xaxis()  # the tail grows to the right
         output.figure(fig, f"{name}_{network}", part)
     output.text(finding(lead) + "\n", "finding.txt")
     return lead
