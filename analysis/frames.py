@@ -356,7 +356,7 @@ def merge_identical(data: pd.DataFrame, by: str | Sequence[str],
                           for name in same})
     merged = [names[(*at, name)] for at, name in
               zip(data[keys].itertuples(index=False, name=None), data[label], strict=True)]
-    out = data.assign(**{label: merged})
+    out = data.assign(**{label: pd.Series(merged, index=data.index)})
     return out[out[label].notna()].reset_index(drop=True)
 
 

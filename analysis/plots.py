@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +270,9 @@ def plot_metric_vs(summary: pd.DataFrame, x: str, y: str, hue: str = "scheme",
 def plot_summary_vs(table: pd.DataFrame, x: str, y: str, hue: str = "scheme",
                     band: bool = True, log_x: bool = False, log_y: bool = False,
                     ylabel: str | None = None, xlabel: str | None = None,
-                    title: str | None = None, invert_x: bool = False) -> Figure:
+                    title: str | None = None, invert_x: bool = False,
+                    reference: Mapping[Any, float] | None = None,
+                    reference_label: str = "reference") -> Figure:
     """``y`` against ``x`` per ``hue`` from a table of :func:`analysis.summary.summarize`
     (one row per point), with its Student-t 95% band ``ci_low``–``ci_high`` when ``band``.
     For large runs: bootstrapping 100,000 realizations per point would take minutes and
@@ -278,7 +280,9 @@ def plot_summary_vs(table: pd.DataFrame, x: str, y: str, hue: str = "scheme",
     (the table's ``ci_method``, a column or an entry of its ``attrs``, when it has one);
     each band has its line's colour, and it covers no line (:func:`place_legend`).
     ``invert_x`` runs the x axis from right to left (a tail that grows as its parameter
-    falls, say)."""
+    falls, say). ``reference`` draws a dotted horizontal line per level of ``hue`` in its
+    colour (its value without a bottleneck, say), named in the legend by
+    ``reference_label``."""
     fig, ax = plt.subplots(figsize=(7.0, 4.5))
     palette = hue_palette(table[hue])
     sns.lineplot(data=table, x=x, y=y, hue=hue, hue_order=list(palette), palette=palette,
@@ -295,6 +299,12 @@ def plot_summary_vs(table: pd.DataFrame, x: str, y: str, hue: str = "scheme",
         method = str(methods[0]) if len(methods) == 1 and methods[0] else "ci_low to ci_high"
         handles.append(Patch(facecolor="0.5", alpha=0.25, linewidth=0))
         names.append(textwrap.fill(f"band: {method}", 36))
+    if reference:
+        for key, value in reference.items():
+            if key in palette:
+                ax.axhline(value, color=palette[key], linestyle=":", linewidth=1)
+        handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1))
+        names.append(reference_label)
     if log_x:
         ax.set_xscale("log")
     if log_y:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from pssim import provenance
+from pssim.files import write_atomically
 from pssim.scenarios.common import execute, load
 
 #: The scenarios of the report, in its order.
@@ -78,18 +79,27 @@ def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path
                 parts += [f"### {heading}", "", *([text, ""] if text else []),
                           markdown_table(pd.read_csv(folder / table)), ""]
     path = out / "REPORT.md"
-    path.write_text("\n".join(parts))
+    text = "\n".join(parts)
+    write_atomically(path, lambda p: p.write_text(text))
     return path
+
+
+def thumbnail(png: Path, target: Path) -> Path:
+    """A copy of ``png`` at half its size, written to a temporary name and renamed."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        small = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
+    write_atomically(target, lambda path: small.save(path, format="PNG"))
+    return target
 
 
 def gallery(out: Path, folder: Path) -> None:
     """Small copies of the report's figures, for the README."""
-    from matplotlib.image import thumbnail
-
     folder.mkdir(parents=True, exist_ok=True)
     for name in MAIN:
         for png in sorted((out / name).glob("*.png")):
-            thumbnail(str(png), str(folder / png.name), scale=0.5)
+            thumbnail(png, folder / png.name)
 
 
 def make_report(out: Path, reps: int | None = None, seed: int = 0,

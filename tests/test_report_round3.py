@@ -258,3 +258,14 @@ def test_the_first_iteration_waits_for_no_downlink() -> None:
     assert first["end"].tolist() == one["end"].tolist()
     second = two[two["iteration"] == 1].reset_index(drop=True)
     assert (second["start"] == first["end"]).all()
+
+
+def test_gallery_copies_are_half_size_and_leave_no_temporary_file(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (828, 527), "white").save(tmp_path / "figure.png")
+    (tmp_path / "small").mkdir()
+    copy = report.thumbnail(tmp_path / "figure.png", tmp_path / "small" / "figure.png")
+    with Image.open(copy) as small:
+        assert small.size == (414, 263)
+    assert [p.name for p in (tmp_path / "small").iterdir()] == ["figure.png"]
