@@ -111,7 +111,8 @@ def make_report(out: Path, reps: int | None = None, seed: int = 0,
     (``executor``, say)."""
     seconds = {}
     for i, name in enumerate(MAIN, start=1):
-        say(f"[{i}/{len(MAIN)}] {name}: {load(name).description}")
+        size = load(name).default_reps if reps is None else reps
+        say(f"[{i}/{len(MAIN)}] {name} ({size} realizations per point)")
         start = time.perf_counter()
         execute(name, reps, seed, out / name, svg=False, progress=progress, **options)
         seconds[name] = time.perf_counter() - start

@@ -35,13 +35,15 @@ def test_report_names_each_scenario_before_running_it(tmp_path: Path,
     monkeypatch.setattr(report, "execute",
                         lambda name, *args, **kwargs: events.append(("run", name)))
     report.make_report(tmp_path, reps=1, say=lambda line: events.append(("say", line)))
+    lines = [line for kind, line in events if kind == "say"]
+    runs = [name for kind, name in events if kind == "run"]
+    assert runs == list(report.MAIN)
     for i, name in enumerate(report.MAIN, start=1):
-        said = events.index(("say", next(line for kind, line in events if kind == "say"
-                                          and line.startswith(f"[{i}/{len(report.MAIN)}] "
-                                                              f"{name}: "))))
-        assert said < events.index(("run", name)) < events.index(
-            ("say", next(line for kind, line in events
-                         if kind == "say" and line.startswith(f"{name}: done in "))))
+        started = events.index(("say", f"[{i}/{len(report.MAIN)}] {name} "
+                                       "(1 realizations per point)"))
+        finished = events.index(("say", next(line for line in lines
+                                             if line.startswith(f"{name}: done in "))))
+        assert started < events.index(("run", name)) < finished
 
 
 def test_a_scenarios_progress_bar_is_named_after_it_and_quiet_off_a_terminal(
