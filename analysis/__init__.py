@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         link_utilization,
         load_results,
         load_sweep,
+        merge_identical,
         messages_in_flight,
         paired_margin,
         pareto_frontier,
@@ -63,8 +64,8 @@ if TYPE_CHECKING:
 _FITS = ("common_factor_share", "fit_families", "fit_trace", "persistence",
          "plot_duration_ecdf", "plot_worker_heatmap", "read_trace", "write_report")
 _FRAMES = ("best_by_group", "busy_time", "computations", "ecdf", "finished_work_time",
-           "link_utilization", "load_results", "load_sweep", "messages_in_flight",
-           "paired_margin", "pareto_frontier", "transmissions")
+           "link_utilization", "load_results", "load_sweep", "merge_identical",
+           "messages_in_flight", "paired_margin", "pareto_frontier", "transmissions")
 _PLOTS = ("plot_best_heatmap", "plot_cdf", "plot_ecdf", "plot_frontier", "plot_metric_vs",
           "plot_timeline", "save")
 _TRAINING = ("iteration_times", "plot_training_progress", "training_progress",
@@ -92,6 +93,7 @@ __all__ = [
     "load_results",
     "load_sweep",
     "loss_curves",
+    "merge_identical",
     "messages_in_flight",
     "paired_margin",
     "paired_ratio",

@@ -88,14 +88,35 @@ def loss_curves(summary: pd.DataFrame, initial_loss: float, points: int = 200,
     return pd.concat(parts, ignore_index=True)[[*keys, "time", "median", "low", "high"]]
 
 
+def rising(curves: pd.DataFrame, target: float) -> list[str]:
+    """The schemes whose median loss (:func:`loss_curves`) comes down to ``target`` and
+    ends above it again: their iterates leave the optimum, which a figure should say.
+
+    >>> c = pd.DataFrame({"scheme": ["A"] * 3 + ["B"] * 3, "time": [0.0, 1.0, 2.0] * 2,
+    ...                   "median": [5.0, 1.0, 3.0, 5.0, 1.0, 1.0]})
+    >>> rising(c, 2.0)
+    ['A']
+    """
+    out = []
+    for scheme, part in curves.groupby("scheme", sort=False):
+        median = part.sort_values("time", kind="mergesort")["median"].to_numpy()
+        if len(median) and median.min() <= target < median[-1]:
+            out.append(str(scheme))
+    return out
+
+
 def plot_loss_curves(curves: pd.DataFrame, optimal_loss: float, title: str | None = None,
-                     quantiles: tuple[float, float] = (0.1, 0.9)) -> Figure:
+                     quantiles: tuple[float, float] = (0.1, 0.9), note: str | None = None
+                     ) -> Figure:
     """The excess loss f − f* against wall-clock time (log scale, floored at the loss's
     precision, ε·|f*|), a line per scheme (the median over realizations) and a band
-    between two quantiles."""
+    between two quantiles, on an x axis that ends where the curves do; ``note`` is printed
+    under the axes (why a scheme's loss rises, say). The legend covers no curve."""
+    import textwrap
+
     import matplotlib.pyplot as plt
 
-    from pssim.analysis.plots import hue_palette
+    from pssim.analysis.plots import hue_palette, place_legend
 
     palette = hue_palette(curves["scheme"])
     fig, ax = plt.subplots(figsize=(7.0, 4.5))
@@ -109,11 +130,18 @@ def plot_loss_curves(curves: pd.DataFrame, optimal_loss: float, title: str | Non
                         (part["high"] - optimal_loss).clip(lower=floor),
                         color=palette[scheme], alpha=0.2, linewidth=0, step="post")
     ax.set_yscale("log")
+    ax.set_xlim(float(curves["time"].min()), float(curves["time"].max()))
     ax.set_xlabel("wall-clock time (s)")
     ax.set_ylabel("excess loss f(w) − f(w*)")
-    low, high = (f"{100 * q:g}%" for q in quantiles)
-    ax.legend(title=f"scheme (median; band {low}–{high})", fontsize=8)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    caption = textwrap.fill(note, 110) if note else ""
+    # The axes leave the bottom of the figure to the caption, a line of 8 points each.
+    room = (0.0, 0.045 * (caption.count("\n") + 1), 1.0, 1.0) if caption else None
+    if caption:
+        fig.text(0.01, 0.01, caption, fontsize=8, va="bottom", ha="left")
+    fig.tight_layout(rect=room)
+    low, high = (f"{100 * q:g}%" for q in quantiles)
+    place_legend(ax, title=f"scheme (median; band {low}–{high})", fontsize=8)
+    fig.tight_layout(rect=room)
     return fig

@@ -323,6 +323,44 @@ def paired_margin(data: pd.DataFrame, by: str | Sequence[str] | None = None,
     return out
 
 
+#: Joins the names of labels that are one at a group (:func:`merge_identical`).
+SAME = " = "
+
+
+def merge_identical(data: pd.DataFrame, by: str | Sequence[str],
+                    columns: Sequence[str] = ("completion_time",), label: str = "scheme",
+                    pair: str = "rep") -> pd.DataFrame:
+    """``data`` with the labels that are one in a group of ``by`` (the same ``columns`` at
+    every ``pair``: at r = 2, GC, LCC and LCC-MMC-2 all wait for N − 1 single messages)
+    under one name, "GC = LCC = LCC-MMC-2" (joined by :data:`SAME`, in the data's order),
+    keeping the first one's rows. Ranked, the merged data name the winner as the one scheme
+    the tied names are, and its runner-up is the first scheme that differs.
+
+    >>> d = pd.DataFrame({"load": 2, "scheme": ["A", "A", "B", "B", "C", "C"],
+    ...                   "rep": [0, 1] * 3, "completion_time": [1.0, 2.0, 1.0, 2.0, 1.0, 3.0]})
+    >>> merge_identical(d, "load")["scheme"].tolist()
+    ['A = B', 'A = B', 'C', 'C']
+    """
+    keys = _keys(by)
+    if not keys:
+        raise ValueError("by: give at least one column to group by")
+    names: dict[tuple[Any, ...], str | None] = {}
+    for group, part in data.groupby(keys, sort=False, dropna=False):
+        at = group if isinstance(group, tuple) else (group,)
+        alike: dict[bytes, list[Any]] = {}
+        for name, rows in part.groupby(label, sort=False):
+            values = rows.sort_values(pair, kind="mergesort")[[pair, *columns]]
+            alike.setdefault(values.to_numpy(dtype=float).tobytes(), []).append(name)
+        for same in alike.values():
+            joined = SAME.join(map(str, same))
+            names.update({(*at, name): joined if name == same[0] else None
+                          for name in same})
+    merged = [names[(*at, name)] for at, name in
+              zip(data[keys].itertuples(index=False, name=None), data[label], strict=True)]
+    out = data.assign(**{label: pd.Series(merged, index=data.index)})
+    return out[out[label].notna()].reset_index(drop=True)
+
+
 def _completion_times(trace: pd.DataFrame) -> pd.DataFrame:
     """T per (scheme, rep): the time of the ``complete`` event, or, for a trace cut short
     of it, the time of its last event."""

@@ -7,7 +7,8 @@ labels carry units: times in seconds, sizes in bytes, bandwidths in bytes per se
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,13 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.transforms import Bbox
 
 from pssim.analysis.frames import (
+    SAME,
     computations,
     pareto_frontier,
     run_parameter,
@@ -103,6 +107,72 @@ def hue_palette(values: pd.Series) -> dict[Any, Any]:
     if pd.api.types.is_numeric_dtype(values):
         levels = sorted(levels)
     return dict(zip(levels, _palette(len(levels)), strict=True))
+
+
+#: Where a legend may go inside the axes, in order of preference.
+_INSIDE = ("upper right", "upper left", "lower left", "lower right", "center right",
+           "center left", "upper center", "lower center")
+#: Room (pixels) kept between a legend and the data it might cover: a marker and a gap.
+_CLEARANCE = 8.0
+
+
+def covered(ax: Any, box: Bbox) -> bool:
+    """Whether ``box`` (display coordinates) covers any line, marker, point or band drawn
+    in ``ax``; lines drawn as steps are taken as drawn."""
+    from matplotlib.cbook import STEP_LOOKUP_MAP
+    from matplotlib.path import Path as MplPath
+
+    wide = box.expanded(1.0, 1.0).padded(_CLEARANCE)
+    for line in ax.lines:
+        x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+        if not line.get_visible() or len(x) == 0:
+            continue
+        style = line.get_drawstyle()
+        if style in STEP_LOOKUP_MAP and style != "default" and len(x) > 1:
+            x, y = STEP_LOOKUP_MAP[style](x, y)
+        points = line.get_transform().transform(np.column_stack([x, y]))
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points) and (MplPath(points).intersects_bbox(wide, filled=True)
+                            or wide.count_contains(points) > 0):
+            return True
+    for collection in ax.collections:
+        if not collection.get_visible():
+            continue
+        offsets = collection.get_offsets()
+        if len(offsets) and len(collection.get_paths()) == 1 and len(offsets) > 1:
+            # A scatter: one marker path at many offsets.
+            at = collection.get_offset_transform().transform(offsets)
+            if wide.count_contains(at[np.isfinite(at).all(axis=1)]) > 0:
+                return True
+            continue
+        transform = collection.get_transform()
+        for path in collection.get_paths():
+            if transform.transform_path(path).intersects_bbox(wide, filled=True):
+                return True
+    return False
+
+
+def place_legend(ax: Any, handles: Sequence[Any] | None = None,
+                 labels: Sequence[str] | None = None, **options: Any) -> Legend:
+    """A legend inside the axes, at the first place of :data:`_INSIDE` where it covers no
+    data (:func:`covered`), else outside them, to the right: a legend never hides a line.
+    Call it once the axes are laid out (scales, limits, ``tight_layout``): where the data
+    fall on the page decides. ``options`` go to ``Axes.legend``."""
+    if handles is None or labels is None:
+        handles, labels = ax.get_legend_handles_labels()
+    renderer = ax.figure.canvas.get_renderer()
+    for loc in _INSIDE:
+        legend = ax.legend(handles, labels, loc=loc, **options)
+        if not covered(ax, legend.get_window_extent(renderer)):
+            return legend
+    legend = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                       borderaxespad=0.0, **options)
+    # The figure grows by the legend's width, so that the axes keep theirs.
+    fig = ax.figure
+    width, height = fig.get_size_inches()
+    extra = legend.get_window_extent(renderer).width / fig.dpi + 0.1
+    fig.set_size_inches(width + extra, height)
+    return legend
 
 
 #: Line styles of the levels of a CDF figure's ``style`` drawn on top of the reference.
@@ -200,38 +270,56 @@ def plot_metric_vs(summary: pd.DataFrame, x: str, y: str, hue: str = "scheme",
 def plot_summary_vs(table: pd.DataFrame, x: str, y: str, hue: str = "scheme",
                     band: bool = True, log_x: bool = False, log_y: bool = False,
                     ylabel: str | None = None, xlabel: str | None = None,
-                    title: str | None = None) -> Figure:
+                    title: str | None = None, invert_x: bool = False,
+                    reference: Mapping[Any, float] | None = None,
+                    reference_label: str = "reference") -> Figure:
     """``y`` against ``x`` per ``hue`` from a table of :func:`analysis.summary.summarize`
     (one row per point), with its Student-t 95% band ``ci_low``–``ci_high`` when ``band``.
     For large runs: bootstrapping 100,000 realizations per point would take minutes and
     give the same band. The legend names every level of ``hue`` and what the bands are
     (the table's ``ci_method``, a column or an entry of its ``attrs``, when it has one);
-    each band has its line's colour."""
+    each band has its line's colour, and it covers no line (:func:`place_legend`).
+    ``invert_x`` runs the x axis from right to left (a tail that grows as its parameter
+    falls, say). ``reference`` draws a dotted horizontal line per level of ``hue`` in its
+    colour (its value without a bottleneck, say), named in the legend by
+    ``reference_label``."""
     fig, ax = plt.subplots(figsize=(7.0, 4.5))
     palette = hue_palette(table[hue])
     sns.lineplot(data=table, x=x, y=y, hue=hue, hue_order=list(palette), palette=palette,
                  style=hue, style_order=list(palette), markers=True, dashes=False,
                  errorbar=None, ax=ax)
+    handles, names = ax.get_legend_handles_labels()
     if band:
         for key, part in table.groupby(hue, sort=False):
             part = part.sort_values(x, kind="mergesort")
             ax.fill_between(part[x], part["ci_low"], part["ci_high"], alpha=0.25,
                             color=palette[key], linewidth=0)
-        handles, names = ax.get_legend_handles_labels()
         methods: list[Any] = (table["ci_method"].dropna().unique().tolist()
                               if "ci_method" in table else [table.attrs.get("ci_method")])
         method = str(methods[0]) if len(methods) == 1 and methods[0] else "ci_low to ci_high"
         handles.append(Patch(facecolor="0.5", alpha=0.25, linewidth=0))
-        names.append(f"band: {method}")
-        ax.legend(handles, names, title=hue, fontsize=8)
+        names.append(textwrap.fill(f"band: {method}", 36))
+    if reference:
+        for key, value in reference.items():
+            if key in palette:
+                ax.axhline(value, color=palette[key], linestyle=":", linewidth=1)
+        handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1))
+        names.append(reference_label)
     if log_x:
         ax.set_xscale("log")
     if log_y:
         ax.set_yscale("log")
+    if invert_x:
+        ax.invert_xaxis()
     ax.set_xlabel(xlabel or label(x, table.attrs.get("units")))
     ax.set_ylabel(ylabel or label(y, table.attrs.get("units")))
     if title:
         ax.set_title(title)
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.remove()
+    fig.tight_layout()
+    place_legend(ax, handles, names, title=hue, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -249,14 +337,27 @@ def _annotation(value: Any, column: str | None) -> str:
 
 #: The legend entry of a hatched cell of :func:`plot_best_heatmap`.
 TIE_LABEL = "hatched: tie, the best is not significantly faster than the runner-up"
+#: The legend entry of a cell whose winner has several names (one scheme under each).
+SAME_LABEL = f"A{SAME}B: one scheme under several names at this cell"
 #: The colour of the hatching of tied cells, dark enough on every cell colour.
 TIE_COLOR = (0.0, 0.0, 0.0, 0.5)
+
+
+def _cell_name(name: str) -> str:
+    """A winner's name in its cell: "GC = LCC = LCC-MMC-2" two names a line.
+
+    >>> _cell_name("GC = LCC = LCC-MMC-2")
+    'GC = LCC\\n= LCC-MMC-2'
+    """
+    parts = name.split(SAME)
+    return f"\n{SAME.lstrip()}".join(SAME.join(parts[i:i + 2])
+                                     for i in range(0, len(parts), 2))
 
 
 def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
                       annotate: str | None = "relative_margin", name: str = "best",
                       title: str | None = None, significant: str | None = None,
-                      tie_label: str = TIE_LABEL) -> Figure:
+                      tie_label: str = TIE_LABEL, same_label: str = SAME_LABEL) -> Figure:
     """Which scheme is best in each cell of an ``x`` × ``y`` grid, from
     :func:`analysis.frames.best_by_group` (grouped by ``[x, y]``): one colour per scheme,
     named on the colour bar, and each cell annotated "SCHEME\\n+12%" with ``annotate``
@@ -266,6 +367,10 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
     :func:`analysis.frames.paired_margin`): cells where it is False, whose winner is not
     significantly faster than the runner-up, are hatched as ties, and a legend below the
     grid says so with ``tie_label``. Missing values (no runner-up) are not ties.
+
+    A winner named "GC = LCC" (:func:`analysis.frames.merge_identical`: several names of one
+    scheme at that cell) is written a name or two a line, and the legend says what it
+    means with ``same_label``.
     """
     cells = best[best[name].notna()]
     if cells.empty:
@@ -283,7 +388,8 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
     for xv, yv, scheme, value in zip(cells[x], cells[y], cells[name], extra, strict=True):
         grid[row[yv], col[xv]] = code[scheme]
         note = _annotation(value, annotate)
-        text[row[yv], col[xv]] = f"{scheme}\n{note}" if note else str(scheme)
+        shown = _cell_name(str(scheme))
+        text[row[yv], col[xv]] = f"{shown}\n{note}" if note else shown
 
     palette = _palette(len(names))
     # Constrained layout keeps room below the axes for the ties' legend.
@@ -297,15 +403,19 @@ def plot_best_heatmap(best: pd.DataFrame, x: str, y: str,
     if colorbar is not None:
         colorbar.set_ticklabels(names)
         colorbar.set_label("best scheme")
+    entries: list[Any] = []
     if significant is not None:
         ties = pd.Series(cells[significant], dtype="boolean").eq(False).fillna(False)
         for xv, yv in zip(cells.loc[ties.to_numpy(), x], cells.loc[ties.to_numpy(), y],
                           strict=True):
             ax.add_patch(Rectangle((col[xv], row[yv]), 1, 1, fill=False, hatch="///",
                                    edgecolor=TIE_COLOR, linewidth=0))
-        fig.legend(handles=[Patch(facecolor="white", edgecolor=TIE_COLOR, hatch="///",
-                                  label=tie_label)],
-                   loc="outside lower center", fontsize=8, frameon=False)
+        entries.append(Patch(facecolor="white", edgecolor=TIE_COLOR, hatch="///",
+                             label=tie_label))
+    if any(SAME in str(v) for v in names):
+        entries.append(Patch(facecolor="none", edgecolor="none", label=same_label))
+    if entries:
+        fig.legend(handles=entries, loc="outside lower center", fontsize=8, frameon=False)
     # The smallest y at the bottom, as on any other plot.
     ax.invert_yaxis()
     ax.set_xlabel(label(x, best.attrs.get("units")))
@@ -321,7 +431,7 @@ def plot_frontier(table: pd.DataFrame, x: str = "mean_messages",
     """Every row of ``table`` as a point, the Pareto-optimal ones (both coordinates
     minimized; the ``pareto`` column, computed when absent) starred and joined by the
     frontier's staircase. ``annotate`` names a column written next to each point (e.g.
-    ``load``).
+    ``load``). The legend covers no point.
     """
     data = table if "pareto" in table.columns else pareto_frontier(table, x, y)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -341,11 +451,15 @@ def plot_frontier(table: pd.DataFrame, x: str = "mean_messages",
     handles.append(Line2D([], [], marker="*", markersize=12, markerfacecolor="none",
                           markeredgecolor="black", color="black", linestyle="--"))
     names.append("Pareto optimal")
-    ax.legend([h for h in handles if h is not None], names, title=hue, fontsize=8)
+    if legend is not None:
+        legend.remove()
     ax.set_xlabel(label(x, table.attrs.get("units")))
     ax.set_ylabel(label(y, table.attrs.get("units")))
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    place_legend(ax, [h for h in handles if h is not None], names, title=hue, fontsize=8)
+    fig.tight_layout()
     return fig
 
 

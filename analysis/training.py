@@ -56,10 +56,11 @@ def training_progress(summary: pd.DataFrame, quantiles: tuple[float, float] = (0
 def plot_training_progress(summary: pd.DataFrame, title: str | None = None,
                            quantiles: tuple[float, float] = (0.1, 0.9)) -> Figure:
     """Completed iterations against wall-clock time, a line per scheme (the mean over
-    realizations) with a band between two quantiles over realizations."""
+    realizations) with a band between two quantiles over realizations; the legend covers
+    no line."""
     import matplotlib.pyplot as plt
 
-    from pssim.analysis.plots import hue_palette
+    from pssim.analysis.plots import hue_palette, place_legend
 
     progress = training_progress(summary, quantiles)
     palette = hue_palette(progress["scheme"])
@@ -70,11 +71,12 @@ def plot_training_progress(summary: pd.DataFrame, title: str | None = None,
                          color=palette[scheme], alpha=0.2, linewidth=0)
     ax.set_xlabel("wall-clock time (s)")
     ax.set_ylabel("completed iterations")
-    low, high = (f"{100 * q:g}%" for q in quantiles)
-    ax.legend(title=f"scheme (band: {low}–{high} of realizations)", fontsize=8)
     if title:
         ax.set_title(title)
     ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    low, high = (f"{100 * q:g}%" for q in quantiles)
+    place_legend(ax, title=f"scheme (band: {low}–{high} of realizations)", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pssim.analysis.frames import best_by_group, paired_margin, pareto_frontier
+from pssim.analysis.frames import (
+    SAME,
+    best_by_group,
+    merge_identical,
+    paired_margin,
+    pareto_frontier,
+)
 from pssim.analysis.summary import ci_method, summarize
 from pssim.config import Config
 from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, bandwidths, register
@@ -23,6 +29,11 @@ CONFIDENCE = 0.95
 TIE_LABEL = ("hatched: tie, the best is not significantly faster than the runner-up "
              f"(paired on the same realizations, {100 * CONFIDENCE:g}% Student-t interval of "
              "the mean difference in T contains 0)")
+#: What the results of schemes must share to be one scheme at a cell, and what a cell
+#: named "GC = LCC" means.
+SAME_COLUMNS = ("completion_time", "messages", "messages_sent")
+SAME_LABEL = (f"A{SAME}B: one scheme under several names at this (r, B): the same T and "
+              "messages in every realization")
 
 
 def schemes_at(config: Config) -> list[str]:
@@ -37,7 +48,8 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     """summary.csv, the best-scheme heatmaps (best.png/.csv over the paper's schemes,
     best_lcc_family.png/.csv with LCC(p) too) with their paired tests (best_paired.csv,
     best_lcc_family_paired.csv: cells whose winner is not significantly faster than the
-    runner-up are hatched as ties), frontier.csv (Pareto flags per (r, bandwidth)) and the
+    runner-up are hatched as ties; schemes that are one at a cell are named together, "GC
+    = LCC = LCC-MMC-2", and ranked as one), frontier.csv (Pareto flags per (r, bandwidth)) and the
     frontier figure at one (r, bandwidth)."""
     from pssim.analysis.plots import plot_best_heatmap, plot_frontier
 
@@ -51,23 +63,26 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     size = (c.message_size or float("nan")) / 1e6
     setting = f"fifo, N = {c.workers}, {size:g} MB, {c.reps} realizations"
     by = ["master_bandwidth", "load"]
-    paper = study.data["scheme"].isin(PAPER_SCHEMES)
-    best = best_by_group(summary[summary["paper_scheme"]], by)
-    family = best_by_group(summary, by)
-    for table, rows, name, heading in (
-            (best, study.data[paper], "best", "Fastest of the paper's schemes"),
-            (family, study.data, "best_lcc_family",
-             "Fastest scheme including LCC(p), p dividing r")):
+    paper = study.data[study.data["scheme"].isin(PAPER_SCHEMES)]
+    tables = {}
+    for rows, name, heading in (
+            (paper, "best", "Fastest of the paper's schemes"),
+            (study.data, "best_lcc_family", "Fastest scheme including LCC(p), p dividing r")):
+        # Schemes that are one at a cell (GC, LCC and LCC-MMC-2 at r = 2) are ranked as
+        # the one scheme they are, so that the runner-up is a scheme that differs.
+        one = merge_identical(rows, SUMMARY_KEYS[:2], columns=SAME_COLUMNS)
+        table = best_by_group(summarize(one, by=SUMMARY_KEYS), by)
         # Both rank the same means with the same order among equals, so their best and
         # runner-up agree cell by cell.
-        paired = paired_margin(rows, by, confidence=CONFIDENCE)
+        paired = paired_margin(one, by, confidence=CONFIDENCE)
         output.table(paired, f"{name}_paired")
         marked = table.merge(paired[[*by, "significant"]], on=by, how="left")
         output.figure(plot_best_heatmap(
             output.shown(marked), x="master_bandwidth", y="load", significant="significant",
-            tie_label=TIE_LABEL, title=(
+            tie_label=TIE_LABEL, same_label=SAME_LABEL, title=(
                 f"{heading} ({setting})\nmargin: mean T of the runner-up over the "
                 "winner's, relative to the runner-up's")), name, table)
+        tables[name] = table
 
     frontier = pareto_frontier(summary, by=["load", "master_bandwidth"])
     output.table(frontier, "frontier")
@@ -79,7 +94,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         f"Completion time against communication load, r = {r}, "
         f"B = {shown['master_bandwidth'].iloc[0]:g} {unit}\n({setting})")),
         f"frontier_r{r}", point)
-    return best
+    return tables["best"]
 
 
 SCENARIO = register(Scenario(

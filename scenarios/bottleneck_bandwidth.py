@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from pssim.analysis.frames import best_by_group
 from pssim.analysis.summary import summarize
@@ -185,18 +184,11 @@ def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log
           title: str) -> Any:
     from pssim.analysis.plots import plot_summary_vs
 
-    fig = plot_summary_vs(table, "master_bandwidth", y, band=y == "mean_completion_time",
-                          log_x=True, log_y=log_y, ylabel=ylabel, title=title)
-    ax = fig.axes[0]
-    colors = dict(zip(table["scheme"].unique().tolist(), sns.color_palette(), strict=False))
-    for scheme, part in reference.groupby("scheme", sort=False):
-        if scheme in colors:
-            ax.axhline(float(part[y].iloc[0]), color=colors[scheme], linestyle=":",
-                       linewidth=1)
-    ax.text(0.99, 0.01, "dotted: network none (B → ∞)", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=7)
-    return fig
-
+    return plot_summary_vs(
+        table, "master_bandwidth", y, band=y == "mean_completion_time", log_x=True,
+        log_y=log_y, ylabel=ylabel, title=title,
+        reference=reference.groupby("scheme", sort=False)[y].first().astype(float).to_dict(),
+        reference_label="network none (B → ∞)")
 
 
 #: The swept bandwidths (half decades). fifo and fair run at each as a factor; tcp too, as

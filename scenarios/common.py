@@ -145,6 +145,9 @@ class Scenario:
     point_reps: Callable[[Config, int], int] | None = None
     #: What config.json records besides the configuration and the factors.
     settings: Callable[[Config], dict[str, Any]] | None = None
+    #: Raises a ConfigError when the report cannot be made from this configuration (the
+    #: closed forms of Fig. 1 need network none, say), before anything is simulated.
+    check: Callable[[Config], None] | None = None
     #: Realizations per task: smaller where points run on the SimPy engine, so that the
     #: processes share the slow points evenly (results never depend on it).
     chunk_size: int = DEFAULT_CHUNK_SIZE
@@ -189,6 +192,8 @@ class Scenario:
                                   "so it cannot be overridden")
         reps = integer("reps", self.default_reps if reps is None else reps, low=1)
         config = Config(**{**self.base, **overrides, "reps": reps, "seed": seed})
+        if self.check is not None:
+            self.check(config)
         points = self.points(config)
         output = Output(Path("results") / self.name if out is None else out,
                         ("png", "svg") if svg else ("png",), bandwidth_unit=bandwidth_unit)
@@ -200,7 +205,7 @@ class Scenario:
             "points": json.loads(json.dumps(points, default=_plain))},
             seed=config.seed, seeding="root",
             chunk_size=self.chunk_size if chunk_size is None else chunk_size, executor=executor,
-            workers_per_host=workers_per_host, progress=progress)
+            workers_per_host=workers_per_host, progress=progress, label=self.name)
         if report.failures:
             first = report.failures[0]
             raise ConfigError("scenario", self.name, f"failed at {len(report.failures)} "

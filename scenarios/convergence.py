@@ -17,8 +17,14 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pandas as pd
+from tqdm.auto import tqdm
 
-from pssim.analysis.convergence import convergence_table, loss_curves, plot_loss_curves
+from pssim.analysis.convergence import (
+    convergence_table,
+    loss_curves,
+    plot_loss_curves,
+    rising,
+)
 from pssim.config import Config
 from pssim.learning import Problem, train
 from pssim.scenarios.common import Output, Scenario, Study, register
@@ -69,18 +75,22 @@ def _train(fields: dict[str, Any], points: str, basis: str) -> tuple[pd.DataFram
     return result.summary[keep], result.initial_loss, result.optimal_loss
 
 
-def _in_parallel(jobs: list[tuple[dict[str, Any], str, str]]) -> list[Any]:
+def _in_parallel(jobs: list[tuple[dict[str, Any], str, str]], progress: bool = False
+                 ) -> list[Any]:
     """The jobs on a process per core, each with single-threaded BLAS: the numbers' d × d
     products gain nothing from threads, and threads of their own would oversubscribe the
     cores (docs/performance.md, section 8). Fresh processes read the setting as they
-    start; the parent's own is left as it was."""
+    start; the parent's own is left as it was. With ``progress``, a bar counts the jobs
+    done."""
     names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update(dict.fromkeys(names, "1"))
     try:
         with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1),
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(_train, *zip(*jobs, strict=True)))
+            return list(tqdm(pool.map(_train, *zip(*jobs, strict=True)), total=len(jobs),
+                             disable=not progress, unit="run",
+                             desc="convergence: training runs"))
     finally:
         for name, value in saved.items():
             if value is None:
@@ -104,7 +114,7 @@ def report(study: Study, output: Output) -> pd.DataFrame:
                     "scheme": s}, points, basis)
                   for n in TABLE_WORKERS for points, basis in POINTS.items()
                   for s in schemes if points == "chebyshev" or s.startswith("LCC")]
-    done = _in_parallel(training + table_jobs)
+    done = _in_parallel(training + table_jobs, study.progress)
     runs, table_runs = done[:len(training)], done[len(training):]
     initial, optimal = runs[0][1], runs[0][2]
     keys = [key for key in SETTINGS for _ in schemes]
@@ -120,7 +130,9 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     for key, setting in LABELS.items():
         part = summary[summary["setting"] == setting]
         curves = loss_curves(part, initial)
-        fig = plot_loss_curves(curves, optimal, title=(
+        fig = plot_loss_curves(curves, optimal, note=rising_note(
+            curves, times[(times["setting"] == setting) & (times["within"] == WITHIN[0])],
+            optimal), title=(
             f"Least squares, m = {PROBLEM[0]}, d = {PROBLEM[1]}: {setting}\n(N = {c.workers}, "
             f"r = {c.load}, {c.reps} realizations, decode time modelled)"))
         output.figure(fig, f"loss_{key}", curves)
@@ -135,6 +147,25 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     output.table(decode, "decode_error")
     output.text(finding(times, decode, optimal), "finding.txt")
     return summary
+
+
+def rising_note(curves: pd.DataFrame, table: pd.DataFrame, optimal: float) -> str | None:
+    """Why a scheme's median loss comes within 1% of f(w*) and rises again, from its row of
+    the time-to-target ``table`` (one setting): its decoding over the reals is
+    ill-conditioned, and a bad decode throws the iterate off, which the next iterations
+    start from. None when no scheme rises."""
+    rows = table.set_index("scheme")
+    parts = []
+    for scheme in rising(curves, (1 + WITHIN[0]) * optimal):
+        row = rows.loc[scheme]
+        parts.append(
+            f"{scheme}'s median loss comes within {WITHIN[0]:.0%} of f(w*) = {optimal:.4g} "
+            f"and rises again, to {row['median_final_loss']:.4g} after {ITERATIONS} "
+            f"iterations: its decoding over the reals is ill-conditioned (condition number "
+            f"up to {row['worst_condition_number']:.2g}, relative gradient error ‖Ĝ − G‖/‖G‖ "
+            f"up to {row['worst_gradient_error']:.2g}), so a bad decode throws "
+            "the iterate off, and the next iterations start from there.")
+    return " ".join(parts) or None
 
 
 def first_failing(decode: pd.DataFrame, scheme: str, points: str) -> str:

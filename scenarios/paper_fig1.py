@@ -6,8 +6,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pssim.api import analyze
+from pssim.api import analyze, prepare
+from pssim.config import Config
+from pssim.engines.analytic import unsupported
+from pssim.errors import ConfigError
 from pssim.scenarios.common import Output, Scenario, Study, register
+
+
+def closed_forms_apply(config: Config) -> None:
+    """Refuse, before simulating, a configuration the closed forms (eqs. 15 and 18) do not
+    cover: the figure sets Monte Carlo beside them."""
+    prepared = prepare(config)
+    why = unsupported(prepared.schemes, prepared.network, prepared.compute,
+                      prepared.training)
+    if why is not None:
+        raise ConfigError("scenario", "paper_fig1", f"sets Monte Carlo beside the closed "
+                          f"forms (eqs. 15 and 18), and {why}")
 
 
 def report(study: Study, output: Output) -> pd.DataFrame:
@@ -42,5 +56,6 @@ SCENARIO = register(Scenario(
     default_reps=100_000,
     base={"scheme": ["GC", "LCC", "LCC-MMC"], "workers": 10, "load": 5, "mu": 10.0,
           "alpha": 0.01, "network": "none"},
+    check=closed_forms_apply,
     report=report,
 ))

@@ -16,6 +16,7 @@ import pandas as pd
 from pssim import provenance
 from pssim.assumptions import describe
 from pssim.config import Config
+from pssim.files import write_atomically
 from pssim.scenarios.common import execute, load
 
 #: The scenarios of the report, in its order.
@@ -82,32 +83,44 @@ def write_report(out: Path, seconds: dict[str, float], reps: int | None) -> Path
                 parts += [f"### {heading}", "", *([text, ""] if text else []),
                           markdown_table(pd.read_csv(folder / table)), ""]
     path = out / "REPORT.md"
-    path.write_text("\n".join(parts))
+    text = "\n".join(parts)
+    write_atomically(path, lambda p: p.write_text(text))
     return path
+
+
+def thumbnail(png: Path, target: Path) -> Path:
+    """A copy of ``png`` at half its size, written to a temporary name and renamed."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        small = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
+    write_atomically(target, lambda path: small.save(path, format="PNG"))
+    return target
 
 
 def gallery(out: Path, folder: Path) -> None:
     """Small copies of the report's figures, for the README."""
-    from matplotlib.image import thumbnail
-
     folder.mkdir(parents=True, exist_ok=True)
     for name in MAIN:
         for png in sorted((out / name).glob("*.png")):
-            thumbnail(str(png), str(folder / png.name), scale=0.5)
+            thumbnail(png, folder / png.name)
 
 
 def make_report(out: Path, reps: int | None = None, seed: int = 0,
                 gallery_dir: Path | None = None, progress: bool | None = None,
                 say: Callable[[str], Any] = print, **options: Any) -> Path:
-    """Run the report's scenarios into ``out`` and write REPORT.md; ``say`` reports each
-    scenario's time as it finishes; ``options`` go to each scenario's run (``executor``,
-    say)."""
+    """Run the report's scenarios into ``out`` and write REPORT.md; ``say`` names each
+    scenario as it starts and gives its time as it finishes, while its progress bar (on
+    stderr, when ``progress``) is named after it too; ``options`` go to each scenario's run
+    (``executor``, say)."""
     seconds = {}
-    for name in MAIN:
+    for i, name in enumerate(MAIN, start=1):
+        size = load(name).default_reps if reps is None else reps
+        say(f"[{i}/{len(MAIN)}] {name} ({size} realizations per point)")
         start = time.perf_counter()
         execute(name, reps, seed, out / name, svg=False, progress=progress, **options)
         seconds[name] = time.perf_counter() - start
-        say(f"{name}: {seconds[name]:.1f} s")
+        say(f"{name}: done in {seconds[name]:.1f} s")
     path = write_report(out, seconds, reps)
     if gallery_dir is not None:
         gallery(out, gallery_dir)

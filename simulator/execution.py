@@ -188,7 +188,7 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
                executor: str = "processes", workers_per_host: int | None = None,
                scheduler: str | None = None, connect_timeout: float = 10.0,
                resume: bool = False, force: bool = False, progress: bool = False,
-               log: Callable[[str], Any] | None = None) -> Report:
+               log: Callable[[str], Any] | None = None, label: str = "sweep") -> Report:
     """Simulate each point (Config fields, with ``scheme`` and ``reps``) into ``out``, in
     chunks of realizations on ``executor``, writing each chunk as it finishes.
 
@@ -197,7 +197,8 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
     chunks of this one, is refused. ``seeding`` is ``point`` (each point's draws from
     :func:`point_seed`) or ``root`` (every point draws from ``seed`` itself: common random
     numbers across points, as the scenarios compare them). ``log`` receives one line per
-    notable event (a chunk redone). Raises :class:`Interrupted` on Ctrl-C and
+    notable event (a chunk redone); ``label`` names the progress bar (a scenario's name,
+    say). Raises :class:`Interrupted` on Ctrl-C and
     :class:`DiskFull` when the disk fills, after keeping every finished chunk.
     """
     if executor not in EXECUTORS:
@@ -248,7 +249,7 @@ def run_points(points: list[dict[str, Any]], out: str | Path, *, description: di
                 # Written only once the folder is known to hold this run or nothing, so
                 # that a refused run never takes the folder from the run it holds.
                 _write_text(folder / "sweep.json", json.dumps(resolved_json, indent=2))
-                _run(plan, failed, folder, meta, pool, progress, say, report)
+                _run(plan, failed, folder, meta, pool, progress, say, report, label)
             report.failures = [{"point": i, "parameters": _plain(points[i]), "error": e}
                                for i, e in sorted(failed.items())]
             _write_text(folder / "failures.json", json.dumps(report.failures, indent=2))
@@ -321,7 +322,7 @@ def _plan(points: list[_Point | None], chunk_size: int) -> list[tuple[_Chunk, _P
 
 def _run(plan: list[tuple[_Chunk, _Point]], failed: dict[int, str], folder: Path,
          meta: dict[str, Any], pool: _Pool, progress: bool, say: Callable[[str], Any],
-         report: Report) -> None:
+         report: Report, label: str) -> None:
     start_time = time.perf_counter()
     tasks: list[_Chunk] = []
     slow: list[_Chunk] = []
@@ -337,7 +338,7 @@ def _run(plan: list[tuple[_Chunk, _Point]], failed: dict[int, str], folder: Path
     todo = slow + tasks
     pending: dict[cf.Future[pd.DataFrame | None], _Chunk] = {}
     with tqdm(total=sum(c.stop - c.start for c in todo), unit="rep", disable=not progress,
-              desc="sweep", smoothing=0.1) as bar:
+              desc=label, smoothing=0.1) as bar:
         # Finished chunks are written and released as they come, with a bounded number of
         # tasks in flight (two per worker; the serial executor runs each as it is
         # submitted), so memory does not grow with the size of the run.

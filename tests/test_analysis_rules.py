@@ -290,7 +290,8 @@ def realizations() -> pd.DataFrame:
 def legend_texts(fig: Figure) -> list[str]:
     legend = fig.axes[0].get_legend()
     assert legend is not None
-    return [t.get_text() for t in legend.get_texts()]
+    # Long entries are wrapped onto several lines: compared as words.
+    return [" ".join(t.get_text().split()) for t in legend.get_texts()]
 
 
 def test_plot_metric_vs_log_scales_and_legend(realizations: pd.DataFrame) -> None:
