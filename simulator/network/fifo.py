@@ -145,10 +145,11 @@ class Fifo(Discipline):
         return np.where(flying, np.where(past, size, partial), 0.0)
 
     def arrays(self, ready: np.ndarray, identify: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Each uplink and the master's link by the Lindley recursion, vectorized over
-        realizations. Receptions come per message when ``identify``; otherwise as the
-        sorted departures from the master's link, which is all a count rule needs (and
-        avoids the stable sort that identifying equal arrivals requires)."""
+        """Each uplink and the master's link by the Lindley recursion, a compiled loop
+        over each realization's queues (:func:`departures`). Receptions come per message
+        when ``identify``; otherwise as the sorted departures from the master's link,
+        which is all a count rule needs (and avoids the stable sort that identifying equal
+        arrivals requires)."""
         reps, n, m = ready.shape
         # Each uplink sends its worker's messages one at a time, in the order they are ready.
         sent = np.empty((reps, n, m))
