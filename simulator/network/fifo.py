@@ -165,14 +165,18 @@ class Fifo(Discipline):
             return sent, departures(flat, self.master_time)
         # A stable sort is four times slower, and only realizations with equal arrivals
         # need it: sort those again.
-        order = np.argsort(flat, axis=1)
-        queue = np.take_along_axis(flat, order, axis=1)
+        size = n * m
+        # Flat indices of the messages in queue order: one gather and one scatter, three
+        # times faster than numpy's take_along_axis and put_along_axis.
+        where = np.argsort(flat, axis=1) + size * np.arange(reps)[:, None]
+        queue = flat.ravel()[where]
         tied = (queue[:, 1:] == queue[:, :-1]).any(axis=1)
         if tied.any():
-            order[tied] = np.argsort(flat[tied], axis=1, kind="stable")
-            queue[tied] = np.take_along_axis(flat[tied], order[tied], axis=1)
-        received = np.empty_like(flat)
-        np.put_along_axis(received, order, departures(queue, self.master_time), axis=1)
+            where[tied] = (np.argsort(flat[tied], axis=1, kind="stable")
+                           + size * np.flatnonzero(tied)[:, None])
+            queue[tied] = flat.ravel()[where[tied]]
+        received = np.empty(reps * size)
+        received[where] = departures(queue, self.master_time)
         return sent, received.reshape(reps, n, m)
 
 
