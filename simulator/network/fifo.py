@@ -163,15 +163,15 @@ class Fifo(Discipline):
         if not identify:
             flat.sort(axis=1)  # in place: the arrivals are not needed in message order
             return sent, departures(flat, self.master_time)
-        # A stable sort is four times slower, and only realizations with equal arrivals
-        # need it: sort those again.
-        size = n * m
         # Flat indices of the messages in queue order: one gather and one scatter, three
         # times faster than numpy's take_along_axis and put_along_axis.
+        size = n * m
         where = np.argsort(flat, axis=1) + size * np.arange(reps)[:, None]
         queue = flat.ravel()[where]
         tied = (queue[:, 1:] == queue[:, :-1]).any(axis=1)
         if tied.any():
+            # A stable sort is four times slower, and only realizations with equal
+            # arrivals need it: sort those again.
             where[tied] = (np.argsort(flat[tied], axis=1, kind="stable")
                            + size * np.flatnonzero(tied)[:, None])
             queue[tied] = flat.ravel()[where[tied]]
