@@ -250,9 +250,9 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
     assert "pssim" in imported
 
 
-def test_only_fifo_queues_load_the_compiler() -> None:
+def test_only_compiled_networks_load_the_compiler() -> None:
     # numba (about half a second to load, and to compile once) serves the vectorized
-    # engine's fifo queues only: a run without them never imports it.
+    # engine's fifo queues and fair link only: a run without them never imports it.
     code = ("import sys, pssim; pssim.run('LCC-MMC', 6, 2, reps=3, {}); "
             "print('numba' in sys.modules)")
     loaded = []
