@@ -235,7 +235,8 @@ def test_an_install_claims_only_the_pssim_name(tmp_path: Path) -> None:
 
 # -- a fast command line ------------------------------------------------------------------
 
-HEAVY = ("pandas", "scipy", "seaborn", "matplotlib", "simpy", "dask", "distributed")
+HEAVY = ("pandas", "scipy", "seaborn", "matplotlib", "simpy", "dask", "distributed", "numba",
+         "llvmlite")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["scenario", "--help"]])
@@ -247,6 +248,21 @@ def test_help_imports_nothing_heavy(args: list[str]) -> None:
                 for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))
     assert "pssim" in imported
+
+
+def test_only_compiled_networks_load_the_compiler() -> None:
+    # numba (about half a second to load, and to compile once) serves the vectorized
+    # engine's fifo queues and fair link only: a run without them never imports it.
+    code = ("import sys, pssim; pssim.run('LCC-MMC', 6, 2, reps=3, {}); "
+            "print('numba' in sys.modules)")
+    loaded = []
+    for options in ("", "network='fifo', message_size=1, master_bandwidth=2",
+                    "network='fifo', message_size=1, master_bandwidth=2, engine='des'"):
+        done = subprocess.run([sys.executable, "-c", code.format(options)],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        loaded.append(done.stdout.split()[-1])
+    assert loaded == ["False", "True", "False"]
 
 
 def test_python_dash_m_pssim_is_the_pssim_command() -> None:

@@ -145,46 +145,54 @@ class Fifo(Discipline):
         return np.where(flying, np.where(past, size, partial), 0.0)
 
     def arrays(self, ready: np.ndarray, identify: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Each uplink and the master's link by the Lindley recursion, vectorized over
-        realizations. Receptions come per message when ``identify``; otherwise as the
-        sorted departures from the master's link, which is all a count rule needs (and
-        avoids the stable sort that identifying equal arrivals requires)."""
+        """Each uplink and the master's link by the Lindley recursion, a compiled loop
+        over each realization's queues (:func:`departures`). Receptions come per message
+        when ``identify``; otherwise as the sorted departures from the master's link,
+        which is all a count rule needs (and avoids the stable sort that identifying equal
+        arrivals requires)."""
         reps, n, m = ready.shape
-        up, lat, down = self.uplink_time, self.latency, self.master_time
-        sent = np.empty_like(ready)
-        end = np.full((reps, n), -np.inf)
-        arrival = np.empty_like(ready)
-        for j in range(m):  # each uplink sends its worker's messages one at a time, in order
-            sent[:, :, j] = np.maximum(ready[:, :, j], end)
-            end = sent[:, :, j] + up
-            arrival[:, :, j] = end + lat
+        # Each uplink sends its worker's messages one at a time, in the order they are ready.
+        sent = np.empty((reps, n, m))
+        arrival = np.empty((reps, n, m))
+        _serve(ready.reshape(reps * n, m), self.uplink_time, sent.reshape(reps * n, m),
+               arrival.reshape(reps * n, m))
+        arrival += self.latency
         # The master's link serves in order of arrival; a stable sort of the (worker,
         # message) flattening breaks equal arrivals by lower worker, then earlier message.
         flat = arrival.reshape(reps, n * m)
-        # Position-major (one row per place in the queue) so that each step of the
-        # recursion reads one contiguous row.
-        if identify:
+        if not identify:
+            flat.sort(axis=1)  # in place: the arrivals are not needed in message order
+            return sent, departures(flat, self.master_time)
+        # Flat indices of the messages in queue order: one gather and one scatter, three
+        # times faster than numpy's take_along_axis and put_along_axis.
+        size = n * m
+        where = np.argsort(flat, axis=1) + size * np.arange(reps)[:, None]
+        queue = flat.ravel()[where]
+        tied = (queue[:, 1:] == queue[:, :-1]).any(axis=1)
+        if tied.any():
             # A stable sort is four times slower, and only realizations with equal
             # arrivals need it: sort those again.
-            order = np.argsort(flat, axis=1)
-            # Flat indices of the messages in queue order, one column per realization.
-            where = (order + (np.arange(reps) * (n * m))[:, None]).T
-            queue = flat.ravel()[where]
-            tied = (queue[1:] == queue[:-1]).any(axis=0)
-            if tied.any():
-                order = np.argsort(flat[tied], axis=1, kind="stable")
-                where[:, tied] = (order + (np.flatnonzero(tied) * (n * m))[:, None]).T
-                queue[:, tied] = flat.ravel()[where[:, tied]]
-        else:
-            queue = np.ascontiguousarray(np.sort(flat, axis=1).T)
-        leave = np.empty_like(queue)
-        last = np.full(reps, -np.inf)
-        for k in range(n * m):
-            np.maximum(queue[k], last, out=last)
-            last += down
-            leave[k] = last
-        if not identify:
-            return sent, np.ascontiguousarray(leave.T)
-        received = np.empty(reps * n * m)
-        received[where] = leave
+            where[tied] = (np.argsort(flat[tied], axis=1, kind="stable")
+                           + size * np.flatnonzero(tied)[:, None])
+            queue[tied] = flat.ravel()[where[tied]]
+        received = np.empty(reps * size)
+        received[where] = departures(queue, self.master_time)
         return sent, received.reshape(reps, n, m)
+
+
+def departures(queue: np.ndarray, service: float) -> np.ndarray:
+    """Departures from a link that serves each row's arrivals in that order, one at a
+    time, for ``service`` seconds each: D_k = max(a_k, D_{k-1}) + service, one compiled
+    step per position. The max-plus form of the same recursion, D_k = (k+1)·service +
+    max_{j≤k}(a_j − j·service), needs no loop but rounds differently, which would change
+    results; the sequential form keeps them bit for bit."""
+    leave = np.empty(queue.shape)
+    _serve(queue, service, leave, leave)
+    return leave
+
+
+def _serve(arrival: np.ndarray, service: float, start: np.ndarray, leave: np.ndarray) -> None:
+    # Imported here: runs that never serve a fifo queue never load numba.
+    from pssim.network.lindley import lindley
+
+    lindley(np.ascontiguousarray(arrival, dtype=np.float64), float(service), start, leave)
