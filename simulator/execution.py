@@ -633,9 +633,15 @@ class _Executor:
                 # pool has no public handle on its processes; its private map is read
                 # defensively, so that a change to it only loses the early exit.
                 processes = list((getattr(self._pool, "_processes", None) or {}).values())
+                manager = getattr(self._pool, "_executor_manager_thread", None)
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 for process in processes:
                     process.terminate()
+                # The pool's manager thread closes its wake-up pipe when it sees the
+                # workers gone; the interpreter's exit writes to that pipe, and the race
+                # between them prints a 'Bad file descriptor' traceback. Let it finish.
+                if isinstance(manager, threading.Thread):
+                    manager.join(timeout=10)
         if self._client is not None:
             cluster = self._client.cluster
             self._client.close()

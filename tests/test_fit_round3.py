@@ -1,4 +1,4 @@
-"""``pssim fit``, issue 18: constant traces are not estimable, durations and keys of the
+"""``pssim fit``: constant traces are not estimable, durations and keys of the
 wrong type are converted or refused, the user's own column names, what a threshold
 finds, and a slowdown chosen by the evidence (docs/fitting.md)."""
 
