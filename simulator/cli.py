@@ -1,8 +1,10 @@
 """The ``pssim`` command line.
 
 ``pssim run``'s options are the fields of :class:`~pssim.config.Config`, with their help
-texts, so a new parameter appears here by itself. Heavy packages (pandas, SimPy, SciPy,
-matplotlib) are imported only by the command that needs them, so ``pssim --help`` is fast.
+texts, so a new parameter appears here by itself. They are read from :mod:`pssim.fields`,
+plain data, and everything heavy (pydantic and the Config, pandas, SimPy, SciPy,
+matplotlib) is imported only by the command that needs it, so ``pssim --help`` is fast
+(docs/performance.md, "Start-up").
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pssim.config import Config, grouped, help_text
 from pssim.errors import ConfigError, Note, finite, writable_folder
+from pssim.fields import SPECS, grouped
 from pssim.files import TABLE_SUFFIXES_TEXT, is_parquet, is_table
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from pssim.config import Config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -162,19 +166,18 @@ def _config_options(skip: tuple[str, ...] = (), defaults: bool = True,
     itself, so the command line and the Python API accept the same values and report the
     same errors. An option not given is None; ``defaults`` shows the Config's default in
     the help."""
-    from pssim.config import kind
 
     def decorate(command: Any) -> Any:
         params = []
-        for name, info in Config.model_fields.items():
+        for name, spec in SPECS.items():
             if name in skip:
                 continue
-            shown = _shown(info.default)
+            shown = _shown(spec.default)
             # Given options only reach the Config, so that what a file of durations
             # implies (N, r, reps) is used where nothing was given.
-            text = help_text(name) + (f" [default: {shown}]" if defaults and shown else "")
+            text = spec.help + (f" [default: {shown}]" if defaults and shown else "")
             option = typer.Option(f"--{name.replace('_', '-')}", help=_literal(text),
-                                  metavar=_METAVARS.get(kind(name), "TEXT"),
+                                  metavar=_METAVARS.get(spec.kind, "TEXT"),
                                   rich_help_panel=panel)
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
                                             default=None,
@@ -447,7 +450,7 @@ _SAMPLED = ("workers", "load", "iterations", "reps", "seed", "compute_times",
 
 
 @app.command()
-@_config_options(skip=tuple(name for name in Config.model_fields if name not in _SAMPLED))
+@_config_options(skip=tuple(name for name in SPECS if name not in _SAMPLED))
 def sample(
     *,
     out: Annotated[Path, typer.Option(

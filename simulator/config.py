@@ -1,8 +1,10 @@
 """The configuration of a run: one frozen, validated object (docs/model.md, "Configuration").
 
-Every parameter is declared once, here, with its help text and unit. The Python API
-(``simulate``, ``run``), the command line's options, the sweep file's schema and the saved
-``config.json`` all derive from :class:`Config`, so a new parameter is one more field.
+Every parameter is a field here, with its validation; its default, help text and kind are
+plain data in :mod:`pssim.fields` (which the command line reads without importing pydantic).
+The Python API (``simulate``, ``run``), the command line's options, the sweep file's schema
+and the saved ``config.json`` all derive from these two, so a new parameter is one more
+field and one more entry.
 Fields hold plain values (names, numbers, paths); which scheme, compute model or network
 discipline a name stands for is resolved by the layers above, through their registries.
 """
@@ -14,9 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from pydantic.config import JsonDict
 
 from pssim.errors import ConfigError, finite, integer
+from pssim.fields import SPECS
 from pssim.units import bandwidth, delay, nbytes
 
 #: The largest seed: the summary's seed column is int64.
@@ -70,9 +72,9 @@ def _choice(options: tuple[str, ...]) -> Any:
     return check
 
 
-def _straggler(kind: str) -> JsonDict:
-    """A field of the straggler model: a key of the [stragglers] table."""
-    return {"kind": kind, "group": "stragglers"}
+def _field(name: str) -> Any:
+    """The field ``name`` with its default and help text from :data:`pssim.fields.SPECS`."""
+    return Field(SPECS[name].default, description=SPECS[name].help)
 
 
 def _name(name: str, value: Any) -> str:
@@ -196,142 +198,50 @@ class Config(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    scheme: Annotated[tuple[str, ...], _checked(_names)] = Field(
-        ("all",), description="Scheme name, comma-separated list run on common random "
-        "numbers, LCC(p), or 'all' (GC, LCC, LCC-MMC, LCC-MMC-2, UC-MMC, UC-MMC-PG).",
-        json_schema_extra={"kind": "names"})
-    workers: Annotated[int, _count(1)] = Field(
-        40, description="Number of workers N.", json_schema_extra={"kind": "int"})
-    load: Annotated[int, _count(1)] = Field(
-        4, description="Computation load r per worker, 1..N.",
-        json_schema_extra={"kind": "int"})
-    polynomials: Annotated[int | None, _checked(_optional_count)] = Field(
-        None, description="Polynomials p of the LCC family (must divide the load); default "
-        "p = r.", json_schema_extra={"kind": "int"})
-    pg_tolerance: Annotated[float, _checked(_tolerance)] = Field(
-        0.05, description="UC-MMC-PG tolerance τ in [0, 1): it stops at ⌈(1−τ)N⌉ "
-        "partitions.", json_schema_extra={"kind": "float"})
-    mu: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0, low_open=True))] = Field(
-        10.0, description="Straggling rate μ > 0 of the exponential family (1/seconds).",
-        json_schema_extra=_straggler("float"))
-    alpha: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0))] = Field(
-        0.01, description="Minimum duration α >= 0 of one computation (seconds).",
-        json_schema_extra=_straggler("float"))
-    family: Annotated[str, _checked(_name)] = Field(
-        "exponential", description="Straggler family of the random part Y of a duration "
-        "X = (alpha + Y)·slowdowns: exponential (mu), gamma (shape, rate), lognormal "
-        "(mu_log, sigma_log) or pareto (shape, scale).", json_schema_extra=_straggler("str"))
-    shape: Annotated[float | None, _checked(_optional_positive)] = Field(
-        None, description="Shape > 0 of the gamma or pareto family.",
-        json_schema_extra=_straggler("float"))
-    rate: Annotated[float | None, _checked(_optional_positive)] = Field(
-        None, description="Rate > 0 of the gamma family (1/seconds).",
-        json_schema_extra=_straggler("float"))
+    scheme: Annotated[tuple[str, ...], _checked(_names)] = _field("scheme")
+    workers: Annotated[int, _count(1)] = _field("workers")
+    load: Annotated[int, _count(1)] = _field("load")
+    polynomials: Annotated[int | None, _checked(_optional_count)] = _field("polynomials")
+    pg_tolerance: Annotated[float, _checked(_tolerance)] = _field("pg_tolerance")
+    mu: Annotated[float, _checked(
+        lambda n, v: finite(n, v, low=0.0, low_open=True))] = _field("mu")
+    alpha: Annotated[float, _checked(lambda n, v: finite(n, v, low=0.0))] = _field("alpha")
+    family: Annotated[str, _checked(_name)] = _field("family")
+    shape: Annotated[float | None, _checked(_optional_positive)] = _field("shape")
+    rate: Annotated[float | None, _checked(_optional_positive)] = _field("rate")
     mu_log: Annotated[float | None, _checked(
-        lambda n, v: None if v is None else finite(n, v))] = Field(
-        None, description="Mean of ln Y in the lognormal family (ln seconds).",
-        json_schema_extra=_straggler("float"))
-    sigma_log: Annotated[float | None, _checked(_optional_positive)] = Field(
-        None, description="Standard deviation > 0 of ln Y in the lognormal family.",
-        json_schema_extra=_straggler("float"))
-    scale: Annotated[float | None, _checked(_optional_positive)] = Field(
-        None, description="Scale > 0 of the pareto family: the least Y (seconds).",
-        json_schema_extra=_straggler("float"))
-    granularity: Annotated[str, _checked(_choice(GRANULARITIES))] = Field(
-        "per_iteration", description="per_iteration (one duration per worker and "
-        "iteration; computation c ends at c·X) or per_computation (a duration per "
-        "computation).", json_schema_extra=_straggler("str"))
-    speeds: Annotated[tuple[float, ...] | None, _checked(_speeds)] = Field(
-        None, description="Slowdown factors >= 1 of workers 0..N-1, fixed ('1,1,2,...').",
-        json_schema_extra=_straggler("floats"))
-    persistent: Annotated[dict[str, float] | None, _checked(_table)] = Field(
-        None, description="Persistent stragglers FRACTION:FACTOR: in each realization "
-        "⌊fraction·N⌋ workers, drawn at random, are slow by factor in every iteration.",
-        json_schema_extra=_straggler("table"))
-    markov: Annotated[dict[str, float] | None, _checked(_table)] = Field(
-        None, description="Markov stragglers P_SLOW:P_RECOVER:FACTOR: each worker turns "
-        "slow with probability p_slow and fast again with p_recover between iterations; "
-        "slow multiplies its durations by factor.", json_schema_extra=_straggler("table"))
-    shared: Annotated[dict[str, float] | None, _checked(_table)] = Field(
-        None, description="Shared slowdown SIGMA: every duration of a realization's "
-        "iteration is multiplied by exp(sigma·Z), Z ~ N(0, 1), one Z for the cluster.",
-        json_schema_extra=_straggler("table"))
-    groups: Annotated[dict[str, int | float] | None, _checked(_table)] = Field(
-        None, description="Groups that slow together SIZE:SIGMA: workers in blocks of size "
-        "consecutive ids (a host, a rack; the last block may be smaller) share a factor "
-        "exp(sigma·Z), Z ~ N(0, 1), per realization and iteration.",
-        json_schema_extra=_straggler("table"))
-    compute_times: Annotated[Any, _checked(_source)] = Field(
-        None, description="CSV or Parquet file of explicit durations (seconds): columns "
-        "worker, duration, and optionally computation (1..r), rep and iteration. Replaces "
-        "the straggler model.", json_schema_extra={"kind": "str"})
-    network: Annotated[Any, _checked(_plugin)] = Field(
-        "none", description="Network discipline: none, fifo, fair or tcp.",
-        json_schema_extra={"kind": "str"})
-    uplink_bandwidth: Annotated[float, _checked(bandwidth)] = Field(
-        math.inf, description="Each worker's uplink: bytes/s, or with a unit ('10Gbps', "
-        "'1.25GB/s').", json_schema_extra={"kind": "quantity"})
-    master_bandwidth: Annotated[float, _checked(bandwidth)] = Field(
-        math.inf, description="The master's shared link: bytes/s, or with a unit.",
-        json_schema_extra={"kind": "quantity"})
-    latency: Annotated[float, _checked(delay)] = Field(
-        0.0, description="Propagation delay: seconds, or with a unit ('50us', '2ms').",
-        json_schema_extra={"kind": "quantity"})
+        lambda n, v: None if v is None else finite(n, v))] = _field("mu_log")
+    sigma_log: Annotated[float | None, _checked(_optional_positive)] = _field("sigma_log")
+    scale: Annotated[float | None, _checked(_optional_positive)] = _field("scale")
+    granularity: Annotated[str, _checked(_choice(GRANULARITIES))] = _field("granularity")
+    speeds: Annotated[tuple[float, ...] | None, _checked(_speeds)] = _field("speeds")
+    persistent: Annotated[dict[str, float] | None, _checked(_table)] = _field("persistent")
+    markov: Annotated[dict[str, float] | None, _checked(_table)] = _field("markov")
+    shared: Annotated[dict[str, float] | None, _checked(_table)] = _field("shared")
+    groups: Annotated[dict[str, int | float] | None, _checked(_table)] = _field("groups")
+    compute_times: Annotated[Any, _checked(_source)] = _field("compute_times")
+    network: Annotated[Any, _checked(_plugin)] = _field("network")
+    uplink_bandwidth: Annotated[float, _checked(bandwidth)] = _field("uplink_bandwidth")
+    master_bandwidth: Annotated[float, _checked(bandwidth)] = _field("master_bandwidth")
+    latency: Annotated[float, _checked(delay)] = _field("latency")
     message_size: Annotated[float | None, _checked(
-        lambda n, v: None if v is None else nbytes(n, v))] = Field(
-        None, description="Bytes per message, or with a unit ('4MB', '4MiB'); required for "
-        "fifo and fair.", json_schema_extra={"kind": "quantity"})
-    mtu: Annotated[int, _checked(lambda n, v: integer(n, v, low=576, high=65536))] = Field(
-        1500, description="Network tcp: the largest IP packet, bytes (576..65536); a "
-        "segment carries mtu − 52 bytes of payload and 66 of headers on the wire.",
-        json_schema_extra={"kind": "int"})
-    buffer: Annotated[float, _checked(nbytes)] = Field(
-        1_500_000.0, description="Network tcp: the tail-drop queue at the master's link, "
-        "bytes or with a unit ('1.5MB'); at least one full segment (mtu + 14 bytes).",
-        json_schema_extra={"kind": "quantity"})
-    iterations: Annotated[int, _count(1)] = Field(
-        1, description="Iterations K of a training run (1: the paper's single iteration).",
-        json_schema_extra={"kind": "int"})
-    late_policy: Annotated[str, _checked(_choice(("cancel", "drain")))] = Field(
-        "cancel", description="What a worker does with the unfinished work of an iteration "
-        "when the next model arrives: cancel it, or drain it (finish and send it).",
-        json_schema_extra={"kind": "str"})
-    cancel_transfers: Annotated[str, _checked(_choice(("complete", "abort")))] = Field(
-        "complete", description="What an iteration's end does to its transmissions still "
-        "in flight: complete them (late messages still occupy the links), or abort them "
-        "at once (their links serve the others; what they had sent counts in "
-        "wasted_bytes).", json_schema_extra={"kind": "str"})
-    downlink: Annotated[str, _checked(_choice(("broadcast", "unicast")))] = Field(
-        "broadcast", description="How the master sends the new model: broadcast (one "
-        "transfer reaches every worker) or unicast (N copies back to back, in worker "
-        "order).", json_schema_extra={"kind": "str"})
-    downlink_bandwidth: Annotated[float, _checked(bandwidth)] = Field(
-        math.inf, description="The master's downlink: bytes/s, or with a unit ('10Gbps').",
-        json_schema_extra={"kind": "quantity"})
+        lambda n, v: None if v is None else nbytes(n, v))] = _field("message_size")
+    mtu: Annotated[int, _checked(lambda n, v: integer(n, v, low=576, high=65536))] = _field("mtu")
+    buffer: Annotated[float, _checked(nbytes)] = _field("buffer")
+    iterations: Annotated[int, _count(1)] = _field("iterations")
+    late_policy: Annotated[str, _checked(_choice(("cancel", "drain")))] = _field("late_policy")
+    cancel_transfers: Annotated[str, _checked(_choice(("complete", "abort")))] = _field(
+        "cancel_transfers")
+    downlink: Annotated[str, _checked(_choice(("broadcast", "unicast")))] = _field("downlink")
+    downlink_bandwidth: Annotated[float, _checked(bandwidth)] = _field("downlink_bandwidth")
     model_size: Annotated[float | None, _checked(
-        lambda n, v: None if v is None else nbytes(n, v))] = Field(
-        None, description="Bytes of the model sent to the workers, or with a unit ('4MB'); "
-        "default message_size.", json_schema_extra={"kind": "quantity"})
-    decode_time: Annotated[float | str, _checked(_decode_time)] = Field(
-        0.0, description="Seconds the master spends decoding after an iteration ends, "
-        "before it sends the next model, or with a unit ('2ms'); 'model' (pssim train): "
-        "the decode's floating-point operations divided by master_flops.",
-        json_schema_extra={"kind": "quantity"})
+        lambda n, v: None if v is None else nbytes(n, v))] = _field("model_size")
+    decode_time: Annotated[float | str, _checked(_decode_time)] = _field("decode_time")
     master_flops: Annotated[float, _checked(
-        lambda n, v: finite(n, v, low=0.0, low_open=True))] = Field(
-        1e9, description="The master's floating-point operations per second, for "
-        "decode_time = model.", json_schema_extra={"kind": "float"})
-    reps: Annotated[int, _count(1)] = Field(
-        1000, description="Realizations (independent iterations).",
-        json_schema_extra={"kind": "int"})
-    seed: Annotated[int, _count(0, MAX_SEED)] = Field(
-        0, description="Root seed (integer >= 0).",
-        json_schema_extra={"kind": "int"})
-    engine: Annotated[str, _checked(_choice(ENGINES))] = Field(
-        "auto", description="auto (default: vectorized where it applies, else des), des "
-        "(SimPy: every network, traces), vectorized (numpy: networks none, fifo and fair), "
-        "or analytic (closed forms: count-rule schemes, ShiftedExponential, network none).",
-        json_schema_extra={"kind": "str"})
+        lambda n, v: finite(n, v, low=0.0, low_open=True))] = _field("master_flops")
+    reps: Annotated[int, _count(1)] = _field("reps")
+    seed: Annotated[int, _count(0, MAX_SEED)] = _field("seed")
+    engine: Annotated[str, _checked(_choice(ENGINES))] = _field("engine")
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -359,23 +269,6 @@ def check_field(name: str, value: Any) -> Any:
         raise ConfigError(name, value, f"is not a parameter; known: "
                           f"{', '.join(Config.model_fields)}")
     return getattr(Config(**{name: value}), name)
-
-
-def help_text(name: str) -> str:
-    return Config.model_fields[name].description or ""
-
-
-def grouped(group: str) -> tuple[str, ...]:
-    """The fields of a group, in order: ``stragglers`` are the keys of a [stragglers]
-    table."""
-    return tuple(name for name, info in Config.model_fields.items()
-                 if isinstance(info.json_schema_extra, dict)
-                 and info.json_schema_extra.get("group") == group)
-
-
-def kind(name: str) -> str:
-    extra = Config.model_fields[name].json_schema_extra
-    return str(extra["kind"]) if isinstance(extra, dict) else "str"
 
 
 def _plain(value: Any) -> Any:

@@ -26,9 +26,8 @@ from pydantic import (
 )
 
 from pssim import compute
-from pssim import config as fields
 from pssim import network as networks
-from pssim.config import Config
+from pssim.config import ENGINES, Config, check_field
 from pssim.errors import ConfigError
 from pssim.execution import (
     DEFAULT_CHUNK_SIZE,
@@ -37,6 +36,7 @@ from pssim.execution import (
     check_size,
     run_points,
 )
+from pssim.fields import SPECS
 from pssim.schemes.registry import resolve
 
 __all__ = ["EXECUTORS", "PARAMETERS", "Report", "SweepFile", "load_file", "points",
@@ -45,7 +45,7 @@ __all__ = ["EXECUTORS", "PARAMETERS", "Report", "SweepFile", "load_file", "point
 #: Set in the [sweep] section, not per point.
 _RUN_WIDE = ("scheme", "reps", "seed")
 
-#: The strict TOML type of each kind of Config field (see pssim.config).
+#: The strict TOML type of each kind of Config field (see pssim.fields).
 _TOML_TYPES: dict[str, Any] = {"int": int, "float": float, "quantity": float | str,
                                "str": str, "floats": list[float] | str,
                                "table": dict[str, float] | str}
@@ -57,14 +57,14 @@ def _checked(name: str) -> Any:
     file wrote it."""
 
     def check(value: Any) -> Any:
-        fields.check_field(name, value)
+        check_field(name, value)
         if name == "network" and value not in networks.names():
             raise ConfigError(name, value, f"must be one of {', '.join(networks.names())}")
         if name == "family" and value not in compute.families.names():
             raise ConfigError(name, value, f"must be one of "
                               f"{', '.join(compute.families.names())}")
         if name == "engine" and value == "analytic":
-            simulated = [e for e in fields.ENGINES if e != "analytic"]
+            simulated = [e for e in ENGINES if e != "analytic"]
             raise ConfigError(name, value, f"must be one of {', '.join(simulated)} (a sweep "
                               "simulates realizations)")
         return value
@@ -74,7 +74,7 @@ def _checked(name: str) -> Any:
 
 #: Every Config field that a sweep point can fix or vary, with its strict TOML type.
 PARAMETERS: dict[str, Any] = {
-    name: Annotated[_TOML_TYPES[fields.kind(name)], AfterValidator(_checked(name))]
+    name: Annotated[_TOML_TYPES[SPECS[name].kind], AfterValidator(_checked(name))]
     for name in Config.model_fields if name not in _RUN_WIDE}
 
 # strict: "10" is not 10 and true is not 1.0 (integers still pass where floats are due).

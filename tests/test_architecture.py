@@ -21,6 +21,7 @@ import pssim
 from pssim.cli import app
 from pssim.compute import ComputeModel
 from pssim.config import Config
+from pssim.fields import SPECS, grouped
 from pssim.network import Cluster, Discipline, Send, register
 from pssim.schemes import Scheme
 from pssim.schemes import register as register_scheme
@@ -236,18 +237,37 @@ def test_an_install_claims_only_the_pssim_name(tmp_path: Path) -> None:
 # -- a fast command line ------------------------------------------------------------------
 
 HEAVY = ("pandas", "scipy", "seaborn", "matplotlib", "simpy", "dask", "distributed", "numba",
-         "llvmlite")
+         "llvmlite", "numpy", "pyarrow")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["scenario", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["scenario", "--help"],
+                                  ["sample", "--help"], ["train", "--help"]])
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
+    # The options are built from pssim.fields, plain data, without the Config and pydantic
+    # (docs/performance.md, "Start-up"). Below ``pssim``, Typer itself imports pydantic, to
+    # convert the value of the group's own --help flag.
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pssim", *args],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    imported = {line.split("|")[-1].strip().split(".")[0]
-                for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))
-    assert "pssim" in imported
+    modules = {line.split("|")[-1].strip()
+               for line in done.stderr.splitlines() if line.startswith("import time:")}
+    imported = {name.split(".")[0] for name in modules}
+    heavy = {*HEAVY, *(["pydantic", "pydantic_core"] if args == ["--help"] else [])}
+    assert imported.isdisjoint(heavy), sorted(imported & heavy)
+    assert "pssim.config" not in modules
+    assert {"pssim", "pssim.cli", "pssim.fields"} <= modules
+
+
+def test_the_config_declares_the_fields_of_pssim_fields_in_their_order() -> None:
+    # The command line's options come from SPECS, a run's values from the Config: a field
+    # in one and not the other, or in another order, would be an option missing from the
+    # help or shown in the wrong place.
+    assert list(Config.model_fields) == list(SPECS)
+    for name, info in Config.model_fields.items():
+        assert (info.default, info.description) == (SPECS[name].default, SPECS[name].help)
+    assert grouped("stragglers") == ("mu", "alpha", "family", "shape", "rate", "mu_log",
+                                     "sigma_log", "scale", "granularity", "speeds",
+                                     "persistent", "markov", "shared", "groups")
 
 
 def test_only_compiled_networks_load_the_compiler() -> None:

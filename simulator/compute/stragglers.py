@@ -16,8 +16,9 @@ from pssim.compute import families, slowdowns
 from pssim.compute.base import BLOCK, ComputeModel, blockwise, multiples
 from pssim.compute.families import Exponential, Family
 from pssim.compute.slowdowns import Slowdown
-from pssim.config import GRANULARITIES, Config, check_field, grouped
+from pssim.config import GRANULARITIES, Config, check_field
 from pssim.errors import ConfigError, Note
+from pssim.fields import grouped
 
 #: The Config fields that describe a straggler model: the keys of a [stragglers] table.
 FIELDS = grouped("stragglers")
