@@ -2,12 +2,16 @@
 (``python -c pass``, the same interpreter and site), both run in turn by this script, best
 of ``--repeats`` each; and the modules the help imports that take longest.
 
-    .venv/bin/python benchmarks/bench_startup.py [--repeats 10] [--top 8]
+    .venv/bin/python benchmarks/bench_startup.py [--repeats 10] [--top 8] [--args "run --help"]
+
+``--args`` replaces ``--help`` (``"run --help"``: a command's own help).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import shlex
 import subprocess
 import sys
 import time
@@ -23,20 +27,17 @@ def command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "pssim"]
 
 
-def best(args: list[str], repeats: int) -> float:
-    """The shortest of ``repeats`` runs (seconds): load from others only adds time."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t0)
-    return min(times)
+def elapsed(args: list[str]) -> float:
+    """The wall time of one run of ``args`` (seconds)."""
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
 
 
-def slowest_imports(top: int) -> list[tuple[float, str]]:
-    """The ``top`` modules of largest cumulative import time (seconds) under ``--help``,
-    from ``-X importtime``, outermost first among equals."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pssim", "--help"],
+def slowest_imports(pssim_args: list[str], top: int) -> list[tuple[float, str]]:
+    """The ``top`` modules of largest cumulative import time (seconds) under ``pssim
+    PSSIM_ARGS``, from ``-X importtime``, outermost first among equals."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pssim", *pssim_args],
                           check=True, capture_output=True, text=True)
     rows = []
     for line in done.stderr.splitlines():
@@ -50,21 +51,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=10, help="runs of each, best kept")
     parser.add_argument("--top", type=int, default=8, help="slowest imports shown")
+    parser.add_argument("--args", default="--help", help="pssim's arguments, timed")
     args = parser.parse_args()
-    bare_cmd, help_cmd = [sys.executable, "-c", "pass"], [*command(), "--help"]
-    best(help_cmd, 1)  # warm the file cache and the bytecode
-    # In turn, so that a busy spell of the machine weighs on both alike.
-    bare = help_ = float("inf")
+    pssim_args = shlex.split(args.args)
+    bare_cmd, help_cmd = [sys.executable, "-c", "pass"], [*command(), *pssim_args]
+    elapsed(help_cmd)  # warms the file cache and writes the bytecode
+    # In turn, so that a busy spell of the machine weighs on both alike; the best of each,
+    # since load from other processes only adds time.
+    bare = help_ = math.inf
     for _ in range(args.repeats):
-        bare = min(bare, best(bare_cmd, 1))
-        help_ = min(help_, best(help_cmd, 1))
+        bare = min(bare, elapsed(bare_cmd))
+        help_ = min(help_, elapsed(help_cmd))
     above = help_ - bare
     print(f"{' '.join(help_cmd)}: {help_:.3f} s; bare interpreter: {bare:.3f} s "
           f"(best of {args.repeats})")
     print(f"above the bare interpreter: {above:.3f} s ({help_ / bare:.2f}x); target "
           f"<= {TARGET} s: {'met' if above <= TARGET else 'NOT met'}")
-    print("slowest imports under --help (cumulative s):")
-    for seconds, name in slowest_imports(args.top):
+    print(f"slowest imports under {args.args} (cumulative s):")
+    for seconds, name in slowest_imports(pssim_args, args.top):
         print(f"  {seconds:7.3f}  {name}")
 
 

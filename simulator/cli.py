@@ -33,8 +33,12 @@ if TYPE_CHECKING:
 
     from pssim.config import Config
 
+# The group's own --help, when not given, would be None, which Typer converts through a
+# pydantic TypeAdapter (about 0.1 s to import and build for `pssim run --help`); False, a
+# bool, it passes as it is.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  context_settings={"help_option_names": ["-h", "--help"]},
+                  context_settings={"help_option_names": ["-h", "--help"],
+                                    "default_map": {"help": False}},
                   help="Simulate straggler-tolerant distributed gradient descent.")
 
 #: How each kind of field is shown in the options' help.

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import pssim
@@ -237,23 +238,22 @@ def test_an_install_claims_only_the_pssim_name(tmp_path: Path) -> None:
 # -- a fast command line ------------------------------------------------------------------
 
 HEAVY = ("pandas", "scipy", "seaborn", "matplotlib", "simpy", "dask", "distributed", "numba",
-         "llvmlite", "numpy", "pyarrow")
+         "llvmlite", "numpy", "pyarrow", "pydantic", "pydantic_core")
+COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["scenario", "--help"],
-                                  ["sample", "--help"], ["train", "--help"]])
+@pytest.mark.parametrize("args", [[], ["--help"], ["--version"],
+                                  *([name, "--help"] for name in COMMANDS)])
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     # The options are built from pssim.fields, plain data, without the Config and pydantic
-    # (docs/performance.md, "Start-up"). Below ``pssim``, Typer itself imports pydantic, to
-    # convert the value of the group's own --help flag.
+    # (docs/performance.md, "Start-up").
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pssim", *args],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     modules = {line.split("|")[-1].strip()
                for line in done.stderr.splitlines() if line.startswith("import time:")}
     imported = {name.split(".")[0] for name in modules}
-    heavy = {*HEAVY, *(["pydantic", "pydantic_core"] if args == ["--help"] else [])}
-    assert imported.isdisjoint(heavy), sorted(imported & heavy)
+    assert imported.isdisjoint(HEAVY), sorted(imported & set(HEAVY))
     assert "pssim.config" not in modules
     assert {"pssim", "pssim.cli", "pssim.fields"} <= modules
 
