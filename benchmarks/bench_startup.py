@@ -1,6 +1,7 @@
 """``pssim --help``'s start-up: the wall time of the command above a bare interpreter
 (``python -c pass``, the same interpreter and site), both run in turn by this script, best
-of ``--repeats`` each; and the modules the help imports that take longest.
+of ``--repeats`` each; the same in processor time (user + system, which other processes on
+a shared machine disturb less); and the modules the help imports that take longest.
 
     .venv/bin/python benchmarks/bench_startup.py [--repeats 10] [--top 8] [--args "run --help"]
 
@@ -10,7 +11,7 @@ of ``--repeats`` each; and the modules the help imports that take longest.
 from __future__ import annotations
 
 import argparse
-import math
+import resource
 import shlex
 import subprocess
 import sys
@@ -27,11 +28,16 @@ def command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "pssim"]
 
 
-def elapsed(args: list[str]) -> float:
-    """The wall time of one run of ``args`` (seconds)."""
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def elapsed(args: list[str]) -> tuple[float, float]:
+    """The wall time and the processor time of one run of ``args`` (seconds)."""
+    t0, c0 = time.perf_counter(), _children_cpu()
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _children_cpu() - c0
 
 
 def slowest_imports(pssim_args: list[str], top: int) -> list[tuple[float, str]]:
@@ -58,15 +64,19 @@ def main() -> None:
     elapsed(help_cmd)  # warms the file cache and writes the bytecode
     # In turn, so that a busy spell of the machine weighs on both alike; the best of each,
     # since load from other processes only adds time.
-    bare = help_ = math.inf
+    bare_runs, help_runs = [], []
     for _ in range(args.repeats):
-        bare = min(bare, elapsed(bare_cmd))
-        help_ = min(help_, elapsed(help_cmd))
-    above = help_ - bare
-    print(f"{' '.join(help_cmd)}: {help_:.3f} s; bare interpreter: {bare:.3f} s "
+        bare_runs.append(elapsed(bare_cmd))
+        help_runs.append(elapsed(help_cmd))
+    bare_wall, bare_cpu = (min(column) for column in zip(*bare_runs, strict=True))
+    help_wall, help_cpu = (min(column) for column in zip(*help_runs, strict=True))
+    above = help_wall - bare_wall
+    print(f"{' '.join(help_cmd)}: {help_wall:.3f} s; bare interpreter: {bare_wall:.3f} s "
           f"(best of {args.repeats})")
-    print(f"above the bare interpreter: {above:.3f} s ({help_ / bare:.2f}x); target "
+    print(f"above the bare interpreter: {above:.3f} s ({help_wall / bare_wall:.2f}x); target "
           f"<= {TARGET} s: {'met' if above <= TARGET else 'NOT met'}")
+    print(f"processor time: {help_cpu:.3f} s, above the bare interpreter's "
+          f"{help_cpu - bare_cpu:.3f} s ({help_cpu / bare_cpu:.2f}x)")
     print(f"slowest imports under {args.args} (cumulative s):")
     for seconds, name in slowest_imports(pssim_args, args.top):
         print(f"  {seconds:7.3f}  {name}")
