@@ -26,9 +26,11 @@ class Vectorized(Engine):
 
     def unsupported(self, network: Discipline, trace: bool,
                     training: Training | None = None) -> str | None:
-        if training is not None and not training.single and not network.independent_messages:
+        if (training is not None and not training.single and not network.independent_messages
+                and not network.carries):
             return ("the vectorized engine runs training runs only where messages never wait "
-                    f"for one another (network none), not under network {network.name!r}")
+                    "for one another (network none) or the links' state carries from one "
+                    f"iteration into the next (fifo), not under network {network.name!r}")
         if trace:
             return "the vectorized engine gives no event trace"
         if self.name not in network.engines:
@@ -51,30 +53,31 @@ class Vectorized(Engine):
                      training: Training, receptions: list[np.ndarray] | None = None
                      ) -> Outcome:
         """K iterations of each realization, one iteration after the other, all
-        realizations at once: where messages never wait for one another, iteration t
-        depends on the ones before only through when each worker begins it."""
+        realizations at once. Where messages never wait for one another, iteration t
+        depends on the ones before only through when each worker begins it; otherwise the
+        discipline's :meth:`~Discipline.links` carry the links' state from one iteration
+        into the next."""
         iterations = len(finish)
         reps, n, _ = finish[0].shape
         g = scheme.group
+        links = (None if network.independent_messages
+                 else network.links(reps, n, iterations, scheme.messages_per_worker))
         out = Outcome.empty(reps * iterations)
         start = np.zeros(reps)
-        last = np.zeros((reps, n))
+        begin = np.zeros((reps, n))
+        sent_by: list[np.ndarray] = []
         received_by: list[np.ndarray] = []
         ends: list[np.ndarray] = []
         models: list[np.ndarray] = []  # when each worker receives the model of t + 1
         for t in range(iterations):
-            if t == 0:
-                begin = np.zeros((reps, n))
-            else:
-                reception = training.receptions(start, n)
-                models.append(reception)
-                begin = (reception if training.late_policy == "cancel"
-                         else np.maximum(reception, last))
             finished = begin[:, :, None] + finish[t]
             last = finished[:, :, -1]
             ready = finished if g == 1 else finished[:, :, g - 1 :: g]
-            sent, received = network.arrays(
-                ready, identify=receptions is not None or not scheme.count_rule)
+            if links is None:
+                sent, received = network.arrays(
+                    ready, identify=receptions is not None or not scheme.count_rule)
+            else:
+                sent, received = links.send(ready)
             end = _completion(scheme, received.reshape(reps, -1))
             bound = end[:, None]
             rows = slice(t, None, iterations)
@@ -91,20 +94,31 @@ class Vectorized(Engine):
                     counts[id(times)] = np.count_nonzero(times.reshape(reps, -1) <= bound,
                                                          axis=1)
                 column[rows] = counts[id(times)]
+            sent_by.append(sent)
             received_by.append(received)
             ends.append(end)
             start = end + training.decode_time
+            if t + 1 < iterations:
+                reception = training.receptions(start, n)
+                models.append(reception)
+                begin = (reception if training.late_policy == "cancel"
+                         else np.maximum(reception, last))
+            if links is not None:
+                links.end(end, training.aborts,
+                          models[t] if training.late_policy == "cancel" and t + 1 < iterations
+                          else None)
         final = ends[-1][:, None, None]
         for t in range(iterations):
             if training.aborts:
                 # Aborted at T_t, or never begun after it: no message arrives late.
                 out.late_messages[t::iterations] = 0
                 continue
+            # The links may have revised receptions after T_t: they are final only now.
             received = received_by[t]
             late = (received > ends[t][:, None, None]) & (received <= final)
             if training.late_policy == "cancel" and t + 1 < iterations:
                 # What had not begun when the next model came was dropped.
-                late &= received <= models[t][:, :, None]
+                late &= sent_by[t] <= models[t][:, :, None]
             out.late_messages[t::iterations] = np.count_nonzero(late.reshape(reps, -1),
                                                                 axis=1)
         if receptions is not None:

@@ -93,6 +93,20 @@ class Cluster(Protocol):
         bytes (docs/model.md, "Metrics", ``wasted_bytes``)."""
 
 
+class Links(Protocol):
+    """The links of a training run's realizations, iteration after iteration."""
+
+    def send(self, ready: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Send-start and reception times (shape (reps, N, messages per worker)) of the
+        next iteration's messages, ready at ``ready``; the receptions are per message,
+        final at or before the iteration's end, and may be revised later after it."""
+
+    def end(self, end: np.ndarray, aborts: bool, model: np.ndarray | None) -> None:
+        """The iteration last sent ended at ``end`` (per realization): its transmissions
+        stop there if ``aborts``; ``model``, under ``late_policy = cancel``, is when each
+        worker receives the next model (its messages not begun by then are dropped)."""
+
+
 class Clock(Protocol):
     """The SimPy environment, with events at absolute times."""
 
@@ -131,6 +145,10 @@ class Discipline(ABC):
     #: link): then iterations of a training run interact only through the model, and the
     #: vectorized engine runs them.
     independent_messages: ClassVar[bool] = False
+    #: Whether :meth:`links` carries the links' state from one iteration of a training
+    #: run into the next, all realizations at once: then the vectorized engine runs
+    #: training runs under the discipline although its messages wait for one another.
+    carries: ClassVar[bool] = False
     #: The link parameters the discipline uses; setting another one gets a note.
     uses: ClassVar[frozenset[str]] = frozenset({"uplink_bandwidth", "master_bandwidth",
                                                 "latency"})
@@ -188,6 +206,12 @@ class Discipline(ABC):
         has decoded by ``rule``: then starts and receptions after that instant may be left
         +inf. By default, all of them are computed."""
         return self.arrays(ready, identify)
+
+    def links(self, reps: int, workers: int, iterations: int, messages: int) -> Links:
+        """The links of ``reps`` training runs of ``iterations`` iterations, for
+        disciplines that :attr:`carries`."""
+        raise NotImplementedError(f"network {self.name!r} carries no state across "
+                                  "iterations")
 
     def transferred(self, ready: np.ndarray, sent: np.ndarray, received: np.ndarray,
                     until: np.ndarray) -> np.ndarray:

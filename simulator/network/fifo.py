@@ -32,6 +32,7 @@ class Fifo(Discipline):
 
     name = "fifo"
     engines: ClassVar[frozenset[str]] = frozenset({"des", "vectorized"})
+    carries: ClassVar[bool] = True
 
     def des(self, cluster: Cluster, workers: int) -> Send:
         env = cluster.env
@@ -144,6 +145,9 @@ class Fifo(Discipline):
             partial = size * (at - sent) / up
         return np.where(flying, np.where(past, size, partial), 0.0)
 
+    def links(self, reps: int, workers: int, iterations: int, messages: int) -> Queues:
+        return Queues(self, reps, workers, iterations, messages)
+
     def arrays(self, ready: np.ndarray, identify: bool) -> tuple[np.ndarray, np.ndarray]:
         """Each uplink and the master's link by the Lindley recursion, a compiled loop
         over each realization's queues (:func:`departures`). Receptions come per message
@@ -180,6 +184,101 @@ class Fifo(Discipline):
         return sent, received.reshape(reps, n, m)
 
 
+class Queues:
+    """fifo's links across the iterations of a training run, all realizations at once
+    (docs/model.md, "Training runs", and "Engines" for why this is exact).
+
+    Each uplink and the master's link is one queue across iterations, served by arrival,
+    and iteration t + 1's messages are ready only after T_t; so T_t depends on the
+    messages of iterations up to t alone. Each iteration runs :meth:`Fifo.arrays`'s
+    Lindley recursion from the links' state past T_{t-1}: when each uplink and the
+    master's link are free, and the master's queue of earlier messages whose service had
+    not begun by T_{t-1}, merged with the new ones in arrival order (equal arrivals:
+    lower worker, then earlier iteration, then earlier message). The later iterations
+    revise those earlier messages' receptions; :attr:`received` holds the final ones once
+    the last iteration has run."""
+
+    def __init__(self, fifo: Fifo, reps: int, workers: int, iterations: int,
+                 messages: int) -> None:
+        self.fifo = fifo
+        # Laid out (realization, worker, iteration, message): the flat index of a message
+        # is its rank in the tie rule, among the messages of its realization.
+        self.received = np.full((reps, workers, iterations, messages), np.inf)
+        self._uplinks = np.full(reps * workers, -np.inf)
+        self._master = np.full(reps, -np.inf)
+        self._waiting = np.empty((reps, 0))
+        self._keys = np.empty((reps, 0), dtype=np.int64)
+        self._step = 0
+
+    def send(self, ready: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The next iteration's messages, ready at ``ready`` (shape (reps, N, messages per
+        worker)): their send-start times, and their receptions as known so far (those
+        at or before this iteration's end are final)."""
+        fifo, t = self.fifo, self._step
+        reps, n, m = ready.shape
+        sent = np.empty((reps, n, m))
+        leave = np.empty((reps, n, m))
+        _serve(ready.reshape(reps * n, m), fifo.uplink_time, sent.reshape(reps * n, m),
+               leave.reshape(reps * n, m), self._uplinks)
+        self._sent, self._leave = sent, leave
+        arrival = leave + fifo.latency
+        iterations = self.received.shape[2]
+        keys = ((np.arange(reps * n).reshape(reps, n, 1) * iterations + t) * m
+                + np.arange(m)).reshape(reps, n * m)
+        arrivals = np.concatenate([self._waiting, arrival.reshape(reps, n * m)], axis=1)
+        keys = np.concatenate([self._keys, keys], axis=1)
+        order = np.lexsort((keys, arrivals), axis=1)
+        queue = np.take_along_axis(arrivals, order, axis=1)
+        self._queue_keys = np.take_along_axis(keys, order, axis=1)
+        self._queue = queue
+        self._start = np.empty(queue.shape)
+        self._departure = np.empty(queue.shape)
+        _serve(queue, fifo.master_time, self._start, self._departure, self._master)
+        real = np.isfinite(queue)
+        self.received.reshape(-1)[self._queue_keys[real]] = self._departure[real]
+        self._step += 1
+        return sent, self.received[:, :, t, :]
+
+    def end(self, end: np.ndarray, aborts: bool, model: np.ndarray | None) -> None:
+        """The iteration just sent ended at ``end`` (per realization): keep the links'
+        state past it. With ``aborts`` its transmissions stop there, and the next
+        iteration finds every link free; ``model`` (per realization and worker, under
+        ``late_policy = cancel``) is when the next model arrives, which drops the messages
+        whose transmission had not begun by then."""
+        reps = end.shape[0]
+        if aborts:
+            # Iterations before were aborted at their end too: nothing is left in flight.
+            self._uplinks[:] = -np.inf
+            self._master[:] = -np.inf
+            self._waiting = np.empty((reps, 0))
+            self._keys = np.empty((reps, 0), dtype=np.int64)
+            return
+        sent, leave = self._sent, self._leave
+        if model is None:
+            self._uplinks = leave[:, :, -1].reshape(-1)
+        else:
+            dropped = sent > model[:, :, None]
+            self.received[:, :, self._step - 1, :][dropped] = np.inf
+            # A prefix of each uplink's messages began: the last of them frees it.
+            begun = np.count_nonzero(~dropped, axis=2)
+            last = np.take_along_axis(leave, np.maximum(begun - 1, 0)[:, :, None], axis=2)
+            self._uplinks = np.where(begun > 0, last[:, :, 0],
+                                     self._uplinks.reshape(begun.shape)).reshape(-1)
+        # Starts only grow along the queue: those served from before T form a prefix.
+        served = np.count_nonzero(self._start < end[:, None], axis=1)
+        before = np.take_along_axis(self._departure, np.maximum(served - 1, 0)[:, None],
+                                    axis=1)[:, 0]
+        self._master = np.where(served > 0, before, self._master)
+        waiting = ((self._start >= end[:, None]) & np.isfinite(self._queue)
+                   & np.isfinite(self.received.reshape(-1)[self._queue_keys]))
+        count = np.count_nonzero(waiting, axis=1)
+        width = int(count.max(initial=0))
+        pick = np.argsort(~waiting, axis=1, kind="stable")[:, :width]
+        self._waiting = np.where(np.arange(width) < count[:, None],
+                                 np.take_along_axis(self._queue, pick, axis=1), np.inf)
+        self._keys = np.take_along_axis(self._queue_keys, pick, axis=1)
+
+
 def departures(queue: np.ndarray, service: float) -> np.ndarray:
     """Departures from a link that serves each row's arrivals in that order, one at a
     time, for ``service`` seconds each: D_k = max(a_k, D_{k-1}) + service, one compiled
@@ -191,8 +290,12 @@ def departures(queue: np.ndarray, service: float) -> np.ndarray:
     return leave
 
 
-def _serve(arrival: np.ndarray, service: float, start: np.ndarray, leave: np.ndarray) -> None:
+def _serve(arrival: np.ndarray, service: float, start: np.ndarray, leave: np.ndarray,
+           free: np.ndarray | None = None) -> None:
     # Imported here: runs that never serve a fifo queue never load numba.
     from pssim.network.lindley import lindley
 
-    lindley(np.ascontiguousarray(arrival, dtype=np.float64), float(service), start, leave)
+    if free is None:
+        free = np.full(arrival.shape[0], -np.inf)
+    lindley(np.ascontiguousarray(arrival, dtype=np.float64), float(service),
+            np.ascontiguousarray(free, dtype=np.float64), start, leave)

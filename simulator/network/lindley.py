@@ -11,16 +11,17 @@ import numba
 import numpy as np
 
 
-@numba.njit("void(float64[:, ::1], float64, float64[:, ::1], float64[:, ::1])",
+@numba.njit("void(float64[:, ::1], float64, float64[::1], float64[:, ::1], float64[:, ::1])",
             cache=True, nogil=True)
-def lindley(arrival: np.ndarray, service: float, start: np.ndarray, leave: np.ndarray
-            ) -> None:
-    """Each row a queue, served in the order of its columns: ``start[i, k] =
-    max(arrival[i, k], leave[i, k-1])`` and ``leave[i, k] = start[i, k] + service``, the
-    same float operations in the same order as the SimPy engine's links. ``start`` may be
-    ``leave`` itself where the starts are not wanted."""
+def lindley(arrival: np.ndarray, service: float, free: np.ndarray, start: np.ndarray,
+            leave: np.ndarray) -> None:
+    """Each row a queue, served in the order of its columns by a server free from
+    ``free[i]`` on (-inf: idle): ``start[i, k] = max(arrival[i, k], leave[i, k-1])`` and
+    ``leave[i, k] = start[i, k] + service``, the same float operations in the same order
+    as the SimPy engine's links. ``start`` may be ``leave`` itself where the starts are
+    not wanted."""
     for i in range(arrival.shape[0]):
-        last = -np.inf
+        last = free[i]
         for k in range(arrival.shape[1]):
             begin = arrival[i, k]
             if last > begin:
