@@ -7,6 +7,7 @@ Exact in both engines: the links are queues whose departures follow the Lindley 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -202,8 +203,15 @@ class Queues:
                  messages: int) -> None:
         self.fifo = fifo
         # Laid out (realization, worker, iteration, message): the flat index of a message
-        # is its rank in the tie rule, among the messages of its realization.
-        self.received = np.full((reps, workers, iterations, messages), np.inf)
+        # is its rank in the tie rule, among the messages of its realization. One slot
+        # more, last, takes what the padding of the queues would write.
+        shape = (reps, workers, iterations, messages)
+        self._flat = np.full(math.prod(shape) + 1, np.inf)
+        self._pad = self._flat.size - 1
+        self.received = self._flat[:-1].reshape(shape)
+        # The keys of iteration 0's messages; iteration t's are t·messages more.
+        self._first = ((np.arange(reps * workers) * iterations * messages)[:, None]
+                       + np.arange(messages)).reshape(reps, workers * messages)
         self._uplinks = np.full(reps * workers, -np.inf)
         self._master = np.full(reps, -np.inf)
         self._waiting = np.empty((reps, 0))
@@ -222,20 +230,24 @@ class Queues:
                leave.reshape(reps * n, m), self._uplinks)
         self._sent, self._leave = sent, leave
         arrival = leave + fifo.latency
-        iterations = self.received.shape[2]
-        keys = ((np.arange(reps * n).reshape(reps, n, 1) * iterations + t) * m
-                + np.arange(m)).reshape(reps, n * m)
+        keys = self._first + t * m
         arrivals = np.concatenate([self._waiting, arrival.reshape(reps, n * m)], axis=1)
         keys = np.concatenate([self._keys, keys], axis=1)
-        order = np.lexsort((keys, arrivals), axis=1)
-        queue = np.take_along_axis(arrivals, order, axis=1)
-        self._queue_keys = np.take_along_axis(keys, order, axis=1)
+        order = np.argsort(arrivals, axis=1)
+        queue = _take(arrivals, order)
+        # Equal arrivals go by the tie rule, their keys: a sort on two keys is eight times
+        # slower, and only realizations with equal arrivals need it (the padding at +inf
+        # is never served, in whatever order).
+        tied = ((queue[:, 1:] == queue[:, :-1]) & np.isfinite(queue[:, 1:])).any(axis=1)
+        if tied.any():
+            order[tied] = np.lexsort((keys[tied], arrivals[tied]), axis=1)
+            queue[tied] = _take(arrivals[tied], order[tied])
+        self._queue_keys = _take(keys, order)
         self._queue = queue
         self._start = np.empty(queue.shape)
         self._departure = np.empty(queue.shape)
         _serve(queue, fifo.master_time, self._start, self._departure, self._master)
-        real = np.isfinite(queue)
-        self.received.reshape(-1)[self._queue_keys[real]] = self._departure[real]
+        self._flat[self._queue_keys] = self._departure
         self._step += 1
         return sent, self.received[:, :, t, :]
 
@@ -254,29 +266,38 @@ class Queues:
             self._keys = np.empty((reps, 0), dtype=np.int64)
             return
         sent, leave = self._sent, self._leave
+        m = leave.shape[2]
         if model is None:
             self._uplinks = leave[:, :, -1].reshape(-1)
         else:
             dropped = sent > model[:, :, None]
             self.received[:, :, self._step - 1, :][dropped] = np.inf
             # A prefix of each uplink's messages began: the last of them frees it.
-            begun = np.count_nonzero(~dropped, axis=2)
-            last = np.take_along_axis(leave, np.maximum(begun - 1, 0)[:, :, None], axis=2)
-            self._uplinks = np.where(begun > 0, last[:, :, 0],
-                                     self._uplinks.reshape(begun.shape)).reshape(-1)
-        # Starts only grow along the queue: those served from before T form a prefix.
+            begun = (m - np.count_nonzero(dropped, axis=2)).reshape(-1)
+            last = leave.reshape(-1)[np.arange(begun.size) * m + np.maximum(begun - 1, 0)]
+            self._uplinks = np.where(begun > 0, last, self._uplinks)
+        # Starts only grow along the queue: those served from before T form a prefix, and
+        # the messages after it still wait (but for those just dropped).
         served = np.count_nonzero(self._start < end[:, None], axis=1)
-        before = np.take_along_axis(self._departure, np.maximum(served - 1, 0)[:, None],
-                                    axis=1)[:, 0]
-        self._master = np.where(served > 0, before, self._master)
-        waiting = ((self._start >= end[:, None]) & np.isfinite(self._queue)
-                   & np.isfinite(self.received.reshape(-1)[self._queue_keys]))
-        count = np.count_nonzero(waiting, axis=1)
-        width = int(count.max(initial=0))
-        pick = np.argsort(~waiting, axis=1, kind="stable")[:, :width]
-        self._waiting = np.where(np.arange(width) < count[:, None],
-                                 np.take_along_axis(self._queue, pick, axis=1), np.inf)
-        self._keys = np.take_along_axis(self._queue_keys, pick, axis=1)
+        self._master = np.where(served > 0, _take(self._departure, np.maximum(served - 1, 0)
+                                                  [:, None])[:, 0], self._master)
+        # The padding sorts last: the messages are a prefix of each row.
+        left = np.count_nonzero(np.isfinite(self._queue), axis=1) - served
+        width = int(left.max(initial=0))
+        columns = np.minimum(served[:, None] + np.arange(width), self._queue.shape[1] - 1)
+        keys = _take(self._queue_keys, columns)
+        waiting = np.arange(width) < left[:, None]
+        if model is not None:
+            waiting &= np.isfinite(self._flat[keys])
+        self._waiting = np.where(waiting, _take(self._queue, columns), np.inf)
+        self._keys = np.where(waiting, keys, self._pad)
+
+
+def _take(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``rows[i, columns[i, k]]``: one gather of flat indices, three times faster than
+    numpy's take_along_axis."""
+    width = rows.shape[1]
+    return rows.reshape(-1)[columns + width * np.arange(rows.shape[0])[:, None]]
 
 
 def departures(queue: np.ndarray, service: float) -> np.ndarray:
