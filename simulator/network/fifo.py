@@ -230,19 +230,16 @@ class Queues:
                leave.reshape(reps * n, m), self._uplinks)
         self._sent, self._leave = sent, leave
         arrival = leave + fifo.latency
-        keys = self._first + t * m
-        arrivals = np.concatenate([self._waiting, arrival.reshape(reps, n * m)], axis=1)
-        keys = np.concatenate([self._keys, keys], axis=1)
-        order = np.argsort(arrivals, axis=1)
-        queue = _take(arrivals, order)
-        # Equal arrivals go by the tie rule, their keys: a sort on two keys is eight times
-        # slower, and only realizations with equal arrivals need it (the padding at +inf
-        # is never served, in whatever order).
-        tied = ((queue[:, 1:] == queue[:, :-1]) & np.isfinite(queue[:, 1:])).any(axis=1)
-        if tied.any():
-            order[tied] = np.lexsort((keys[tied], arrivals[tied]), axis=1)
-            queue[tied] = _take(arrivals[tied], order[tied])
-        self._queue_keys = _take(keys, order)
+        # One compiled pass per realization puts the new messages among those waiting
+        # by the tie rule: sorting both again, on two keys, is several times slower.
+        from pssim.network.lindley import merge
+
+        width = self._waiting.shape[1] + n * m
+        queue = np.empty((reps, width))
+        self._queue_keys = np.empty((reps, width), dtype=np.int64)
+        arrival = arrival.reshape(reps, n * m)
+        merge(self._waiting, self._keys, arrival, np.argsort(arrival, axis=1),
+              self._first + t * m, queue, self._queue_keys)
         self._queue = queue
         self._start = np.empty(queue.shape)
         self._departure = np.empty(queue.shape)
@@ -276,28 +273,15 @@ class Queues:
             begun = (m - np.count_nonzero(dropped, axis=2)).reshape(-1)
             last = leave.reshape(-1)[np.arange(begun.size) * m + np.maximum(begun - 1, 0)]
             self._uplinks = np.where(begun > 0, last, self._uplinks)
-        # Starts only grow along the queue: those served from before T form a prefix, and
-        # the messages after it still wait (but for those just dropped).
-        served = np.count_nonzero(self._start < end[:, None], axis=1)
-        self._master = np.where(served > 0, _take(self._departure, np.maximum(served - 1, 0)
-                                                  [:, None])[:, 0], self._master)
-        # The padding sorts last: the messages are a prefix of each row.
-        left = np.count_nonzero(np.isfinite(self._queue), axis=1) - served
-        width = int(left.max(initial=0))
-        columns = np.minimum(served[:, None] + np.arange(width), self._queue.shape[1] - 1)
-        keys = _take(self._queue_keys, columns)
-        waiting = np.arange(width) < left[:, None]
-        if model is not None:
-            waiting &= np.isfinite(self._flat[keys])
-        self._waiting = np.where(waiting, _take(self._queue, columns), np.inf)
-        self._keys = np.where(waiting, keys, self._pad)
+        from pssim.network.lindley import backlog
 
-
-def _take(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``rows[i, columns[i, k]]``: one gather of flat indices, three times faster than
-    numpy's take_along_axis."""
-    width = rows.shape[1]
-    return rows.reshape(-1)[columns + width * np.arange(rows.shape[0])[:, None]]
+        waiting = np.empty(self._queue.shape)
+        keys = np.empty(self._queue.shape, dtype=np.int64)
+        backlog(self._queue, self._queue_keys, self._start, self._departure, end,
+                self._flat, model is not None, self._master, waiting, keys, self._pad)
+        # The waiting messages come first in each row, the padding after them.
+        width = int(np.count_nonzero(np.isfinite(waiting), axis=1).max(initial=0))
+        self._waiting, self._keys = waiting[:, :width], keys[:, :width]
 
 
 def departures(queue: np.ndarray, service: float) -> np.ndarray:

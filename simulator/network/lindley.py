@@ -29,3 +29,71 @@ def lindley(arrival: np.ndarray, service: float, free: np.ndarray, start: np.nda
             start[i, k] = begin
             last = begin + service
             leave[i, k] = last
+
+
+@numba.njit(cache=True, nogil=True)
+def merge(waiting: np.ndarray, waiting_keys: np.ndarray, arrival: np.ndarray,
+          order: np.ndarray, keys: np.ndarray, queue: np.ndarray, queue_keys: np.ndarray
+          ) -> None:
+    """Each row's queue in the order its link serves it: by arrival, equal arrivals by
+    key. ``waiting`` is in that order already (padded with +inf at its end);
+    ``arrival``'s columns are in the order of their keys, and ``order`` sorts each row
+    (numpy's sort, not stable: equal arrivals are put back in column order here, in
+    place); one pass then merges the two."""
+    size = waiting.shape[1]
+    count = arrival.shape[1]
+    for i in range(arrival.shape[0]):
+        row = arrival[i]
+        o = order[i]
+        for k in range(1, count):
+            j = k
+            while j > 0 and row[o[j]] == row[o[j - 1]] and o[j] < o[j - 1]:
+                o[j], o[j - 1] = o[j - 1], o[j]
+                j -= 1
+        a = 0
+        b = 0
+        for k in range(size + count):
+            if b == count:
+                first = True
+            elif a == size:
+                first = False
+            else:
+                x = waiting[i, a]
+                y = row[o[b]]
+                first = x < y or (x == y and waiting_keys[i, a] < keys[i, o[b]])
+            if first:
+                queue[i, k] = waiting[i, a]
+                queue_keys[i, k] = waiting_keys[i, a]
+                a += 1
+            else:
+                queue[i, k] = row[o[b]]
+                queue_keys[i, k] = keys[i, o[b]]
+                b += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def backlog(queue: np.ndarray, queue_keys: np.ndarray, start: np.ndarray,
+            leave: np.ndarray, until: np.ndarray, received: np.ndarray, drops: bool,
+            free: np.ndarray, waiting: np.ndarray, waiting_keys: np.ndarray, pad: int
+            ) -> None:
+    """What each row's link carries past ``until[i]``: ``free[i]``, the departure of the
+    last message whose service began before it (unchanged if none), and, in queue order,
+    the messages whose service had not begun, but, with ``drops``, those whose reception
+    is +inf in ``received`` (dropped); padded with +inf and the key ``pad``."""
+    for i in range(queue.shape[0]):
+        k = 0
+        while k < queue.shape[1] and start[i, k] < until[i]:
+            k += 1
+        if k > 0:
+            free[i] = leave[i, k - 1]
+        w = 0
+        for j in range(k, queue.shape[1]):
+            if not np.isfinite(queue[i, j]):
+                break  # the padding: nothing after it
+            if not drops or np.isfinite(received[queue_keys[i, j]]):
+                waiting[i, w] = queue[i, j]
+                waiting_keys[i, w] = queue_keys[i, j]
+                w += 1
+        for j in range(w, waiting.shape[1]):
+            waiting[i, j] = np.inf
+            waiting_keys[i, j] = pad
