@@ -7,7 +7,6 @@ Exact in both engines: the links are queues whose departures follow the Lindley 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -202,16 +201,13 @@ class Queues:
     def __init__(self, fifo: Fifo, reps: int, workers: int, iterations: int,
                  messages: int) -> None:
         self.fifo = fifo
-        # Laid out (realization, worker, iteration, message): the flat index of a message
-        # is its rank in the tie rule, among the messages of its realization. One slot
-        # more, last, takes what the padding of the queues would write.
-        shape = (reps, workers, iterations, messages)
-        self._flat = np.full(math.prod(shape) + 1, np.inf)
-        self._pad = self._flat.size - 1
-        self.received = self._flat[:-1].reshape(shape)
-        # The keys of iteration 0's messages; iteration t's are t·messages more.
-        self._first = ((np.arange(reps * workers) * iterations * messages)[:, None]
-                       + np.arange(messages)).reshape(reps, workers * messages)
+        # By iteration, so that what one iteration touches lies together in memory.
+        self.received = np.full((reps, iterations, workers, messages), np.inf)
+        # A message's key is its rank in the tie rule among its realization's messages,
+        # (worker·K + iteration)·m + message; those of iteration 0, in (worker, message)
+        # order; iteration t's are t·m more.
+        self._first = ((np.arange(workers) * iterations * messages)[:, None]
+                       + np.arange(messages)).reshape(-1)
         self._uplinks = np.full(reps * workers, -np.inf)
         self._master = np.full(reps, -np.inf)
         self._waiting = np.empty((reps, 0))
@@ -232,7 +228,7 @@ class Queues:
         arrival = leave + fifo.latency
         # One compiled pass per realization puts the new messages among those waiting
         # by the tie rule: sorting both again, on two keys, is several times slower.
-        from pssim.network.lindley import merge
+        from pssim.network.lindley import deliver, merge
 
         width = self._waiting.shape[1] + n * m
         queue = np.empty((reps, width))
@@ -244,9 +240,9 @@ class Queues:
         self._start = np.empty(queue.shape)
         self._departure = np.empty(queue.shape)
         _serve(queue, fifo.master_time, self._start, self._departure, self._master)
-        self._flat[self._queue_keys] = self._departure
+        deliver(self._queue_keys, self._departure, self.received)
         self._step += 1
-        return sent, self.received[:, :, t, :]
+        return sent, self.received[:, t]
 
     def end(self, end: np.ndarray, aborts: bool, model: np.ndarray | None) -> None:
         """The iteration just sent ended at ``end`` (per realization): keep the links'
@@ -268,7 +264,7 @@ class Queues:
             self._uplinks = leave[:, :, -1].reshape(-1)
         else:
             dropped = sent > model[:, :, None]
-            self.received[:, :, self._step - 1, :][dropped] = np.inf
+            self.received[:, self._step - 1][dropped] = np.inf
             # A prefix of each uplink's messages began: the last of them frees it.
             begun = (m - np.count_nonzero(dropped, axis=2)).reshape(-1)
             last = leave.reshape(-1)[np.arange(begun.size) * m + np.maximum(begun - 1, 0)]
@@ -278,7 +274,7 @@ class Queues:
         waiting = np.empty(self._queue.shape)
         keys = np.empty(self._queue.shape, dtype=np.int64)
         backlog(self._queue, self._queue_keys, self._start, self._departure, end,
-                self._flat, model is not None, self._master, waiting, keys, self._pad)
+                self.received, model is not None, self._master, waiting, keys)
         # The waiting messages come first in each row, the padding after them.
         width = int(np.count_nonzero(np.isfinite(waiting), axis=1).max(initial=0))
         self._waiting, self._keys = waiting[:, :width], keys[:, :width]

@@ -37,7 +37,8 @@ def merge(waiting: np.ndarray, waiting_keys: np.ndarray, arrival: np.ndarray,
           ) -> None:
     """Each row's queue in the order its link serves it: by arrival, equal arrivals by
     key. ``waiting`` is in that order already (padded with +inf at its end);
-    ``arrival``'s columns are in the order of their keys, and ``order`` sorts each row
+    ``arrival``'s columns are in the order of their ``keys`` (the same in every row),
+    and ``order`` sorts each row
     (numpy's sort, not stable: equal arrivals are put back in column order here, in
     place); one pass then merges the two."""
     size = waiting.shape[1]
@@ -60,26 +61,27 @@ def merge(waiting: np.ndarray, waiting_keys: np.ndarray, arrival: np.ndarray,
             else:
                 x = waiting[i, a]
                 y = row[o[b]]
-                first = x < y or (x == y and waiting_keys[i, a] < keys[i, o[b]])
+                first = x < y or (x == y and waiting_keys[i, a] < keys[o[b]])
             if first:
                 queue[i, k] = waiting[i, a]
                 queue_keys[i, k] = waiting_keys[i, a]
                 a += 1
             else:
                 queue[i, k] = row[o[b]]
-                queue_keys[i, k] = keys[i, o[b]]
+                queue_keys[i, k] = keys[o[b]]
                 b += 1
 
 
 @numba.njit(cache=True, nogil=True)
 def backlog(queue: np.ndarray, queue_keys: np.ndarray, start: np.ndarray,
             leave: np.ndarray, until: np.ndarray, received: np.ndarray, drops: bool,
-            free: np.ndarray, waiting: np.ndarray, waiting_keys: np.ndarray, pad: int
-            ) -> None:
+            free: np.ndarray, waiting: np.ndarray, waiting_keys: np.ndarray) -> None:
     """What each row's link carries past ``until[i]``: ``free[i]``, the departure of the
     last message whose service began before it (unchanged if none), and, in queue order,
     the messages whose service had not begun, but, with ``drops``, those whose reception
-    is +inf in ``received`` (dropped); padded with +inf and the key ``pad``."""
+    is +inf in ``received`` (dropped, see :func:`deliver`); padded with +inf and the
+    key -1."""
+    _, iterations, _, messages = received.shape
     for i in range(queue.shape[0]):
         k = 0
         while k < queue.shape[1] and start[i, k] < until[i]:
@@ -90,10 +92,28 @@ def backlog(queue: np.ndarray, queue_keys: np.ndarray, start: np.ndarray,
         for j in range(k, queue.shape[1]):
             if not np.isfinite(queue[i, j]):
                 break  # the padding: nothing after it
-            if not drops or np.isfinite(received[queue_keys[i, j]]):
+            key = queue_keys[i, j]
+            if not drops or np.isfinite(received[i, key // messages % iterations,
+                                                 key // (iterations * messages),
+                                                 key % messages]):
                 waiting[i, w] = queue[i, j]
                 waiting_keys[i, w] = queue_keys[i, j]
                 w += 1
         for j in range(w, waiting.shape[1]):
             waiting[i, j] = np.inf
-            waiting_keys[i, j] = pad
+            waiting_keys[i, j] = -1
+
+
+@numba.njit(cache=True, nogil=True)
+def deliver(queue_keys: np.ndarray, leave: np.ndarray, received: np.ndarray) -> None:
+    """Each row's departures ``leave`` into ``received[i, iteration, worker, message]``,
+    by the keys of its queue, (worker·K + iteration)·m + message, K and m being
+    ``received``'s; the padding (key -1) is left out."""
+    _, iterations, _, messages = received.shape
+    for i in range(queue_keys.shape[0]):
+        for k in range(queue_keys.shape[1]):
+            key = queue_keys[i, k]
+            if key < 0:
+                break  # the padding comes last
+            received[i, key // messages % iterations, key // (iterations * messages),
+                     key % messages] = leave[i, k]
