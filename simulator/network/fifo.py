@@ -201,17 +201,15 @@ class Queues:
     def __init__(self, fifo: Fifo, reps: int, workers: int, iterations: int,
                  messages: int) -> None:
         self.fifo = fifo
-        # By iteration, so that what one iteration touches lies together in memory.
+        # By iteration, so that what one iteration touches lies together in memory; a
+        # message's key is its flat index in its realization's row.
         self.received = np.full((reps, iterations, workers, messages), np.inf)
-        # A message's key is its rank in the tie rule among its realization's messages,
-        # (worker·K + iteration)·m + message; those of iteration 0, in (worker, message)
-        # order; iteration t's are t·m more.
-        self._first = ((np.arange(workers) * iterations * messages)[:, None]
-                       + np.arange(messages)).reshape(-1)
+        self._rows = self.received.reshape(reps, -1)
         self._uplinks = np.full(reps * workers, -np.inf)
         self._master = np.full(reps, -np.inf)
         self._waiting = np.empty((reps, 0))
         self._keys = np.empty((reps, 0), dtype=np.int64)
+        self._counts = np.zeros(reps, dtype=np.int64)
         self._step = 0
 
     def send(self, ready: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,13 +232,14 @@ class Queues:
         queue = np.empty((reps, width))
         self._queue_keys = np.empty((reps, width), dtype=np.int64)
         arrival = arrival.reshape(reps, n * m)
-        merge(self._waiting, self._keys, arrival, np.argsort(arrival, axis=1),
-              self._first + t * m, queue, self._queue_keys)
+        merge(self._waiting, self._keys, self._counts, arrival, np.argsort(arrival, axis=1),
+              np.arange(t * n * m, (t + 1) * n * m), self.received, queue,
+              self._queue_keys)
         self._queue = queue
         self._start = np.empty(queue.shape)
         self._departure = np.empty(queue.shape)
         _serve(queue, fifo.master_time, self._start, self._departure, self._master)
-        deliver(self._queue_keys, self._departure, self.received)
+        deliver(self._queue_keys, self._departure, self._rows)
         self._step += 1
         return sent, self.received[:, t]
 
@@ -257,6 +256,7 @@ class Queues:
             self._master[:] = -np.inf
             self._waiting = np.empty((reps, 0))
             self._keys = np.empty((reps, 0), dtype=np.int64)
+            self._counts[:] = 0
             return
         sent, leave = self._sent, self._leave
         m = leave.shape[2]
@@ -274,9 +274,8 @@ class Queues:
         waiting = np.empty(self._queue.shape)
         keys = np.empty(self._queue.shape, dtype=np.int64)
         backlog(self._queue, self._queue_keys, self._start, self._departure, end,
-                self.received, model is not None, self._master, waiting, keys)
-        # The waiting messages come first in each row, the padding after them.
-        width = int(np.count_nonzero(np.isfinite(waiting), axis=1).max(initial=0))
+                self._rows, model is not None, self._master, waiting, keys, self._counts)
+        width = int(self._counts.max(initial=0))
         self._waiting, self._keys = waiting[:, :width], keys[:, :width]
 
 

@@ -32,16 +32,18 @@ def lindley(arrival: np.ndarray, service: float, free: np.ndarray, start: np.nda
 
 
 @numba.njit(cache=True, nogil=True)
-def merge(waiting: np.ndarray, waiting_keys: np.ndarray, arrival: np.ndarray,
-          order: np.ndarray, keys: np.ndarray, queue: np.ndarray, queue_keys: np.ndarray
-          ) -> None:
+def merge(waiting: np.ndarray, waiting_keys: np.ndarray, counts: np.ndarray,
+          arrival: np.ndarray, order: np.ndarray, keys: np.ndarray, received: np.ndarray,
+          queue: np.ndarray, queue_keys: np.ndarray) -> None:
     """Each row's queue in the order its link serves it: by arrival, equal arrivals by
-    key. ``waiting`` is in that order already (padded with +inf at its end);
-    ``arrival``'s columns are in the order of their ``keys`` (the same in every row),
-    and ``order`` sorts each row
-    (numpy's sort, not stable: equal arrivals are put back in column order here, in
-    place); one pass then merges the two."""
-    size = waiting.shape[1]
+    the tie rule, lower worker, then earlier iteration, then earlier message. A key is a
+    message's flat index into ``received[i]``, laid out (iteration, worker, message).
+    The first ``counts[i]`` of ``waiting`` are in that order already; ``arrival``'s
+    columns are one iteration's messages in (worker, message) order, with ``keys`` (the
+    same in every row), and ``order`` sorts each row (numpy's sort, not stable: equal
+    arrivals are put back in column order here, in place). One pass merges the two;
+    the row's end is padded with +inf and the key -1."""
+    _, iterations, workers, messages = received.shape
     count = arrival.shape[1]
     for i in range(arrival.shape[0]):
         row = arrival[i]
@@ -51,6 +53,7 @@ def merge(waiting: np.ndarray, waiting_keys: np.ndarray, arrival: np.ndarray,
             while j > 0 and row[o[j]] == row[o[j - 1]] and o[j] < o[j - 1]:
                 o[j], o[j - 1] = o[j - 1], o[j]
                 j -= 1
+        size = counts[i]
         a = 0
         b = 0
         for k in range(size + count):
@@ -61,7 +64,8 @@ def merge(waiting: np.ndarray, waiting_keys: np.ndarray, arrival: np.ndarray,
             else:
                 x = waiting[i, a]
                 y = row[o[b]]
-                first = x < y or (x == y and waiting_keys[i, a] < keys[o[b]])
+                first = x < y or (x == y and _rank(waiting_keys[i, a], workers, messages)
+                                  < _rank(keys[o[b]], workers, messages))
             if first:
                 queue[i, k] = waiting[i, a]
                 queue_keys[i, k] = waiting_keys[i, a]
@@ -70,18 +74,28 @@ def merge(waiting: np.ndarray, waiting_keys: np.ndarray, arrival: np.ndarray,
                 queue[i, k] = row[o[b]]
                 queue_keys[i, k] = keys[o[b]]
                 b += 1
+        for k in range(size + count, queue.shape[1]):
+            queue[i, k] = np.inf
+            queue_keys[i, k] = -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _rank(key: int, workers: int, messages: int) -> tuple[int, int, int]:
+    """The tie rule's order of the message with this key: (worker, iteration, message)."""
+    t, rest = divmod(key, workers * messages)
+    w, j = divmod(rest, messages)
+    return w, t, j
 
 
 @numba.njit(cache=True, nogil=True)
 def backlog(queue: np.ndarray, queue_keys: np.ndarray, start: np.ndarray,
             leave: np.ndarray, until: np.ndarray, received: np.ndarray, drops: bool,
-            free: np.ndarray, waiting: np.ndarray, waiting_keys: np.ndarray) -> None:
+            free: np.ndarray, waiting: np.ndarray, waiting_keys: np.ndarray,
+            counts: np.ndarray) -> None:
     """What each row's link carries past ``until[i]``: ``free[i]``, the departure of the
     last message whose service began before it (unchanged if none), and, in queue order,
-    the messages whose service had not begun, but, with ``drops``, those whose reception
-    is +inf in ``received`` (dropped, see :func:`deliver`); padded with +inf and the
-    key -1."""
-    _, iterations, _, messages = received.shape
+    the ``counts[i]`` messages whose service had not begun, but, with ``drops``, those
+    whose reception (in ``received``, by key, see :func:`merge`) is +inf: dropped."""
     for i in range(queue.shape[0]):
         k = 0
         while k < queue.shape[1] and start[i, k] < until[i]:
@@ -90,30 +104,23 @@ def backlog(queue: np.ndarray, queue_keys: np.ndarray, start: np.ndarray,
             free[i] = leave[i, k - 1]
         w = 0
         for j in range(k, queue.shape[1]):
-            if not np.isfinite(queue[i, j]):
-                break  # the padding: nothing after it
             key = queue_keys[i, j]
-            if not drops or np.isfinite(received[i, key // messages % iterations,
-                                                 key // (iterations * messages),
-                                                 key % messages]):
+            if key < 0:
+                break  # the padding: nothing after it
+            if not drops or np.isfinite(received[i, key]):
                 waiting[i, w] = queue[i, j]
-                waiting_keys[i, w] = queue_keys[i, j]
+                waiting_keys[i, w] = key
                 w += 1
-        for j in range(w, waiting.shape[1]):
-            waiting[i, j] = np.inf
-            waiting_keys[i, j] = -1
+        counts[i] = w
 
 
 @numba.njit(cache=True, nogil=True)
 def deliver(queue_keys: np.ndarray, leave: np.ndarray, received: np.ndarray) -> None:
-    """Each row's departures ``leave`` into ``received[i, iteration, worker, message]``,
-    by the keys of its queue, (worker·K + iteration)·m + message, K and m being
-    ``received``'s; the padding (key -1) is left out."""
-    _, iterations, _, messages = received.shape
+    """Each row's departures ``leave`` into ``received[i]``, by the keys of its queue
+    (see :func:`merge`); the padding (key -1) is left out."""
     for i in range(queue_keys.shape[0]):
         for k in range(queue_keys.shape[1]):
             key = queue_keys[i, k]
             if key < 0:
                 break  # the padding comes last
-            received[i, key // messages % iterations, key // (iterations * messages),
-                     key % messages] = leave[i, k]
+            received[i, key] = leave[i, k]
