@@ -43,7 +43,7 @@ def merge(waiting: np.ndarray, waiting_keys: np.ndarray, counts: np.ndarray,
     same in every row), and ``order`` sorts each row (numpy's sort, not stable: equal
     arrivals are put back in column order here, in place). One pass merges the two;
     the row's end is padded with +inf and the key -1."""
-    _, iterations, workers, messages = received.shape
+    workers, messages = received.shape[2], received.shape[3]
     count = arrival.shape[1]
     for i in range(arrival.shape[0]):
         row = arrival[i]
