@@ -142,3 +142,16 @@ def test_auto_runs_fifo_training_runs_on_the_vectorized_engine() -> None:
     with pytest.raises(ConfigError, match="not under network 'fair'"):
         pssim.run("LCC", 4, 2, engine="vectorized", network="fair", message_size=1e6,
                   master_bandwidth=1e9, iterations=3, reps=1)
+
+
+def test_blocks_of_realizations_change_nothing() -> None:
+    # 600 realizations run as three blocks of at most 256 (vectorized._BLOCK): each
+    # realization as the SimPy engine gives it, and the same as when run alone.
+    config = {"scheme": "LCC", "workers": 4, "load": 2, "reps": 600, "seed": 11,
+              "iterations": 3, "network": "fifo", "message_size": "1MB",
+              "master_bandwidth": "100MB/s", "late_policy": "drain"}
+    agree(config)
+    whole = pssim.run(**config, engine="vectorized")
+    alone = pssim.simulate(**{**config, "reps": 1}, first_rep=599, engine="vectorized").summary
+    pd.testing.assert_frame_equal(whole.iloc[-3:].reset_index(drop=True),
+                                  alone.reset_index(drop=True), check_exact=True)

@@ -186,7 +186,7 @@ class Fifo(Discipline):
 
 class Queues:
     """fifo's links across the iterations of a training run, all realizations at once
-    (docs/model.md, "Training runs", and "Engines" for why this is exact).
+    (docs/model.md, "Training runs", which says why this is exact).
 
     Each uplink and the master's link is one queue across iterations, served by arrival,
     and iteration t + 1's messages are ready only after T_t; so T_t depends on the

@@ -1,6 +1,9 @@
 """The Lindley recursion of a queue with one server and a constant service time, compiled:
 it is sequential along the queue, and a step per position in Python costs more than the
-arithmetic once a chunk holds few realizations (docs/performance.md, section 9).
+arithmetic once a chunk holds few realizations (docs/performance.md, section 9). Training
+runs carry the master's queue from one iteration into the next (``fifo.Queues``): the
+queue's order by the tie rule (:func:`merge`), what waits past an iteration's end
+(:func:`backlog`) and the receptions (:func:`deliver`) are compiled loops too.
 
 Imported only where a vectorized run needs it, so that nothing else pays for numba.
 """
