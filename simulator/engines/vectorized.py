@@ -19,7 +19,6 @@ from pssim.network.base import DecodingRule
 from pssim.schemes import Scheme
 from pssim.training import Training
 
-
 #: Realizations of a training run whose links carry their state, run together: more
 #: would let the queues of an iteration outgrow the processor's caches (at N = 40, r = 4,
 #: the cost per realization doubled from 500 to 2,000 at once).
