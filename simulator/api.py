@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from pssim import compute, provenance
 from pssim import network as networks
+from pssim import server as servers
 from pssim.compute import BLOCK, ComputeModel, ExplicitDurations, ShiftedExponential
 from pssim.config import Config
 from pssim.engines import Engine, Outcome, TraceRow, choose
@@ -29,6 +30,8 @@ from pssim.engines.vectorized import Vectorized
 from pssim.errors import ConfigError, Note, integer
 from pssim.network import Discipline
 from pssim.schemes import PAPER_SCHEMES, Scheme, is_alias, make_scheme
+from pssim.server import Policy
+from pssim.server import engine as server_engine
 from pssim.training import TRAINING_FIELDS, Training
 
 #: Realizations simulated per step at most. It bounds the memory of the vectorized engine (a
@@ -68,6 +71,8 @@ class Prepared:
     network: Discipline
     compute: ComputeModel
     training: Training
+    #: Each scheme's server policy, or None under the synchronous server.
+    policies: list[Policy] | None = None
 
 
 def configure(config: ConfigLike = None, workers: int | None = None, load: int | None = None,
@@ -133,6 +138,11 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
     cfg, built, net, model = (prepared.config, prepared.schemes, prepared.network,
                               prepared.compute)
     training = prepared.training
+    if prepared.policies is not None:
+        if receptions:
+            raise ConfigError("engine", cfg.engine, "gives no reception times under a server "
+                              f"policy (server {cfg.server}); ask for the trace")
+        return _simulate_policies(prepared, trace, progress, chunk_size, first_rep)
     engine = choose(cfg.engine, net, trace, training)
     if receptions:
         _check_receptions(engine, cfg, built)
@@ -278,7 +288,48 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
     if ignored:
         warnings.warn(f"{', '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} no "
                       f"effect with network {net.name}", Note, stacklevel=3)
-    return Prepared(config, built, net, model, training)
+    policies = [servers.build(config.server, s, config.server_k, config.server_period)
+                for s in built]
+    return Prepared(config, built, net, model, training,
+                    None if policies[0] is None else [p for p in policies if p is not None])
+
+
+def _simulate_policies(prepared: Prepared, trace: bool, progress: bool,
+                       chunk_size: int | None, first_rep: int) -> Results:
+    """:func:`simulate` under a server policy: one summary row per realization and
+    update, one trace row per gradient delivered (docs/model.md, "Server policies")."""
+    cfg, net, model, training = (prepared.config, prepared.network, prepared.compute,
+                                 prepared.training)
+    policies = prepared.policies
+    assert policies is not None
+    if cfg.engine not in ("auto", "des"):
+        raise ConfigError("engine", cfg.engine, f"does not run server policies (server "
+                          f"{cfg.server}); use des or auto")
+    choose("des", net, trace, training)  # the discipline's SimPy processes
+    fitting = fitting_chunk(cfg, len(policies), trace)
+    chunk_size = fitting if chunk_size is None else integer("chunk_size", chunk_size, low=1)
+    parts: list[list[server_engine.Updates]] = [[] for _ in policies]
+    rows: list[list[server_engine.GradientRow]] = [[] for _ in policies]
+    with tqdm(total=cfg.reps * len(policies), disable=not progress, unit="rep",
+              desc="simulating") as bar:
+        for start in range(0, cfg.reps, chunk_size):
+            stop = min(cfg.reps, start + chunk_size)
+            # One set of draws per chunk, shared by all schemes: common random numbers.
+            draws = server_engine.Draws(model, cfg.seed, first_rep + start, first_rep + stop,
+                                        cfg.workers, cfg.load, cfg.server)
+            for policy, done, records in zip(policies, parts, rows, strict=True):
+                done.append(server_engine.simulate(policy, net, draws, first_rep + start,
+                                                   stop - start, training,
+                                                   records if trace else None))
+                bar.update(stop - start)
+    summary = _updates_summary(policies, net, model, training, cfg.seed, parts, first_rep)
+    summary.attrs["pssim"] = {"config": cfg.to_json(), **provenance.stamp()}
+    if not trace:
+        return Results(summary)
+    gradients = pd.concat([_gradient_frame(r, p.scheme.label)
+                           for p, r in zip(policies, rows, strict=True)], ignore_index=True)
+    gradients.attrs["pssim"] = summary.attrs["pssim"]
+    return Results(summary, gradients)
 
 
 def build_compute(config: Config) -> ComputeModel:
@@ -391,6 +442,9 @@ def analyze(config: ConfigLike = None, workers: int | None = None, load: int | N
 
     cfg = configure(config, workers, load, **options)
     points = integer("points", points, low=2)
+    if servers.resolve(cfg.server) != servers.SYNC:
+        raise ConfigError("engine", "analytic", f"closed forms cover the synchronous server, "
+                          f"not server {cfg.server}; use des")
     prepared = prepare(cfg)
     built, model = prepared.schemes, prepared.compute
     why = analytic.unsupported(built, prepared.network, model)
@@ -466,6 +520,52 @@ def _summary(built: list[Scheme], network: Discipline, model: ComputeModel,
     columns["wasted_bytes"] = (out.aborted_bytes
                                + out.late_messages * columns["message_size"])
     return pd.DataFrame(columns, copy=False)
+
+
+def _updates_summary(policies: list[Policy], network: Discipline, model: ComputeModel,
+                     training: Training, seed: int, parts: list[list[server_engine.Updates]],
+                     first_rep: int) -> pd.DataFrame:
+    """One row per (scheme, realization, update) of a server policy."""
+    updates = training.iterations
+    rows = sum(p.start.shape[0] for p in parts[0])
+    reps = rows // updates
+    params = [{**p.scheme.parameters(), **model.parameters(), **network.parameters(),
+               "seed": seed, **training.parameters(), **p.parameters()} for p in policies]
+    keys = PARAMETER_COLUMNS + [k for p in params for k in p if k not in PARAMETER_COLUMNS]
+    columns: dict[str, Any] = {}
+    for key in dict.fromkeys(keys):
+        columns[key] = _parameter_column([p.get(key) for p in params], rows,
+                                         nullable_integer=key == "polynomials")
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(u, name) for done in parts for u in done])
+
+    columns["rep"] = np.tile(np.repeat(np.arange(first_rep, first_rep + reps, dtype=np.int64),
+                                       updates), len(policies))
+    columns["update"] = np.tile(np.arange(updates, dtype=np.int64), reps * len(policies))
+    columns["server_k"] = np.concatenate([
+        np.tile(np.array([p.k(u) for u in range(updates)], dtype=np.int64), reps)
+        for p in policies])
+    columns["start"] = joined("start")
+    columns["end"] = joined("end")
+    columns["completion_time"] = columns["end"] - columns["start"]
+    columns["gradients"] = joined("gradients")
+    columns["staleness_mean"] = joined("staleness_sum") / columns["gradients"]
+    columns["staleness_max"] = joined("staleness_max")
+    columns["messages"] = joined("messages")
+    columns["late_messages"] = joined("late_messages")
+    columns["cancelled"] = joined("cancelled")
+    columns["bytes"] = columns["messages"] * columns["message_size"]
+    return pd.DataFrame(columns, copy=False)
+
+
+def _gradient_frame(rows: list[server_engine.GradientRow], label: str) -> pd.DataFrame:
+    """The gradients a policy's master received, in order of arrival."""
+    table = np.array(rows, dtype=float).reshape(len(rows), 6)
+    ints = {name: table[:, c].astype(np.int64) for c, name in enumerate(
+        ("rep", "worker", "partition", "version", "update"))}
+    return pd.DataFrame({"scheme": pd.Series([label] * len(rows), dtype="str"), **ints,
+                         "time": table[:, 5]})
 
 
 def _parameter_column(values: list[Any], reps: int, nullable_integer: bool = False) -> Any:

@@ -239,6 +239,9 @@ class Config(BaseModel):
     decode_time: Annotated[float | str, _checked(_decode_time)] = _field("decode_time")
     master_flops: Annotated[float, _checked(
         lambda n, v: finite(n, v, low=0.0, low_open=True))] = _field("master_flops")
+    server: Annotated[str, _checked(_name)] = _field("server")
+    server_k: Annotated[int | None, _checked(_optional_count)] = _field("server_k")
+    server_period: Annotated[int, _count(1)] = _field("server_period")
     reps: Annotated[int, _count(1)] = _field("reps")
     seed: Annotated[int, _count(0, MAX_SEED)] = _field("seed")
     engine: Annotated[str, _checked(_choice(ENGINES))] = _field("engine")

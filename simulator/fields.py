@@ -103,6 +103,15 @@ SPECS: dict[str, Spec] = {
         "the decode's floating-point operations divided by master_flops."),
     "master_flops": Spec(1e9, "float", "The master's floating-point operations per second, for "
         "decode_time = model."),
+    "server": Spec("sync", "str", "When the master updates the model: sync (each iteration "
+        "ends when the scheme decodes), k-sync (the first K workers' gradients), k-batch-sync "
+        "(the first K gradients), k-async (K distinct workers since the last update, stale "
+        "gradients count), k-batch-async (every K gradients; a worker pulls after each push) "
+        "or adaptive (k-sync whose K doubles every server_period updates). Under a policy, "
+        "iterations counts updates and the scheme is UC-MMC (or UC-MMC-PG with adaptive)."),
+    "server_k": Spec(None, "int", "K of the server policy (required by k-sync, k-batch-sync, "
+        "k-async and k-batch-async; adaptive's first K, default 1)."),
+    "server_period": Spec(10, "int", "Server adaptive: updates between doublings of K (>= 1)."),
     "reps": Spec(1000, "int", "Realizations (independent iterations)."),
     "seed": Spec(0, "int", "Root seed (integer >= 0)."),
     "engine": Spec("auto", "str", "auto (default: vectorized where it applies, else des), des "

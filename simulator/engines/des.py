@@ -17,7 +17,7 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
 from heapq import heappush
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
@@ -163,6 +163,13 @@ _MODEL_PRIORITY = 3
 _ABORT_PRIORITY = 4
 
 
+class Rounds(Protocol):
+    """Each worker's finish offsets in each round (an iteration, or a worker's own round
+    under a server policy): ``rounds[t][i]``."""
+
+    def __getitem__(self, t: int) -> list[list[float]]: ...
+
+
 class _Training(_Iteration):
     """K iterations of the cluster, from time 0 until the master decodes the last
     (docs/model.md, "Training runs"). A worker's messages are numbered across iterations
@@ -226,9 +233,13 @@ class _Training(_Iteration):
             return
         start = now + self.training.decode_time
         self.start_t[t + 1] = start
+        self.send_model(t + 1, start)
+
+    def send_model(self, t: int, start: float) -> None:
+        """Send θ_t to every worker over the downlink, from ``start``."""
         for i, at in enumerate(self.training.receptions(start, len(self.last)).tolist()):
             self.env.at(at, _MODEL_PRIORITY).callbacks.append(
-                partial(self.model_received, i, t + 1))
+                partial(self.model_received, i, t))
 
     def started(self, worker: int, message: int) -> None:
         t, j = self._iteration(message)
@@ -283,7 +294,7 @@ class _Training(_Iteration):
         if c % self.group == 0:
             self.send(i, t * self.m + c // self.group - 1)
 
-    def run_all(self, finishes: list[list[list[float]]]) -> None:
+    def run_all(self, finishes: Rounds) -> None:
         env = self.env
         n = len(finishes[0])
         self.finishes = finishes
