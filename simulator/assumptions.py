@@ -114,8 +114,19 @@ def _network(config: Config) -> str:
 
 
 def _iterations(config: Config) -> str:
+    if config.server != "sync":
+        k = "" if config.server_k is None else f" with K = {config.server_k}"
+        if config.server == "adaptive":
+            k = (f" with K from {config.server_k or 1}, doubling every "
+                 f"{config.server_period} updates")
+        return f"server {config.server}{k}: {config.iterations} updates; {_rounds(config)}"
     if config.iterations == 1:
         return "one iteration (the paper's)"
+    return f"{config.iterations} iterations: {_rounds(config)}"
+
+
+def _rounds(config: Config) -> str:
+    """What happens between one model and the next."""
     late = {"cancel": "cancelled", "drain": "drained"}[config.late_policy]
     transfers = {"complete": "complete", "abort": "are aborted"}[config.cancel_transfers]
     size = config.message_size if config.model_size is None else config.model_size
@@ -127,7 +138,7 @@ def _iterations(config: Config) -> str:
         return ((", default" if within else " (default)") if _default(config, name)
                 else "")
 
-    return (f"{config.iterations} iterations: a worker's late work is {late} when the next "
+    return (f"a worker's late work is {late} when the next "
             f"model arrives (late_policy = {config.late_policy}"
             f"{default('late_policy', True)}), transmissions in flight at an iteration's end "
             f"{transfers} (cancel_transfers = {config.cancel_transfers}"

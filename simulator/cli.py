@@ -343,6 +343,8 @@ def format_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
     total time of a training run), and a line that says how it is computed."""
     from pssim.analysis.summary import paired_ratio, summarize
 
+    if "update" in summary:
+        return _format_updates(summary)
     iterations = int(summary["iteration"].max()) + 1 if "iteration" in summary else 1
     s = summarize(summary)
     more = summary.groupby("scheme", sort=False)[["messages_sent", "computations",
@@ -389,6 +391,33 @@ def format_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
                      "realizations (common random numbers): the geometric mean of the "
                      "per-realization ratios, with the paired Student-t 95% CI of their "
                      "logs")
+    return "\n".join(lines)
+
+
+def _format_updates(summary: pd.DataFrame) -> str:
+    """Under a server policy, per scheme: the mean training time (the last update's end)
+    with its 95% CI, and per update the mean time, gradients used, their staleness, late
+    messages and cancelled computations."""
+    from pssim.analysis.summary import summarize
+
+    last = summary[summary["update"] == summary["update"].max()]
+    total = summarize(last.assign(completion_time=last["end"]))
+    per = summary.groupby("scheme", sort=False)[["completion_time", "gradients",
+                                                 "staleness_mean", "late_messages",
+                                                 "cancelled"]].mean()
+    lines = [f"{'scheme':<12} {'reps':>7} {'training (s)':>13} {'95% CI (s)':>23} "
+             f"{'T/update (s)':>13} {'gradients':>9} {'staleness':>9} {'late':>7} "
+             f"{'cancelled':>9}"]
+    rows = zip(total["scheme"].tolist(), total["n"].tolist(),
+               total["mean_completion_time"].tolist(), total["ci_low"].tolist(),
+               total["ci_high"].tolist(), strict=True)
+    for name, n, mean, low, high in rows:
+        p = per.loc[name]
+        lines.append(f"{name:<12} {n:>7} {_number(mean, 13)} {_interval(low, high, 23)} "
+                     f"{_number(p['completion_time'], 13)} {_number(p['gradients'], 9, 3)} "
+                     f"{_number(p['staleness_mean'], 9, 3)} "
+                     f"{_number(p['late_messages'], 7, 3)} {_number(p['cancelled'], 9, 3)}")
+    lines.append("")
     return "\n".join(lines)
 
 

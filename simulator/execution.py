@@ -282,7 +282,8 @@ def _resolve_point(params: dict[str, Any], seed: int, seeding: str) -> _Point:
     # Points only the SimPy engine can run take far longer per realization.
     # A chunk holds a row per (scheme, realization, iteration).
     return _Point(config.fields(), point_rng, config.reps,
-                  len(prepared.schemes) * config.iterations, engine.name == "des",
+                  len(prepared.schemes) * config.iterations,
+                  engine.name == "des" or prepared.policies is not None,
                   config.iterations)
 
 

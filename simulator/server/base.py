@@ -41,9 +41,10 @@ class Policy(ABC):
 
     def __init__(self, scheme: Scheme, k: int | None, period: int) -> None:
         if scheme.name not in self.schemes:
-            raise ConfigError("server", self.name, f"cannot run scheme {scheme.label}, whose "
-                              "messages are not gradients on their own; allowed with "
-                              f"{self.name}: {', '.join(self.schemes)}")
+            raise ConfigError("server", self.name, f"cannot run scheme {scheme.label}; "
+                              f"allowed with {self.name}: {', '.join(self.schemes)} (coded "
+                              "schemes need every piece of a round: they run under server "
+                              "sync)")
         if k is None and self.needs_k:
             raise ConfigError("server_k", None, f"is required with server {self.name}: the "
                               f"K of the policy, {self.limit_text(scheme)}")

@@ -188,6 +188,9 @@ class _Async(_Server):
         self.held = [0] * n
         self.begun = [0] * n
         self.waiting = [False] * n
+        # When each worker last pushed a gradient: a model arriving at that very instant
+        # finds it between two gradients, and is taken at once.
+        self.pushed = [-math.inf] * n
         self.sent_of: list[list[tuple[int, int]]] = [[] for _ in range(n)]
 
     def abandoned(self, worker: int, message: int) -> bool:
@@ -211,7 +214,10 @@ class _Async(_Server):
 
     def computed(self, i: int, t: int, c: int, times: list[float],
                  event: Event | None = None) -> None:
+        if t != self.begun[i] - 1:
+            return  # a round left for a newer model the instant it began
         v = self.version[i]
+        self.pushed[i] = self.env.now
         # A round's computations follow the scheme's assignment; one per round, a worker
         # that pulls goes round its partitions.
         partition = self.labels[i][(t if self.policy.pulls else c - 1) % self.m]
@@ -229,7 +235,7 @@ class _Async(_Server):
 
     def model_received(self, i: int, t: int, event: Event | None = None) -> None:
         self.held[i] = max(self.held[i], t)
-        if self.policy.pulls or self.waiting[i]:
+        if self.policy.pulls or self.waiting[i] or self.pushed[i] == self.env.now:
             self.waiting[i] = False
             self.begin_computations(i, t, self.env.now)
 
