@@ -239,7 +239,7 @@ class Config(BaseModel):
     decode_time: Annotated[float | str, _checked(_decode_time)] = _field("decode_time")
     master_flops: Annotated[float, _checked(
         lambda n, v: finite(n, v, low=0.0, low_open=True))] = _field("master_flops")
-    server: Annotated[str, _checked(_name)] = _field("server")
+    server: Annotated[str, _checked(lambda n, v: _name(n, v).lower())] = _field("server")
     server_k: Annotated[int | None, _checked(_optional_count)] = _field("server_k")
     server_period: Annotated[int, _count(1)] = _field("server_period")
     reps: Annotated[int, _count(1)] = _field("reps")

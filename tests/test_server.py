@@ -253,6 +253,50 @@ def test_chunks_and_realizations_do_not_change_a_policys_results() -> None:
     pd.testing.assert_frame_equal(whole[whole["rep"] >= 4].reset_index(drop=True), tail)
 
 
+@pytest.mark.parametrize(("server", "k"), [("k-sync", 3), ("k-batch-sync", 5),
+                                           ("k-async", 2), ("k-batch-async", 3),
+                                           ("adaptive", 1)])
+@pytest.mark.parametrize("options", [
+    {},
+    {"network": "fifo", "message_size": "1MB", "master_bandwidth": "100MB/s",
+     "downlink_bandwidth": "1GB/s", "late_policy": "drain"},
+])
+def test_the_trace_gives_each_updates_gradients(server: str, k: int,
+                                                options: dict[str, Any]) -> None:
+    # What the learning side reads: the gradients with update u are the summary's, with
+    # its staleness; version u + 1 is the result of update u, so no gradient is newer
+    # than its update.
+    run = pssim.simulate("UC-MMC", 6, 2, server=server, server_k=k, server_period=3,
+                         iterations=15, reps=3, seed=2, trace=True, **options)
+    used = run.trace[run.trace["update"] >= 0].assign(
+        staleness=lambda t: t["update"] - t["version"])
+    per = used.groupby(["rep", "update"])["staleness"].agg(["size", "mean", "max"])
+    summary = run.summary.set_index(["rep", "update"])
+    assert per["size"].tolist() == summary["gradients"].tolist()
+    assert np.allclose(per["mean"], summary["staleness_mean"], rtol=0, atol=1e-12)
+    assert per["max"].tolist() == summary["staleness_max"].tolist()
+    assert (used["staleness"] >= 0).all()
+    assert used["partition"].between(0, 5).all()
+    # Each gradient counts in the update whose span holds its arrival.
+    ends = run.summary.set_index(["rep", "update"])["end"]
+    arrival = used.set_index(["rep", "update"])["time"]
+    assert (arrival <= ends.reindex(arrival.index)).all()
+
+
+def test_a_table_of_durations_too_short_for_the_rounds_is_refused() -> None:
+    # k-batch-async at K = 2 needs 2 rounds of the one worker per update: a table of 2
+    # iterations serves the first update only.
+    table = durations([], [[1.0], [1.0]])
+    with pytest.raises(ConfigError, match="round 2"):
+        pssim.run("UC-MMC", 1, 1, server="k-batch-async", server_k=2, iterations=2, reps=1,
+                  compute_times=table)
+
+
+def test_server_names_take_any_case() -> None:
+    summary = pssim.run("UC-MMC", 3, 1, server="K-Sync", server_k=2, iterations=2, reps=1)
+    assert set(summary["server"]) == {"k-sync"}
+
+
 def test_the_command_line_prints_a_policys_table() -> None:
     result = CliRunner().invoke(app, ["run", "--scheme", "UC-MMC", "--workers", "4",
                                       "--load", "1", "--server", "k-sync", "--server-k",
