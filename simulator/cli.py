@@ -344,7 +344,7 @@ def format_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
     from pssim.analysis.summary import paired_ratio, summarize
 
     if "update" in summary:
-        return _format_updates(summary)
+        return _format_updates(summary, baseline)
     iterations = int(summary["iteration"].max()) + 1 if "iteration" in summary else 1
     s = summarize(summary)
     more = summary.groupby("scheme", sort=False)[["messages_sent", "computations",
@@ -394,20 +394,28 @@ def format_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _format_updates(summary: pd.DataFrame) -> str:
+def _format_updates(summary: pd.DataFrame, baseline: str | None) -> str:
     """Under a server policy, per scheme: the mean training time (the last update's end)
     with its 95% CI, and per update the mean time, gradients used, their staleness, late
-    messages and cancelled computations."""
-    from pssim.analysis.summary import summarize
+    messages and cancelled computations; with ``baseline``, the training time's paired
+    ratio to it."""
+    from pssim.analysis.summary import paired_ratio, summarize
 
     last = summary[summary["update"] == summary["update"].max()]
+    ratios: dict[str, str] = {}
+    if baseline is not None:
+        paired = paired_ratio(last, baseline, value="end").set_index("scheme")
+        ratios = {name: f" {_number(row['ratio'], 8, 4)} "
+                        f"{_interval(row['ci_low'], row['ci_high'], 18, 4)}"
+                  for name, row in paired.iterrows()}
     total = summarize(last.assign(completion_time=last["end"]))
     per = summary.groupby("scheme", sort=False)[["completion_time", "gradients",
                                                  "staleness_mean", "late_messages",
                                                  "cancelled"]].mean()
     lines = [f"{'scheme':<12} {'reps':>7} {'training (s)':>13} {'95% CI (s)':>23} "
              f"{'T/update (s)':>13} {'gradients':>9} {'staleness':>9} {'late':>7} "
-             f"{'cancelled':>9}"]
+             f"{'cancelled':>9}" + (f" {'ratio':>8} {'95% CI (ratio)':>18}"
+                                     if baseline is not None else "")]
     rows = zip(total["scheme"].tolist(), total["n"].tolist(),
                total["mean_completion_time"].tolist(), total["ci_low"].tolist(),
                total["ci_high"].tolist(), strict=True)
@@ -416,8 +424,12 @@ def _format_updates(summary: pd.DataFrame) -> str:
         lines.append(f"{name:<12} {n:>7} {_number(mean, 13)} {_interval(low, high, 23)} "
                      f"{_number(p['completion_time'], 13)} {_number(p['gradients'], 9, 3)} "
                      f"{_number(p['staleness_mean'], 9, 3)} "
-                     f"{_number(p['late_messages'], 7, 3)} {_number(p['cancelled'], 9, 3)}")
+                     f"{_number(p['late_messages'], 7, 3)} {_number(p['cancelled'], 9, 3)}"
+                     f"{ratios.get(name, '')}")
     lines.append("")
+    if baseline is not None:
+        lines.append(f"ratio: each scheme's training time over {baseline}'s on the same "
+                     "realizations (common random numbers), as for training runs")
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import pssim
@@ -242,6 +244,21 @@ def test_k_batch_async_long_run_time_per_update_is_k_mean_x_over_n(
     assert_mean(per_update, k * 0.11 / n)
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(2, 6), data=st.data(), seed=st.integers(0, 2**16))
+def test_waiting_for_more_gradients_never_makes_an_update_faster(
+        n: int, data: st.DataObject, seed: int) -> None:
+    # Network none and an instant downlink restart every round at its update, and round u
+    # draws the same durations whatever K: its time is the K-th smallest of its finish
+    # offsets, so it grows with K, update by update (common random numbers).
+    server, r = data.draw(st.sampled_from([("k-sync", 1), ("k-batch-sync", 2)]))
+    k = data.draw(st.integers(1, n * r - 1 if server == "k-batch-sync" else n - 1))
+    common = {"server": server, "iterations": 6, "reps": 4, "seed": seed}
+    fewer = pssim.run("UC-MMC", n, r, server_k=k, **common)
+    more = pssim.run("UC-MMC", n, r, server_k=k + 1, **common)
+    assert (more["completion_time"] >= fewer["completion_time"]).all()
+
+
 # -- runs --------------------------------------------------------------------------------
 
 def test_chunks_and_realizations_do_not_change_a_policys_results() -> None:
@@ -305,6 +322,21 @@ def test_the_command_line_prints_a_policys_table() -> None:
     header, row = result.output.splitlines()[:2]
     assert "T/update (s)" in header and "staleness" in header
     assert row.split()[:2] == ["UC-MMC", "20"]
+
+
+def test_the_command_line_pairs_a_policys_schemes_with_a_baseline() -> None:
+    # Under adaptive at N = 8, UC-MMC-PG (tau = 0.5) stops K at 4 partitions, UC-MMC goes
+    # on to 8: on the same realizations every update of UC-MMC-PG ends no later.
+    result = CliRunner().invoke(app, ["run", "--scheme", "UC-MMC,UC-MMC-PG", "--workers",
+                                      "8", "--load", "1", "--server", "adaptive",
+                                      "--server-period", "2", "--pg-tolerance", "0.5",
+                                      "--iterations", "12", "--reps", "20", "--baseline",
+                                      "UC-MMC"])
+    assert result.exit_code == 0, result.output
+    header, base, pg = result.output.splitlines()[:3]
+    assert "ratio" in header
+    assert base.split()[-3] == "1.0000"
+    assert float(pg.split()[-3]) < 1
 
 
 # -- bad input ---------------------------------------------------------------------------
