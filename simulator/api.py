@@ -131,7 +131,9 @@ def simulate(config: ConfigLike = None, workers: int | None = None, load: int | 
     scheme. Chunk sizes never change a result (bit for bit); the engines agree to 1e-9
     relative in completion time and exactly in counts. ``first_rep`` starts at
     realization k > 0, so that a long run can be split into pieces whose union equals the
-    whole.
+    whole. Under a server policy (``server``, docs/model.md, "Server policies") the
+    summary has one row per (scheme, realization, update) and the trace one row per
+    gradient delivered.
     """
     first_rep = integer("first_rep", first_rep, low=0)
     prepared = prepare(configure(config, workers, load, **options), first_rep=first_rep)
