@@ -200,7 +200,7 @@ class _Async(_Server):
         return False
 
     def started(self, worker: int, message: int) -> None:
-        pass
+        pass  # counted nowhere: the summary's messages are the gradients received
 
     def begin_computations(self, i: int, t: int, begin: float) -> None:
         """Worker i's next round, on version ``t``: one computation when it pulls after
@@ -235,7 +235,8 @@ class _Async(_Server):
 
     def model_received(self, i: int, t: int, event: Event | None = None) -> None:
         self.held[i] = max(self.held[i], t)
-        if self.policy.pulls or self.waiting[i] or self.pushed[i] == self.env.now:
+        between = self.waiting[i] or self.pushed[i] == self.env.now
+        if self.policy.pulls or (between and t > self.version[i]):
             self.waiting[i] = False
             self.begin_computations(i, t, self.env.now)
 
