@@ -405,8 +405,8 @@ def _format_updates(summary: pd.DataFrame, baseline: str | None) -> str:
     ratios: dict[str, str] = {}
     if baseline is not None:
         paired = paired_ratio(last, baseline, value="end").set_index("scheme")
-        ratios = {name: f" {_number(row['ratio'], 8, 4)} "
-                        f"{_interval(row['ci_low'], row['ci_high'], 18, 4)}"
+        ratios = {str(name): f" {_number(row['ratio'], 8, 4)} "
+                             f"{_interval(row['ci_low'], row['ci_high'], 18, 4)}"
                   for name, row in paired.iterrows()}
     total = summarize(last.assign(completion_time=last["end"]))
     per = summary.groupby("scheme", sort=False)[["completion_time", "gradients",
