@@ -85,7 +85,7 @@ SPECS: dict[str, Spec] = {
     "buffer": Spec(1_500_000.0, "quantity", "Network tcp: the tail-drop queue at the master's "
         "link, bytes or with a unit ('1.5MB'); at least one full segment (mtu + 14 bytes)."),
     "iterations": Spec(1, "int", "Iterations K of a training run (1: the paper's single "
-        "iteration)."),
+        "iteration); under a server policy, the updates simulated."),
     "late_policy": Spec("cancel", "str", "What a worker does with the unfinished work of an "
         "iteration when the next model arrives: cancel it, or drain it (finish and send it)."),
     "cancel_transfers": Spec("complete", "str", "What an iteration's end does to its "
