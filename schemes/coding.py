@@ -32,6 +32,10 @@ class Pieces(Protocol):
         """Each piece's gradient at each realization's model ``w`` (R, d): (R, pieces, d)."""
         ...
 
+    def select(self, pieces: np.ndarray) -> Pieces:
+        """The pieces of index ``pieces`` alone, in that order."""
+        ...
+
 
 @dataclass(frozen=True)
 class Quadratic:
@@ -52,6 +56,10 @@ class Quadratic:
         pieces, d, _ = self.gram.shape
         products = (self.gram.reshape(pieces * d, d) @ w.T).reshape(pieces, d, -1)
         return products.transpose(2, 0, 1) - self.moment
+
+    def select(self, pieces: np.ndarray) -> Quadratic:
+        """The pieces of index ``pieces`` alone, in that order."""
+        return Quadratic(self.gram[pieces], self.moment[pieces])
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,10 @@ class Logistic:
                                  residual.reshape(pieces, rows, -1))  # (pieces, d, R)
             out[part] = products.transpose(2, 0, 1)
         return out
+
+    def select(self, pieces: np.ndarray) -> Logistic:
+        """The pieces of index ``pieces`` alone, in that order."""
+        return Logistic(self.x[pieces], self.y[pieces])
 
 
 #: Each learning problem's pieces from data pieces x (pieces, rows, d) and y (pieces, rows).
