@@ -1,7 +1,9 @@
 """Loss against wall-clock time in training runs with real numbers (docs/model.md, "Coded
 gradient descent"). The summary has a row per (scheme, realization, iteration) with
 ``end`` (T_t), ``loss`` (f after iteration t's update), ``gradient_error`` and
-``condition_number``; these helpers take it as it is."""
+``condition_number``; these helpers take it as it is. Under a server policy the rows are
+updates (column ``update`` in place of ``iteration``; docs/model.md, "Server policies"),
+which the helpers count alike."""
 
 from __future__ import annotations
 
@@ -11,6 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+
+def counter(summary: pd.DataFrame) -> str:
+    """The column that counts a run's steps: ``update`` under a server policy, else
+    ``iteration``."""
+    return "update" if "update" in summary.columns else "iteration"
 
 
 def reaching(summary: pd.DataFrame, target: float, by: Sequence[str] = ()) -> pd.DataFrame:
@@ -25,13 +33,13 @@ def reaching(summary: pd.DataFrame, target: float, by: Sequence[str] = ()) -> pd
     0                   2.0             2.0
     """
     keys = ["scheme", *by, "rep"]
+    step = counter(summary)
     hit = summary[summary["loss"] <= target]
-    first = hit.groupby(keys, sort=False)[["iteration", "end"]].min()
+    first = hit.groupby(keys, sort=False)[[step, "end"]].min()
     runs = summary.groupby(keys, sort=False).size().rename("iterations").to_frame()
     out = runs.join(first).reset_index()
-    out["iterations_to_target"] = out["iteration"] + 1.0
-    return out.rename(columns={"end": "time_to_target"}).drop(columns=["iteration",
-                                                                       "iterations"])
+    out["iterations_to_target"] = out[step] + 1.0
+    return out.rename(columns={"end": "time_to_target"}).drop(columns=[step, "iterations"])
 
 
 def convergence_table(summary: pd.DataFrame, target: float, by: Sequence[str] = (),
@@ -43,7 +51,8 @@ def convergence_table(summary: pd.DataFrame, target: float, by: Sequence[str] = 
     those quantiles of the time over the runs that reach the target."""
     keys = ["scheme", *by]
     reached = reaching(summary, target, by)
-    last = summary[summary["iteration"] == summary["iteration"].max()]
+    step = counter(summary)
+    last = summary[summary[step] == summary[step].max()]
     runs = summary.groupby(keys, sort=False)
     out = reached.groupby(keys, sort=False).agg(
         reps=("rep", "size"), reached=("time_to_target", lambda v: v.notna().mean()),
@@ -71,7 +80,7 @@ def loss_curves(summary: pd.DataFrame, initial_loss: float, points: int = 200,
     grid = np.linspace(0.0, float(summary["end"].max()), points)
     parts = []
     for key, part in summary.groupby(keys, sort=False):
-        ordered = part.sort_values(["rep", "iteration"])
+        ordered = part.sort_values(["rep", counter(summary)])
         reps = ordered["rep"].nunique()
         ends = ordered["end"].to_numpy().reshape(reps, -1)
         losses = ordered["loss"].to_numpy().reshape(reps, -1)

@@ -19,9 +19,12 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import multiprocessing
+import os
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -226,6 +229,32 @@ def _in_scheme_order(data: pd.DataFrame, points: list[dict[str, Any]]) -> pd.Dat
     rank = data["scheme"].map({s: i for i, s in enumerate(order)}).to_numpy()
     keys = np.lexsort((data["rep"].to_numpy(), rank, data["point"].to_numpy()))
     return data.iloc[keys].reset_index(drop=True)
+
+
+def in_parallel(function: Callable[..., Any], jobs: Sequence[tuple[Any, ...]],
+                progress: bool = False, label: str = "training runs") -> list[Any]:
+    """``function(*job)`` for each job, on a process per core, each with single-threaded
+    BLAS: the numbers' d × d products gain nothing from threads, and threads of their own
+    would oversubscribe the cores (docs/performance.md, section 8). Fresh processes read
+    the setting as they start; the parent's own is left as it was. With ``progress``, a
+    bar named ``label`` counts the jobs done. ``function`` must be importable by name
+    (the processes are spawned)."""
+    from tqdm.auto import tqdm
+
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(tqdm(pool.map(function, *zip(*jobs, strict=True)), total=len(jobs),
+                             disable=not progress, unit="run", desc=label))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 _REGISTRY: dict[str, Scenario] = {}

@@ -11,13 +11,9 @@ descent")."""
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from pssim.analysis.convergence import (
     convergence_table,
@@ -27,7 +23,7 @@ from pssim.analysis.convergence import (
 )
 from pssim.config import Config
 from pssim.learning import Problem, train
-from pssim.scenarios.common import Output, Scenario, Study, register
+from pssim.scenarios.common import Output, Scenario, Study, in_parallel, register
 
 #: The synthetic problem: rows, features, noise, data seed.
 PROBLEM = (40_000, 100, 1.0, 0)
@@ -75,30 +71,6 @@ def _train(fields: dict[str, Any], points: str, basis: str) -> tuple[pd.DataFram
     return result.summary[keep], result.initial_loss, result.optimal_loss
 
 
-def _in_parallel(jobs: list[tuple[dict[str, Any], str, str]], progress: bool = False
-                 ) -> list[Any]:
-    """The jobs on a process per core, each with single-threaded BLAS: the numbers' d × d
-    products gain nothing from threads, and threads of their own would oversubscribe the
-    cores (docs/performance.md, section 8). Fresh processes read the setting as they
-    start; the parent's own is left as it was. With ``progress``, a bar counts the jobs
-    done."""
-    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict.fromkeys(names, "1"))
-    try:
-        with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(tqdm(pool.map(_train, *zip(*jobs, strict=True)), total=len(jobs),
-                             disable=not progress, unit="run",
-                             desc="convergence: training runs"))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _runs(c: Config) -> dict[str, Any]:
     return {**c.fields(), "iterations": ITERATIONS, "decode_time": "model"}
 
@@ -114,7 +86,8 @@ def report(study: Study, output: Output) -> pd.DataFrame:
                     "scheme": s}, points, basis)
                   for n in TABLE_WORKERS for points, basis in POINTS.items()
                   for s in schemes if points == "chebyshev" or s.startswith("LCC")]
-    done = _in_parallel(training + table_jobs, study.progress)
+    done = in_parallel(_train, training + table_jobs, study.progress,
+                       "convergence: training runs")
     runs, table_runs = done[:len(training)], done[len(training):]
     initial, optimal = runs[0][1], runs[0][2]
     keys = [key for key in SETTINGS for _ in schemes]

@@ -15,11 +15,14 @@ full-batch gradient descent. All realizations run in lockstep, update by update.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from pssim.api import Results, simulate
+from pssim.config import Config
 from pssim.errors import ConfigError, finite
 
 if TYPE_CHECKING:
@@ -131,3 +134,21 @@ def descend(pieces: Pieces, geometry: Geometry, used: pd.DataFrame, reps: int,
             models[:, u + 1] = models[:, u] - (step / geometry.rows) * applied
             loss[:, u] = geometry.loss(models[:, u + 1])
     return loss, error, models[:, 1:]
+
+
+def under_policy(config: Config, pieces: Pieces, geometry: Geometry, step: float,
+                 power: float = 0.0) -> tuple[Results, np.ndarray, np.ndarray, np.ndarray]:
+    """A training run of ``config`` (one scheme, a server policy) on the SimPy engine, and
+    gradient descent on the gradients its trace says each update used: the timing (its
+    summary by realization, then update), the loss f(w_{u+1}) and the gradient error per
+    (realization, update), and the versions w_1 … w_U (R, U, d)."""
+    timing = simulate(config, trace=True)
+    assert timing.trace is not None  # asked for
+    summary = timing.summary.sort_values(["rep", "update"], kind="stable",
+                                         ignore_index=True)
+    summary.attrs = timing.summary.attrs
+    used = used_gradients(timing.trace, config.reps, config.iterations, config.workers,
+                          int(summary["rep"].min()))
+    loss, error, models = descend(pieces, geometry, used, config.reps, config.iterations,
+                                  config.workers, step, power)
+    return dataclasses.replace(timing, summary=summary), loss, error, models
