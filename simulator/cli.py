@@ -631,6 +631,10 @@ def train(
     basis: Annotated[str, typer.Option(
         help="LCC's interpolation basis: chebyshev, barycentric or monomial.",
         rich_help_panel="Problem")] = "chebyshev",
+    staleness_power: Annotated[float, typer.Option(
+        help="Under a --server policy, a gradient of staleness s steps by "
+             "η·(1 + s)^(−STALENESS_POWER) (>= 0; 0: a constant step, 1: divided by 1 + s).",
+        rich_help_panel="Problem")] = 0.0,
     within: Annotated[float, typer.Option(
         help="The target loss is (1 + WITHIN)·f(w*).", rich_help_panel="Problem")] = 0.01,
     out: Annotated[Path | None, typer.Option(
@@ -664,7 +668,8 @@ def train(
             task = (learning.Problem.from_file(data, target, problem) if data is not None
                     else learning.Problem.parse_synthetic(
                         synthetic or learning.DEFAULT_SYNTHETIC, data_seed, problem))
-            result = learning.train(config, task, step=step, points=points, basis=basis)
+            result = learning.train(config, task, step=step, points=points, basis=basis,
+                                    staleness_power=staleness_power)
     except ConfigError as err:
         _fail(err)
         return

@@ -23,14 +23,16 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from pssim import stale
 from pssim.api import Results, build_schemes, configure, memory, prepare, simulate
 from pssim.config import Config
 from pssim.engines import choose
 from pssim.errors import ConfigError, Note, finite, integer
 from pssim.files import is_parquet
 from pssim.schemes import Scheme
-from pssim.schemes.coding import Code, Logistic
+from pssim.schemes.coding import Code, Logistic, pieces_of
 from pssim.schemes.lagrange import BASES, POINT_SETS
+from pssim.server import build as build_policy
 
 PROBLEMS = ("least_squares", "logistic")
 #: The synthetic problem of ``pssim train`` when no data are named: ROWS,FEATURES,NOISE.
@@ -316,21 +318,32 @@ class Learning:
     step: float
 
 
-def decode_seconds(config: Config, code: Code, dimension: int) -> float:
+def decode_seconds(config: Config, code: Code, dimension: int,
+                   scheme: Scheme | None = None) -> float:
     """The master's decoding time per iteration: the configured seconds, or under
-    ``decode_time = model`` the decode's operations divided by ``master_flops``."""
-    if config.decode_time == "model":
+    ``decode_time = model`` the decode's operations divided by ``master_flops``; under a
+    server policy (``scheme`` given), those of summing and scaling the largest K of
+    gradients an update of the run waits for, K·d."""
+    if config.decode_time != "model":
+        return float(config.decode_time)
+    policy = None if scheme is None else build_policy(config.server, scheme,
+                                                      config.server_k,
+                                                      config.server_period)
+    if policy is None:
         return float(code.flops(dimension)) / config.master_flops
-    return float(config.decode_time)
+    largest = max(policy.k(u) for u in range(config.iterations))
+    return float(largest * dimension) / config.master_flops
 
 
 def train(config: Config | None = None, problem: Problem | None = None, *,
           step: float | None = None, points: str = "chebyshev", basis: str = "chebyshev",
-          **options: Any) -> Learning:
+          staleness_power: float = 0.0, **options: Any) -> Learning:
     """K iterations of gradient descent w_{t+1} = w_t − η·Ĝ_t/m from w_0 = 0, with each
     scheme's decoded gradient Ĝ_t from the messages its master held at T_t, for every
     realization of ``config`` (a Config, or options that build one). ``step`` η defaults
     to 1/L. ``points`` and ``basis`` are LCC's evaluation points and interpolation basis.
+    Under a server policy, gradients of staleness s step by η·(1 + s)^(−``staleness_power``)
+    (:mod:`pssim.stale`).
     The schemes of ``all`` that cannot decode ``problem``'s gradient (LCC's for logistic)
     are skipped with a :class:`~pssim.errors.Note`; a scheme named on its own, refused.
     """
@@ -338,6 +351,7 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
         raise ConfigError("points", points, f"must be one of {', '.join(POINT_SETS)}")
     if basis not in BASES:
         raise ConfigError("basis", basis, f"must be one of {', '.join(BASES)}")
+    power = stale.staleness_power(staleness_power)
     cfg = configure(config, **options)
     problem = problem if problem is not None else Problem.parse_synthetic(DEFAULT_SYNTHETIC)
     x, y = problem.partitions(cfg.workers)
@@ -347,12 +361,19 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     eta = _step(geometry.lipschitz) if step is None else finite("step", step, low=0.0,
                                                                 low_open=True)
     initial = float(geometry.loss(np.zeros((1, problem.features)))[0])
+    # Under a server policy every message is one partition's gradient (UC-MMC's).
+    pieces = pieces_of(x, y, problem.kind) if cfg.server != "sync" else None
     summaries, weights = [], []
     for scheme, code in _codes(cfg, built, x, y, problem.kind, points=points, basis=basis):
-        seconds = decode_seconds(cfg, code, problem.features)
-        received, timing = _clock(cfg.replace(scheme=(scheme.label,), decode_time=seconds),
-                                  scheme)
-        loss, error, cond, models = descend(code, geometry, received, eta)
+        seconds = decode_seconds(cfg, code, problem.features, scheme)
+        timed = cfg.replace(scheme=(scheme.label,), decode_time=seconds)
+        if pieces is None:
+            received, timing = _clock(timed, scheme)
+            loss, error, cond, models = descend(code, geometry, received, eta)
+        else:
+            timing, loss, error, models = stale.under_policy(timed, pieces, geometry, eta,
+                                                             power)
+            cond = np.full(loss.shape, np.nan)
         trouble = divergence(loss, initial, eta, geometry.lipschitz)
         if trouble is not None:
             warnings.warn(f"{scheme.label}: {trouble}", Note, stacklevel=2)

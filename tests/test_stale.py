@@ -9,12 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pssim
 from pssim import learning
 from pssim.errors import ConfigError
 from pssim.learning import Problem
 from pssim.schemes import make_scheme
 from pssim.schemes.coding import pieces_of
-from pssim.stale import descend, staleness_power, step_factors, used_gradients
+from pssim.stale import (
+    descend,
+    staleness_power,
+    step_factors,
+    under_policy,
+    used_gradients,
+)
 
 #: Two rows, one feature, a partition each: g_0(w) = w − 1, g_1(w) = 2·(2w) = 4w, m = 2,
 #: f(w) = ((w − 1)² + 4w²)/4.
@@ -159,3 +166,110 @@ def test_a_staleness_power_out_of_range_is_refused(value: object) -> None:
     with pytest.raises(ConfigError, match="staleness_power") as err:
         staleness_power(value)
     assert ">= 0" in str(err.value)
+
+
+# -- under the timing side's server policies -----------------------------------------------
+
+SMALL = Problem.synthetic(160, 4, noise=0.5, seed=7)
+
+
+def test_k_sync_with_every_worker_trains_like_sync_uc_mmc_and_full_batch_descent() -> None:
+    fields = {"scheme": "UC-MMC", "workers": 8, "load": 1, "iterations": 12, "reps": 3,
+              "markov": {"p_slow": 0.2, "p_recover": 0.3, "factor": 4.0}}
+    policy = learning.train(pssim.Config(**fields, server="k-sync", server_k=8), PROBLEM)
+    sync = learning.train(pssim.Config(**fields), PROBLEM)
+    assert (policy.summary["staleness_max"] == 0).all()
+    assert (policy.summary["gradients"] == 8).all()
+    for column in ("start", "end", "loss", "gradient_error"):
+        np.testing.assert_array_equal(policy.summary[column], sync.summary[column])
+    np.testing.assert_array_equal(policy.weights["weight"], sync.weights["weight"])
+    w, step = np.zeros(PROBLEM.features), policy.step
+    for _ in range(fields["iterations"]):
+        w = w - step / PROBLEM.rows * (PROBLEM.x.T @ (PROBLEM.x @ w - PROBLEM.y))
+    final = policy.weights["weight"].to_numpy().reshape(3, -1)
+    np.testing.assert_allclose(final, np.tile(w, (3, 1)), rtol=1e-12, atol=1e-12)
+
+
+def naive_descent(problem: Problem, trace: pd.DataFrame, reps: int, updates: int,
+                  workers: int, step: float, power: float) -> np.ndarray:
+    """The update rule one gradient at a time, from the trace as it is: (R, U + 1, d)."""
+    x, y = problem.partitions(workers)
+    models = np.zeros((reps, updates + 1, problem.features))
+    used = trace[trace["update"] >= 0]
+    for rep in range(reps):
+        for u in range(updates):
+            rows = used[(used["rep"] == rep) & (used["update"] == u)]
+            total = np.zeros(problem.features)
+            for p, v in zip(rows["partition"], rows["version"], strict=True):
+                w = models[rep, v]
+                total += (1 + u - v) ** -power * (x[p].T @ (x[p] @ w - y[p]))
+            models[rep, u + 1] = (models[rep, u]
+                                  - step / problem.rows * workers / len(rows) * total)
+    return models
+
+
+@pytest.mark.parametrize(("server", "k", "power"), [
+    ("k-async", 2, 0.0), ("k-batch-async", 1, 1.0), ("k-batch-sync", 3, 0.0),
+    ("k-sync", 3, 0.5)])
+def test_a_policy_s_trace_is_applied_gradient_by_gradient(server: str, k: int,
+                                                          power: float) -> None:
+    workers, reps, updates = 4, 2, 15
+    config = pssim.Config(scheme="UC-MMC", workers=workers, load=2, iterations=updates,
+                          reps=reps, server=server, server_k=k, seed=4)
+    x, y = SMALL.partitions(workers)
+    step = 0.5 / SMALL.geometry.lipschitz
+    timing, loss, _, models = under_policy(config, pieces_of(x, y), SMALL.geometry, step,
+                                           power)
+    assert timing.trace is not None
+    if server.endswith("async"):  # the case the test is for: gradients on older models
+        assert timing.summary["staleness_max"].max() > 0
+    expected = naive_descent(SMALL, timing.trace, reps, updates, workers, step, power)
+    np.testing.assert_allclose(models, expected[:, 1:], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(loss, SMALL.geometry.loss(models.reshape(-1, 4)).reshape(
+        reps, updates), rtol=1e-12)
+    # The staleness the descent applies is the one the timing summary reports.
+    used = used_gradients(timing.trace, reps, updates, workers)
+    worst = used.groupby(["rep", "update"])["staleness"].max().to_numpy()
+    np.testing.assert_array_equal(worst, timing.summary["staleness_max"].to_numpy())
+
+
+def test_a_modelled_decode_time_under_a_policy_sums_its_largest_k_of_gradients() -> None:
+    d = SMALL.features
+    fixed = learning.train(pssim.Config(scheme="UC-MMC", workers=8, load=1, iterations=3,
+                                        reps=1, server="k-sync", server_k=3,
+                                        decode_time="model", master_flops=1e6), SMALL)
+    assert (fixed.summary["decode_time"] == 3 * d / 1e6).all()
+    # adaptive: K = 1, 2, 4, 8 over periods of 2 updates; its largest, 8, by update 6.
+    grown = learning.train(pssim.Config(scheme="UC-MMC", workers=8, load=1, iterations=7,
+                                        reps=1, server="adaptive", server_period=2,
+                                        decode_time="model", master_flops=1e6), SMALL)
+    assert (grown.summary["decode_time"] == 8 * d / 1e6).all()
+
+
+def invoke(*args: str) -> tuple[int, list[str]]:
+    from typer.testing import CliRunner
+
+    from pssim.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--workers", "4", "--synthetic", "160,4",
+                                      "--reps", "2", "--iterations", "6", *args])
+    return result.exit_code, [line for line in result.output.splitlines() if line.strip()]
+
+
+def test_train_under_a_policy_on_the_command_line(tmp_path: object) -> None:
+    out = f"{tmp_path}/policy.parquet"
+    code, lines = invoke("--scheme", "UC-MMC", "--load", "1", "--server", "k-async",
+                         "--server-k", "2", "--staleness-power", "1", "--out", out)
+    assert code == 0, lines
+    assert any(line.startswith("UC-MMC ") for line in lines)
+    summary = pd.read_parquet(out)
+    assert len(summary) == 2 * 6
+    assert {"update", "loss", "staleness_max", "server", "server_k"} <= set(summary.columns)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_a_staleness_power_out_of_range_on_the_command_line(value: str) -> None:
+    code, lines = invoke("--scheme", "UC-MMC", "--load", "1", "--server", "k-async",
+                         "--server-k", "2", "--staleness-power", value)
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith("Error: invalid staleness_power=")
