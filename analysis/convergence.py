@@ -52,7 +52,8 @@ def convergence_table(summary: pd.DataFrame, target: float, by: Sequence[str] = 
     keys = ["scheme", *by]
     reached = reaching(summary, target, by)
     step = counter(summary)
-    last = summary[summary[step] == summary[step].max()]
+    # Each run's last row: runs may differ in length.
+    last = summary.loc[summary.groupby([*keys, "rep"], sort=False)[step].idxmax()]
     runs = summary.groupby(keys, sort=False)
     out = reached.groupby(keys, sort=False).agg(
         reps=("rep", "size"), reached=("time_to_target", lambda v: v.notna().mean()),
@@ -70,14 +71,17 @@ def convergence_table(summary: pd.DataFrame, target: float, by: Sequence[str] = 
 
 
 def loss_curves(summary: pd.DataFrame, initial_loss: float, points: int = 200,
-                quantiles: tuple[float, float] = (0.1, 0.9), by: Sequence[str] = ()
-                ) -> pd.DataFrame:
+                quantiles: tuple[float, float] = (0.1, 0.9), by: Sequence[str] = (),
+                log: bool = False) -> pd.DataFrame:
     """Per scheme (and ``by``), the loss against wall-clock time on a grid of ``points``
-    instants from 0 to the latest end: each run's loss at time τ is the loss after the last
-    iteration it completed by τ (``initial_loss`` before the first); the ``median`` and
-    the ``low`` and ``high`` quantiles over runs."""
+    instants from 0 to the latest end (with ``log``, log-spaced from the earliest end, for
+    runs whose durations differ by orders of magnitude): each run's loss at time τ is the
+    loss after the last iteration it completed by τ (``initial_loss`` before the first);
+    the ``median`` and the ``low`` and ``high`` quantiles over runs."""
     keys = ["scheme", *by]
-    grid = np.linspace(0.0, float(summary["end"].max()), points)
+    latest = float(summary["end"].max())
+    grid = (np.geomspace(float(summary["end"].min()), latest, points) if log
+            else np.linspace(0.0, latest, points))
     parts = []
     for key, part in summary.groupby(keys, sort=False):
         ordered = part.sort_values(["rep", counter(summary)])
@@ -115,12 +119,13 @@ def rising(curves: pd.DataFrame, target: float) -> list[str]:
 
 
 def plot_loss_curves(curves: pd.DataFrame, optimal_loss: float, title: str | None = None,
-                     quantiles: tuple[float, float] = (0.1, 0.9), note: str | None = None
-                     ) -> Figure:
+                     quantiles: tuple[float, float] = (0.1, 0.9), note: str | None = None,
+                     log: bool = False) -> Figure:
     """The excess loss f − f* against wall-clock time (log scale, floored at the loss's
     precision, ε·|f*|), a line per scheme (the median over realizations) and a band
     between two quantiles, on an x axis that ends where the curves do; ``note`` is printed
-    under the axes (why a scheme's loss rises, say). The legend covers no curve."""
+    under the axes (why a scheme's loss rises, say); ``log`` draws time on a log axis. The
+    legend covers no curve."""
     import textwrap
 
     import matplotlib.pyplot as plt
@@ -139,6 +144,8 @@ def plot_loss_curves(curves: pd.DataFrame, optimal_loss: float, title: str | Non
                         (part["high"] - optimal_loss).clip(lower=floor),
                         color=palette[scheme], alpha=0.2, linewidth=0, step="post")
     ax.set_yscale("log")
+    if log:
+        ax.set_xscale("log")
     ax.set_xlim(float(curves["time"].min()), float(curves["time"].max()))
     ax.set_xlabel("wall-clock time (s)")
     ax.set_ylabel("excess loss f(w) − f(w*)")

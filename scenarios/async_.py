@@ -1,0 +1,313 @@
+"""Is coding worth it against asynchronous and semi-synchronous servers? Real gradient
+descent on one cluster (N = 40, the paper's compute model, mu = 10, alpha = 0.01, with
+Markov stragglers: p_slow 0.05, p_recover 0.3, 4 times slower), under network none and a
+fifo bottleneck (messages of 8·d bytes, 4 ms each on the master's link): the synchronous
+schemes GC, LCC and UC-MMC-PG (r = 4) against UC-MMC (r = 1) under the server policies
+k-sync, k-batch-sync, k-async and k-batch-async for several K (docs/model.md, "Server
+policies" and "Learning under a server policy").
+
+The problem is an ill-conditioned least-squares problem (its condition number is in the
+finding), and the target an excess loss of 10⁻⁶ of the initial one, which takes tens of
+updates: time per update and accuracy per update both matter. Loss against wall-clock
+time per method at its best K, the time to the target, and the error–runtime trade-off as
+K varies.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pssim.analysis.convergence import (
+    convergence_table,
+    counter,
+    loss_curves,
+    plot_loss_curves,
+)
+from pssim.config import Config
+from pssim.learning import Problem, train
+from pssim.scenarios.common import Output, Scenario, Study, in_parallel, register
+
+#: The problem: rows, features, condition number of XᵀX (as drawn: the columns of a
+#: standard normal X scaled from 1 down to 1/√CONDITION), noise, data seed.
+PROBLEM = (4_000, 20, 10.0, 0.03, 0)
+#: Iterations of each synchronous run and updates of each run of a policy: the
+#: synchronous schemes reach the target in about 50.
+UPDATES = 100
+#: An asynchronous policy's run has at least this many gradients (updates × K, rounded
+#: up): its steps, divided by 1 + staleness, need more updates, which are short.
+GRADIENTS = 1_500
+#: The target: an excess loss f − f* of this share of the initial excess f(0) − f*.
+WITHIN = 1e-6
+#: The server policies compared on UC-MMC: their load r (at r = 1, k-batch-sync would be
+#: k-sync: a worker computes at most r gradients a round) and their K.
+POLICIES: dict[str, int] = {"k-sync": 1, "k-batch-sync": 4, "k-async": 1, "k-batch-async": 1}
+KS: dict[str, tuple[int, ...]] = {"k-sync": (5, 10, 20, 40), "k-batch-sync": (5, 10, 20, 40),
+                                  "k-async": (5, 10, 20), "k-batch-async": (1, 5, 10, 20)}
+#: The synchronous schemes compared (at the base's r).
+SYNC = ("GC", "LCC", "UC-MMC-PG")
+#: The staleness exponent γ of the step η·(1 + s)^(−γ), per policy: the asynchronous
+#: ones divide the step by 1 + s (with a constant step 1/L they diverge at small K).
+POWER: dict[str, float] = {"k-sync": 0.0, "k-batch-sync": 0.0, "k-async": 1.0,
+                           "k-batch-async": 1.0}
+MARKOV: dict[str, float] = {"p_slow": 0.05, "p_recover": 0.3, "factor": 4.0}
+#: The bottleneck: each d-dimensional float64 gradient holds the master's link 4 ms.
+BOTTLENECK: dict[str, Any] = {"network": "fifo", "message_size": 8.0 * PROBLEM[1],
+                              "master_bandwidth": 8.0 * PROBLEM[1] / 4e-3, "latency": 50e-6}
+SETTINGS: dict[str, dict[str, Any]] = {"none": {"network": "none"}, "fifo": BOTTLENECK}
+LABELS = {"none": "network none", "fifo": "fifo, 4 ms a message"}
+#: The columns of the training summaries kept.
+KEEP = ["scheme", "rep", "start", "end", "completion_time", "loss", "gradient_error"]
+
+
+def ill_conditioned(rows: int, features: int, condition: float, noise: float, seed: int
+                    ) -> Problem:
+    """Least squares whose XᵀX/m has eigenvalues from about 1 down to about 1/condition:
+    X standard normal with column j scaled by condition^(−j/(2(d − 1))), a true w
+    standard normal, y = Xw + noise·N(0, 1), all from ``seed``."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    scales = condition ** (-np.arange(features) / (2 * (features - 1)))
+    x = rng.standard_normal((rows, features)) * scales
+    y = x @ rng.standard_normal(features) + noise * rng.standard_normal(rows)
+    return Problem(x, y, f"least squares {rows}x{features}, condition number "
+                         f"{condition_number(x):.3g}, noise {noise:g}")
+
+
+def condition_number(x: np.ndarray) -> float:
+    """The condition number of XᵀX."""
+    eigenvalues = np.linalg.eigvalsh(x.T @ x)
+    return float(eigenvalues[-1] / eigenvalues[0])
+
+
+@dataclass(frozen=True)
+class Design:
+    """What the study trains: the problem (rows, features, condition, noise, data seed),
+    the updates of each run and the policies' K."""
+
+    problem: tuple[int, int, float, float, int] = PROBLEM
+    updates: int = UPDATES
+    gradients: int = GRADIENTS
+    ks: tuple[tuple[str, tuple[int, ...]], ...] = tuple(KS.items())
+
+    def policy_updates(self, policy: str, k: int) -> int:
+        """The updates of a run of ``policy`` with this K."""
+        if POWER[policy] == 0:
+            return self.updates
+        return max(self.updates, -(-self.gradients // k))
+
+
+@functools.lru_cache(maxsize=2)
+def _problem(spec: tuple[int, int, float, float, int]) -> Problem:
+    return ill_conditioned(*spec)
+
+
+def _train(fields: dict[str, Any], spec: tuple[int, int, float, float, int]
+           ) -> tuple[pd.DataFrame, float, float]:
+    """One training run (a process of the pool): its summary, f(0) and f(w*)."""
+    result = train(Config(**fields), _problem(spec),
+                   staleness_power=POWER.get(fields["server"], 0.0))
+    summary = result.summary
+    # A synchronous scheme's iterations are its updates: one counter for all runs.
+    step = counter(summary)
+    return (summary[[*KEEP, step]].rename(columns={step: "update"}),
+            result.initial_loss, result.optimal_loss)
+
+
+def jobs(config: Config, design: Design
+         ) -> list[tuple[str, str, int | None, dict[str, Any]]]:
+    """Every training run: (setting, method, K, Config fields)."""
+    base = {**config.fields(), "iterations": design.updates, "decode_time": "model"}
+    out: list[tuple[str, str, int | None, dict[str, Any]]] = []
+    for key, changes in SETTINGS.items():
+        out += [(key, scheme, None, {**base, **changes, "scheme": [scheme]})
+                for scheme in SYNC]
+        out += [(key, policy, k, {**base, **changes, "scheme": ["UC-MMC"],
+                                  "load": POLICIES[policy], "server": policy, "server_k": k,
+                                  "iterations": design.policy_updates(policy, k)})
+                for policy, ks in design.ks for k in ks if k <= config.workers]
+    return out
+
+
+def report(study: Study, output: Output, design: Design = Design()) -> pd.DataFrame:
+    """training.parquet, tradeoff.csv (per setting, method and K), best.csv (each method
+    at its best K), loss_NETWORK.png (excess loss against wall-clock at the best K),
+    tradeoff.png (error against time per update as K varies) and the finding."""
+    listed = jobs(study.config, design)
+    done = in_parallel(_train, [(fields, design.problem) for *_, fields in listed],
+                       study.progress, "async: training runs")
+    initial, optimal = done[0][1], done[0][2]
+    target = optimal + WITHIN * (initial - optimal)
+    summary = pd.concat([
+        frame.assign(setting=LABELS[key], method=method,
+                     K=-1 if k is None else k)
+        for (key, method, k, _), (frame, _, _) in zip(listed, done, strict=True)],
+        ignore_index=True)
+    output.data(summary, "training")
+    # The analysis groups by "scheme": here a method (a scheme, or a policy on UC-MMC).
+    runs = summary.drop(columns="scheme").rename(columns={"method": "scheme"})
+    runs["condition_number"] = np.nan
+    table = convergence_table(runs, target, by=["setting", "K"], spread=(0.1, 0.9))
+    per_update = runs.groupby(["scheme", "setting", "K"], sort=False)["completion_time"]
+    table = table.merge(per_update.mean().rename("mean_time_per_update").reset_index(),
+                        on=["scheme", "setting", "K"])
+    table["median_final_excess"] = (table["median_final_loss"] - optimal) / (initial - optimal)
+    at = excess_at_horizon(runs, initial, optimal)
+    table = table.merge(at, on=["scheme", "setting", "K"])
+    tradeoff = table[["setting", "scheme", "K", "reps", "reached", "mean_time_per_update",
+                      "median_time_to_target", "low_time_to_target", "high_time_to_target",
+                      "median_iterations_to_target", "median_final_excess", "horizon",
+                      "median_excess_at_horizon"]].rename(
+        columns={"scheme": "method", "median_iterations_to_target": "median_updates_to_target"})
+    output.table(tradeoff, "tradeoff")
+    best = best_k(tradeoff)
+    output.table(best, "best")
+    for key, setting in LABELS.items():
+        chosen = best[best["setting"] == setting]
+        part = runs.merge(chosen[["setting", "method", "K"]].rename(
+            columns={"method": "scheme"}), on=["setting", "scheme", "K"])
+        named = part.assign(scheme=[_name(m, k) for m, k in zip(part["scheme"], part["K"],
+                                                                strict=True)])
+        curves = loss_curves(named, initial, points=300, log=True)
+        fig = plot_loss_curves(curves, optimal, log=True, title=(
+            f"{_problem(design.problem).name}: {setting}\n(N = {study.config.workers}, Markov "
+            f"stragglers, {study.config.reps} realizations; each policy at its best K)"))
+        output.figure(fig, f"loss_{key}", curves)
+    output.figure(plot_tradeoff(tradeoff), "tradeoff", tradeoff)
+    output.text(finding(best, _problem(design.problem), design.updates), "finding.txt")
+    return summary
+
+
+def _name(method: str, k: int) -> str:
+    return method if k < 0 else f"{method} (K = {k})"
+
+
+def best_k(tradeoff: pd.DataFrame) -> pd.DataFrame:
+    """Per setting and method, the K with the smallest median time to the target among
+    those that reach it in every realization; where none does, the one with the smallest
+    median final excess loss."""
+    # Settings and methods stay in the table's order.
+    rank = {column: {v: i for i, v in enumerate(dict.fromkeys(tradeoff[column]))}
+            for column in ("setting", "method")}
+    ranked = tradeoff.assign(_setting=tradeoff["setting"].map(rank["setting"]),
+                             _method=tradeoff["method"].map(rank["method"]),
+                             _missed=tradeoff["reached"] < 1,
+                             _time=tradeoff["median_time_to_target"].fillna(np.inf))
+    ranked = ranked.sort_values(["_setting", "_method", "_missed", "_time",
+                                 "median_final_excess", "K"], kind="stable")
+    first = ranked.groupby(["_setting", "_method"], sort=False).head(1)
+    return first.drop(columns=["_setting", "_method", "_missed", "_time"]).reset_index(
+        drop=True)
+
+
+def excess_at_horizon(runs: pd.DataFrame, initial: float, optimal: float
+                      ) -> pd.DataFrame:
+    """Per method, setting and K: ``horizon``, the wall-clock time every run of the
+    setting lasts (the shortest run's end), and ``median_excess_at_horizon``, the median
+    over realizations of the excess loss after the last update done by then, as a share of
+    the initial excess (1 when none is)."""
+    keys = ["scheme", "setting", "K"]
+    ends = runs.groupby([*keys, "rep"], sort=False)["end"].max()
+    horizon = ends.groupby(level="setting", sort=False).min().rename("horizon")
+    frame = runs.join(horizon, on="setting")
+    done = frame[frame["end"] <= frame["horizon"]]
+    last = done.sort_values("end", kind="stable").groupby([*keys, "rep"], sort=False).tail(1)
+    per_run = ends.to_frame().join(horizon, on="setting").join(
+        last.set_index([*keys, "rep"])["loss"])
+    per_run["excess"] = (per_run["loss"].fillna(initial) - optimal) / (initial - optimal)
+    out = per_run.groupby(keys, sort=False).agg(
+        horizon=("horizon", "first"), median_excess_at_horizon=("excess", "median"))
+    return out.reset_index()
+
+
+def plot_tradeoff(tradeoff: pd.DataFrame) -> Any:
+    """Per setting, the median excess loss at the setting's horizon against the mean time
+    per update: a line through each policy's K (labelled), a point per synchronous
+    scheme."""
+    import matplotlib.pyplot as plt
+
+    from pssim.analysis.plots import hue_palette, place_legend
+
+    settings = list(dict.fromkeys(tradeoff["setting"]))
+    palette = hue_palette(tradeoff["method"])
+    fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4.5),
+                             squeeze=False, sharey=True)
+    floor = np.finfo(float).eps
+    for ax, setting in zip(axes[0], settings, strict=True):
+        part = tradeoff[tradeoff["setting"] == setting]
+        for method, rows in part.groupby("method", sort=False):
+            rows = rows.sort_values("K")
+            y = rows["median_excess_at_horizon"].clip(lower=floor)
+            ax.plot(rows["mean_time_per_update"], y, marker="o", color=palette[method],
+                    label=str(method))
+            for x_value, y_value, k in zip(rows["mean_time_per_update"], y, rows["K"],
+                                           strict=True):
+                if k > 0:
+                    ax.annotate(f"K={k}", (x_value, y_value), fontsize=7,
+                                textcoords="offset points", xytext=(3, 3))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{setting}: after {part['horizon'].iloc[0]:.3g} s")
+        ax.set_xlabel("mean time per update (s)")
+    axes[0][0].set_ylabel("median excess loss at the horizon\n(share of the initial excess)")
+    fig.tight_layout()
+    place_legend(axes[0][-1], title="method", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def finding(best: pd.DataFrame, problem: Problem, updates: int) -> str:
+    """The headline: per network, each method's median time to the target at its best K,
+    and the fastest."""
+    parts = [f"Problem: {problem.name}; target: an excess loss of {WITHIN:g} of the "
+             f"initial one; {updates} iterations per synchronous run (policies: more, "
+             "for at least as many gradients)."]
+    for setting in dict.fromkeys(best["setting"]):
+        rows = best[best["setting"] == setting]
+        listed = [f"{_name(r.method, r.K)} {r.median_time_to_target:.3g} s "
+                  f"({r.median_updates_to_target:.0f} updates of "
+                  f"{r.mean_time_per_update:.3g} s)" if r.reached > 0
+                  else f"{_name(r.method, r.K)} never (median final excess "
+                       f"{r.median_final_excess:.2g})"
+                  for r in rows.itertuples(index=False)]
+        reached = rows[rows["reached"] > 0]
+        fastest = ""
+        if len(reached):
+            top = reached.loc[reached["median_time_to_target"].idxmin()]
+            fastest = f" Fastest: {_name(str(top['method']), int(top['K']))}."
+        parts.append(f"Median time to the target, {setting}, each method at its best K: "
+                     f"{'; '.join(listed)}.{fastest}")
+    return " ".join(parts)
+
+
+def scenario(design: Design = Design()) -> Scenario:
+    """The study, training as ``design`` says."""
+    rows, features, condition, noise, seed = design.problem
+    return Scenario(
+        name="async",
+        description="Coding against asynchronous and semi-synchronous servers with real "
+                    "gradient descent (an ill-conditioned least-squares problem, N = 40, "
+                    "Markov stragglers, network none and a fifo bottleneck): GC, LCC and "
+                    "UC-MMC-PG against k-sync, k-batch-sync, k-async and k-batch-async on "
+                    "UC-MMC: loss against wall-clock at each policy's best K, time to the "
+                    "target and the error–runtime trade-off as K varies",
+        default_reps=4,
+        base={"scheme": list(SYNC), "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
+              "pg_tolerance": 0.05, "network": "none", "markov": MARKOV,
+              "master_flops": 1e9},
+        extra_points=(BOTTLENECK,),
+        settings=lambda config: {"problem": "ill-conditioned least squares", "rows": rows,
+                                 "features": features, "condition": condition,
+                                 "noise": noise, "data_seed": seed,
+                                 "updates": design.updates,
+                                 "gradients": design.gradients, "within": WITHIN,
+                                 "policies": POLICIES, "ks": dict(design.ks),
+                                 "staleness_power": POWER},
+        report=functools.partial(report, design=design),
+    )
+
+
+SCENARIO = register(scenario())
