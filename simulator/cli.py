@@ -690,10 +690,11 @@ def train(
     goal = (1 + within) * result.optimal_loss
     table = convergence_table(result.summary, goal, spread=TRAIN_SPREAD)
     quantiles = "–".join(f"{100 * q:g}%" for q in TRAIN_SPREAD)
+    steps = "iterations" if config.server == "sync" else "updates"
     typer.echo(f"{task.name}; step {result.step:.6g}; f(w*) = {result.optimal_loss:.6g}, "
                f"target loss {goal:.6g}")
     typer.echo(f"{'scheme':<12} {'reached':>8} {'median time (s)':>15} {quantiles + ' (s)':>21} "
-               f"{'iterations':>10} {'final loss':>12} {'worst error':>12} "
+               f"{steps:>10} {'final loss':>12} {'worst error':>12} "
                f"{'worst cond':>11}")
     spreads = ["" if math.isnan(low) else f"[{low:.4g}, {high:.4g}]"
                for low, high in zip(table["low_time_to_target"].tolist(),
@@ -704,8 +705,8 @@ def train(
                    f"{row.median_final_loss:>12.6g} {row.worst_gradient_error:>12.3g} "
                    f"{row.worst_condition_number:>11.3g}")
     typer.echo("")
-    typer.echo(f"time, iterations and final loss are medians over the realizations (time "
-               f"and iterations over those that reach the target); {quantiles}: the spread "
+    typer.echo(f"time, {steps} and final loss are medians over the realizations (time "
+               f"and {steps} over those that reach the target); {quantiles}: the spread "
                f"of the time to the target over them, between those quantiles")
     typer.echo(f"assumptions: {describe(config)}")
     if failed:

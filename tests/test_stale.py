@@ -262,6 +262,7 @@ def test_train_under_a_policy_on_the_command_line(tmp_path: object) -> None:
                          "--server-k", "2", "--staleness-power", "1", "--out", out)
     assert code == 0, lines
     assert any(line.startswith("UC-MMC ") for line in lines)
+    assert "updates" in lines[1].split() and "iterations" not in lines[1].split()
     summary = pd.read_parquet(out)
     assert len(summary) == 2 * 6
     assert {"update", "loss", "staleness_max", "server", "server_k"} <= set(summary.columns)
