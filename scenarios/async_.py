@@ -134,8 +134,10 @@ def jobs(config: Config, design: Design
 
 def report(study: Study, output: Output, design: Design = Design()) -> pd.DataFrame:
     """training.parquet, tradeoff.csv (per setting, method and K), best.csv (each method
-    at its best K), loss_NETWORK.png (excess loss against wall-clock at the best K),
-    tradeoff.png (error against time per update as K varies) and the finding."""
+    at its best K), loss_policies_NETWORK.png (excess loss against wall-clock at the best
+    K; named apart from the convergence scenario's figures, which the gallery gathers in
+    one folder), tradeoff.png (error against time per update as K varies) and the
+    finding."""
     listed = jobs(study.config, design)
     done = in_parallel(_train, [(fields, design.problem) for *_, fields in listed],
                        study.progress, "async: training runs")
@@ -162,7 +164,6 @@ def report(study: Study, output: Output, design: Design = Design()) -> pd.DataFr
                       "median_iterations_to_target", "median_final_excess", "horizon",
                       "median_excess_at_horizon"]].rename(
         columns={"scheme": "method", "median_iterations_to_target": "median_updates_to_target"})
-    output.table(tradeoff, "tradeoff")
     best = best_k(tradeoff)
     output.table(best, "best")
     for key, setting in LABELS.items():
@@ -175,7 +176,8 @@ def report(study: Study, output: Output, design: Design = Design()) -> pd.DataFr
         fig = plot_loss_curves(curves, optimal, log=True, title=(
             f"{_problem(design.problem).name}: {setting}\n(N = {study.config.workers}, Markov "
             f"stragglers, {study.config.reps} realizations; each policy at its best K)"))
-        output.figure(fig, f"loss_{key}", curves)
+        output.figure(fig, f"loss_policies_{key}", curves)
+    # The figure's numbers are the table: tradeoff.csv.
     output.figure(plot_tradeoff(tradeoff), "tradeoff", tradeoff)
     output.text(finding(best, _problem(design.problem), design.updates), "finding.txt")
     return summary

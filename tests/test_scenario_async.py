@@ -83,10 +83,9 @@ def test_the_scenario_at_tiny_size_writes_its_files_and_tables(tmp_path: Path) -
         mp.setitem(scenario_registry, "async", async_.scenario(design))
         execute("async", 2, 1, tmp_path, svg=False, progress=False, executor="serial",
                 overrides={"workers": 4})
-    for name in ("training.parquet", "tradeoff.csv", "best.csv", "finding.txt",
-                 "config.json", *(f"{stem}.{ext}" for stem in ("loss_none", "loss_fifo",
-                                                             "tradeoff")
-                                  for ext in ("png", "csv"))):
+    figures = ("loss_policies_none", "loss_policies_fifo", "tradeoff")
+    for name in ("training.parquet", "best.csv", "finding.txt", "config.json",
+                 *(f"{stem}.{ext}" for stem in figures for ext in ("png", "csv"))):
         assert (tmp_path / name).stat().st_size > 0, name
     tradeoff = pd.read_csv(tmp_path / "tradeoff.csv")
     assert list(tradeoff.columns) == [*COLUMNS[:-1], "median_final_excess", "horizon",
