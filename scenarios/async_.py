@@ -264,9 +264,11 @@ def plot_tradeoff(tradeoff: pd.DataFrame) -> Any:
 def finding(best: pd.DataFrame, problem: Problem, updates: int) -> str:
     """The headline: per network, each method's median time to the target at its best K,
     and the fastest."""
+    decayed = ", ".join(name for name, power in POWER.items() if power == 1)
     parts = [f"Problem: {problem.name}; target: an excess loss of {WITHIN:g} of the "
-             f"initial one; {updates} iterations per synchronous run (policies: more, "
-             "for at least as many gradients)."]
+             f"initial one; {updates} iterations per synchronous run; step 1/L, divided by "
+             f"1 + staleness under {decayed}, whose runs have more updates (at least "
+             "as many gradients as the others)."]
     for setting in dict.fromkeys(best["setting"]):
         rows = best[best["setting"] == setting]
         listed = [f"{_name(r.method, r.K)} {r.median_time_to_target:.3g} s "

@@ -361,6 +361,9 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     eta = _step(geometry.lipschitz) if step is None else finite("step", step, low=0.0,
                                                                 low_open=True)
     initial = float(geometry.loss(np.zeros((1, problem.features)))[0])
+    if power != 0 and cfg.server == "sync":
+        warnings.warn(f"staleness_power {power:g} has no effect under server sync: every "
+                      "gradient is computed on the model it updates", Note, stacklevel=2)
     # Under a server policy every message is one partition's gradient (UC-MMC's).
     pieces = pieces_of(x, y, problem.kind) if cfg.server != "sync" else None
     summaries, weights = [], []

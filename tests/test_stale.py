@@ -11,7 +11,7 @@ import pytest
 
 import pssim
 from pssim import learning
-from pssim.errors import ConfigError
+from pssim.errors import ConfigError, Note
 from pssim.learning import Problem
 from pssim.schemes import make_scheme
 from pssim.schemes.coding import pieces_of
@@ -208,14 +208,16 @@ def naive_descent(problem: Problem, trace: pd.DataFrame, reps: int, updates: int
     return models
 
 
-@pytest.mark.parametrize(("server", "k", "power"), [
-    ("k-async", 2, 0.0), ("k-batch-async", 1, 1.0), ("k-batch-sync", 3, 0.0),
-    ("k-sync", 3, 0.5)])
-def test_a_policy_s_trace_is_applied_gradient_by_gradient(server: str, k: int,
-                                                          power: float) -> None:
+@pytest.mark.parametrize(("server", "k", "power", "scheme"), [
+    ("k-async", 2, 0.0, "UC-MMC"), ("k-batch-async", 1, 1.0, "UC-MMC"),
+    ("k-batch-sync", 3, 0.0, "UC-MMC"), ("k-sync", 3, 0.5, "UC-MMC"),
+    ("adaptive", None, 0.0, "UC-MMC-PG")])
+def test_a_policy_s_trace_is_applied_gradient_by_gradient(server: str, k: int | None,
+                                                          power: float, scheme: str) -> None:
     workers, reps, updates = 4, 2, 15
-    config = pssim.Config(scheme="UC-MMC", workers=workers, load=2, iterations=updates,
-                          reps=reps, server=server, server_k=k, seed=4)
+    config = pssim.Config(scheme=scheme, workers=workers, load=2, iterations=updates,
+                          reps=reps, server=server, server_k=k, seed=4, pg_tolerance=0.25,
+                          server_period=3)
     x, y = SMALL.partitions(workers)
     step = 0.5 / SMALL.geometry.lipschitz
     timing, loss, _, models = under_policy(config, pieces_of(x, y), SMALL.geometry, step,
@@ -274,3 +276,11 @@ def test_a_staleness_power_out_of_range_on_the_command_line(value: str) -> None:
                          "--server-k", "2", "--staleness-power", value)
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("Error: invalid staleness_power=")
+
+
+def test_a_staleness_power_under_sync_has_no_effect_and_says_so() -> None:
+    fields = {"scheme": "UC-MMC", "workers": 4, "iterations": 3, "reps": 2}
+    with pytest.warns(Note, match="staleness_power 1 has no effect under server sync"):
+        noted = learning.train(pssim.Config(**fields), SMALL, staleness_power=1.0)
+    plain = learning.train(pssim.Config(**fields), SMALL)
+    np.testing.assert_array_equal(noted.summary["loss"], plain.summary["loss"])
