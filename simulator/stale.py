@@ -48,7 +48,7 @@ def step_factors(staleness: np.ndarray, power: float) -> np.ndarray:
 
 def used_gradients(trace: pd.DataFrame, reps: int, updates: int, workers: int,
                    first_rep: int = 0) -> pd.DataFrame:
-    """The trace's gradients that counted in an update (``update`` ≥ 0), checked, in a
+    """One scheme's traced gradients that counted in an update (``update`` ≥ 0), checked, in a
     fixed order (by update, realization, partition, version) whatever order the trace
     lists them in: ``rep`` (counted from ``first_rep``, which becomes 0), ``update``,
     ``partition``, ``version`` and ``staleness``."""

@@ -161,6 +161,12 @@ def test_a_trace_that_cannot_be_descended_is_refused(
     assert wrong in str(err.value)
 
 
+def test_a_trace_without_the_gradients_columns_is_refused() -> None:
+    with pytest.raises(ConfigError, match="missing version") as err:
+        used_gradients(trace_of(HAND).drop(columns="version"), 2, 3, 2)
+    assert err.value.parameter == "trace"
+
+
 @pytest.mark.parametrize("value", [-0.5, float("nan"), float("inf"), "fast"])
 def test_a_staleness_power_out_of_range_is_refused(value: object) -> None:
     with pytest.raises(ConfigError, match="staleness_power") as err:
