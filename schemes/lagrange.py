@@ -7,13 +7,14 @@ p at one point (p computations) and sends their combined result, so the master n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from pssim.errors import ConfigError, integer
 from pssim.schemes.base import Scheme
 from pssim.schemes.coding import Code, Quadratic, earliest, pick
+from pssim.schemes.prime import PrimeLagrangeCode
 from pssim.schemes.registry import register
 
 
@@ -26,6 +27,7 @@ class LCC(Scheme):
     """LCC with ``polynomials`` polynomials (default: the load r, one message per worker)."""
 
     name = "LCC"
+    fields: ClassVar[tuple[str, ...]] = ("real", "prime")
 
     def __init__(self, workers: int, load: int, polynomials: int | None = None) -> None:
         super().__init__(workers, load)
@@ -66,6 +68,8 @@ class LCC(Scheme):
                               f"{self.label} needs a polynomial gradient, such as least "
                               f"squares (the {problem} gradient is not): choose GC, UC-MMC "
                               "or UC-MMC-PG")
+        if options.get("field", "real") == "prime":
+            return PrimeLagrangeCode(self, x, y, options["quantization"], options["radius"])
         return LagrangeCode(self, x, y, **{k: v for k, v in options.items()
                                             if k in ("points", "basis")})
 

@@ -631,6 +631,13 @@ def train(
     basis: Annotated[str, typer.Option(
         help="LCC's interpolation basis: chebyshev, barycentric or monomial.",
         rich_help_panel="Problem")] = "chebyshev",
+    field: Annotated[str, typer.Option(
+        help="The LCC family's arithmetic: real, or prime (exact over prime fields on "
+             "fixed-point data and model; least squares, LCC schemes only).",
+        rich_help_panel="Problem")] = "real",
+    quantization: Annotated[int | None, typer.Option(
+        help="Fraction bits of the fixed-point data and model with --field prime "
+             "(default 16).", rich_help_panel="Problem")] = None,
     within: Annotated[float, typer.Option(
         help="The target loss is (1 + WITHIN)·f(w*).", rich_help_panel="Problem")] = 0.01,
     out: Annotated[Path | None, typer.Option(
@@ -664,7 +671,8 @@ def train(
             task = (learning.Problem.from_file(data, target, problem) if data is not None
                     else learning.Problem.parse_synthetic(
                         synthetic or learning.DEFAULT_SYNTHETIC, data_seed, problem))
-            result = learning.train(config, task, step=step, points=points, basis=basis)
+            result = learning.train(config, task, step=step, points=points, basis=basis,
+                                    field=field, quantization=quantization)
     except ConfigError as err:
         _fail(err)
         return
@@ -672,7 +680,8 @@ def train(
     from pssim.analysis.convergence import convergence_table
 
     meta = {"config": config.to_json(), **provenance.stamp(),
-            "problem": task.name, "step": result.step, "optimal_loss": result.optimal_loss}
+            "problem": task.name, "step": result.step, "optimal_loss": result.optimal_loss,
+            "field": field, "quantization": quantization}
     failed = []
     for path, frame in ((out, result.summary), (weights, result.weights)):
         if path is not None:
@@ -689,7 +698,7 @@ def train(
                f"target loss {goal:.6g}")
     typer.echo(f"{'scheme':<12} {'reached':>8} {'median time (s)':>15} {quantiles + ' (s)':>21} "
                f"{'iterations':>10} {'final loss':>12} {'worst error':>12} "
-               f"{'worst cond':>11}")
+               f"{'worst cond':>11}" + (f" {'quant. error':>12}" if field == "prime" else ""))
     spreads = ["" if math.isnan(low) else f"[{low:.4g}, {high:.4g}]"
                for low, high in zip(table["low_time_to_target"].tolist(),
                                     table["high_time_to_target"].tolist(), strict=True)]
@@ -697,11 +706,16 @@ def train(
         typer.echo(f"{row.scheme:<12} {row.reached:>8.0%} {row.median_time_to_target:>15.4g} "
                    f"{spread:>21} {row.median_iterations_to_target:>10.4g} "
                    f"{row.median_final_loss:>12.6g} {row.worst_gradient_error:>12.3g} "
-                   f"{row.worst_condition_number:>11.3g}")
+                   f"{row.worst_condition_number:>11.3g}"
+                   + (f" {row.worst_quantization_error:>12.3g}" if field == "prime" else ""))
     typer.echo("")
     typer.echo(f"time, iterations and final loss are medians over the realizations (time "
                f"and iterations over those that reach the target); {quantiles}: the spread "
                f"of the time to the target over them, between those quantiles")
+    if field == "prime":
+        typer.echo(f"field prime: {result.arithmetic}; the decode is exact, so "
+                   f"the gradient error is the quantization error (‖G_q − G‖/‖G‖, "
+                   f"G_q the fixed-point gradient)")
     typer.echo(f"assumptions: {describe(config)}")
     if failed:
         typer.echo("\n".join(failed), err=True)
