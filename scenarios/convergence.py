@@ -5,8 +5,10 @@ master decoding what it holds at T_t, under network none, under a bottleneck (fi
 messages of 8·d bytes, a master link of 2e5 B/s: 4 ms a message), and with Markov
 stragglers (p_slow 0.05, p_recover 0.3, 4 times slower) without a network. Loss against wall-clock
 time, the time to the target loss, and the decode error and condition number per scheme
-and N for equispaced and Chebyshev evaluation points (docs/model.md, "Coded gradient
-descent")."""
+and N for equispaced and Chebyshev evaluation points; then the LCC family over the reals
+and over prime fields at N = 20, 40 and 80 on a smaller problem (m = 8,000, d = 20):
+time to the target, final excess loss and decode error per field (docs/model.md, "Coded
+gradient descent", "LCC over a prime field")."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from pssim.analysis.convergence import (
 from pssim.config import Config
 from pssim.learning import Problem, train
 from pssim.scenarios.common import Output, Scenario, Study, register
+from pssim.schemes.prime import DEFAULT_QUANTIZATION
 
 #: The synthetic problem: rows, features, noise, data seed.
 PROBLEM = (40_000, 100, 1.0, 0)
@@ -58,6 +61,14 @@ TABLE_REPS = 100
 #: The single-iteration points of the sweep (the vectorized engine: cheap).
 SINGLE_REPS = 2_000
 ERROR_THRESHOLD = 1e-6
+#: The comparison of fields: the LCC family at these N under network none, K = ITERATIONS,
+#: on a problem small enough that the prime-field rows cost a few seconds in all (the
+#: encoding in c fields is c times the real one's, on d² Gram matrices).
+FIELD_PROBLEM = (8_000, 20, 1.0, 0)
+FIELD_WORKERS = (20, 40, 80)
+FIELD_REPS = 5
+FIELDS = ("real", "prime")
+LCC_FAMILY = ("LCC", "LCC-MMC", "LCC-MMC-2")
 
 
 @functools.lru_cache(maxsize=2)
@@ -66,17 +77,21 @@ def _problem(spec: tuple[int, int, float, int]) -> Problem:
     return Problem.synthetic(rows, features, noise, seed)
 
 
-def _train(fields: dict[str, Any], points: str, basis: str) -> tuple[pd.DataFrame, float,
-                                                                      float]:
+def _train(fields: dict[str, Any], points: str, basis: str, field: str = "real",
+           spec: tuple[int, int, float, int] = PROBLEM) -> tuple[pd.DataFrame, float, float]:
     """One training run (a process of the pool): its summary, f(0) and f(w*)."""
-    result = train(Config(**fields), _problem(PROBLEM), points=points, basis=basis)
+    result = train(Config(**fields), _problem(spec), points=points, basis=basis, field=field)
     keep = ["scheme", "workers", "network", "rep", "iteration", "start", "end",
             "completion_time", "decode_time", "loss", "gradient_error", "condition_number"]
+    if field != "real":
+        keep.append("quantization_error")
     return result.summary[keep], result.initial_loss, result.optimal_loss
 
 
-def _in_parallel(jobs: list[tuple[dict[str, Any], str, str]], progress: bool = False
-                 ) -> list[Any]:
+Job = tuple[dict[str, Any], str, str, str, tuple[int, int, float, int]]
+
+
+def _in_parallel(jobs: list[Job], progress: bool = False) -> list[Any]:
     """The jobs on a process per core, each with single-threaded BLAS: the numbers' d × d
     products gain nothing from threads, and threads of their own would oversubscribe the
     cores (docs/performance.md, section 8). Fresh processes read the setting as they
@@ -105,17 +120,26 @@ def _runs(c: Config) -> dict[str, Any]:
 
 def report(study: Study, output: Output) -> pd.DataFrame:
     """loss_NETWORK.png (excess loss against wall-clock, median and 10–90% band),
-    time_to_target.csv, decode_error.csv (per scheme, N and point set) and the finding."""
+    time_to_target.csv, decode_error.csv (per scheme, N and point set), fields.csv (the LCC
+    family over the reals and over prime fields per N) and the finding."""
     c = study.config
     schemes = ["GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG"]
-    training = [({**_runs(c), **changes, "scheme": s}, "chebyshev", "chebyshev")
-                for changes in SETTINGS.values() for s in schemes]
-    table_jobs = [({**c.fields(), "workers": n, "iterations": 1, "reps": TABLE_REPS,
-                    "scheme": s}, points, basis)
-                  for n in TABLE_WORKERS for points, basis in POINTS.items()
-                  for s in schemes if points == "chebyshev" or s.startswith("LCC")]
-    done = _in_parallel(training + table_jobs, study.progress)
-    runs, table_runs = done[:len(training)], done[len(training):]
+    training: list[Job] = [({**_runs(c), **changes, "scheme": s}, "chebyshev", "chebyshev",
+                            "real", PROBLEM)
+                           for changes in SETTINGS.values() for s in schemes]
+    table_jobs: list[Job] = [({**c.fields(), "workers": n, "iterations": 1,
+                               "reps": TABLE_REPS, "scheme": s}, points, basis, "real",
+                              PROBLEM)
+                             for n in TABLE_WORKERS for points, basis in POINTS.items()
+                             for s in schemes if points == "chebyshev" or s.startswith("LCC")]
+    field_jobs: list[Job] = [({**_runs(c), "network": "none", "workers": n,
+                               "reps": FIELD_REPS, "scheme": s}, "chebyshev", "chebyshev",
+                              field, FIELD_PROBLEM)
+                             for field in FIELDS for n in FIELD_WORKERS for s in LCC_FAMILY]
+    done = _in_parallel(training + table_jobs + field_jobs, study.progress)
+    runs = done[:len(training)]
+    table_runs = done[len(training):len(training) + len(table_jobs)]
+    field_runs = done[len(training) + len(table_jobs):]
     initial, optimal = runs[0][1], runs[0][2]
     keys = [key for key in SETTINGS for _ in schemes]
     summary = pd.concat([r[0].assign(setting=LABELS[key])
@@ -145,8 +169,55 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         median_condition_number=("condition_number", "median"),
         worst_condition_number=("condition_number", "max")).reset_index()
     output.table(decode, "decode_error")
-    output.text(finding(times, decode, optimal), "finding.txt")
+    fields = field_table(field_runs, field_jobs)
+    output.table(fields, "fields")
+    output.text(finding(times, decode, optimal) + " " + field_finding(fields), "finding.txt")
     return summary
+
+
+def field_table(runs: list[tuple[pd.DataFrame, float, float]], jobs: list[Job]
+                ) -> pd.DataFrame:
+    """Per LCC scheme, field and N: the time-to-target table's columns (target 1% above
+    f(w*)), the median final excess loss, and the decode error of the first iteration
+    (w_0 = 0, where G is far from 0): median and worst gradient error, median quantization
+    error (NaN over the reals)."""
+    summary = pd.concat([r[0].assign(field=job[3]) for r, job in zip(runs, jobs, strict=True)],
+                        ignore_index=True)
+    optimal = runs[0][2]
+    table = convergence_table(summary, (1 + WITHIN[0]) * optimal, by=["field", "workers"])
+    table = table.drop(columns=[c for c in table.columns if "quantization" in c])
+    table["median_final_excess_loss"] = table["median_final_loss"] - optimal
+    first = summary[summary["iteration"] == 0].reindex(
+        columns=[*summary.columns, "quantization_error"])
+    errors = first.groupby(["scheme", "field", "workers"], sort=False).agg(
+        first_median_gradient_error=("gradient_error", "median"),
+        first_worst_gradient_error=("gradient_error", "max"),
+        first_median_quantization_error=("quantization_error", "median")).reset_index()
+    return table.merge(errors, on=["scheme", "field", "workers"], how="left")
+
+
+def field_finding(fields: pd.DataFrame, workers: tuple[int, ...] = (40, 80)) -> str:
+    """Each LCC scheme's final excess loss and time to the target at each N of
+    ``workers``, over the reals and over prime fields."""
+    rows = {(str(r["scheme"]), str(r["field"]), int(r["workers"])): r
+            for r in fields.to_dict("records")}
+    parts = []
+    for n in workers:
+        listed = []
+        for scheme in LCC_FAMILY:
+            said = []
+            for field in FIELDS:
+                row = rows[(scheme, field, n)]
+                time = (f"{row['median_time_to_target']:.3g} s" if row["reached"] > 0
+                        else "never")
+                said.append(f"{field} {row['median_final_excess_loss']:.3g} ({time})")
+            listed.append(f"{scheme} {', '.join(said)}")
+        parts.append(f"N = {n}: {'; '.join(listed)}.")
+    rows_, features = FIELD_PROBLEM[:2]
+    return (f"The LCC family over the reals and over prime fields (m = {rows_}, d = "
+            f"{features}, {FIELD_REPS} realizations, network none), median final excess "
+            f"loss after {ITERATIONS} iterations (median time to within "
+            f"{WITHIN[0]:.0%} of f(w*)): " + " ".join(parts))
 
 
 def rising_note(curves: pd.DataFrame, table: pd.DataFrame, optimal: float) -> str | None:
@@ -232,9 +303,10 @@ SCENARIO = register(Scenario(
     name="convergence",
     description="Coded gradient descent with real numbers: loss against wall-clock time "
                 "per scheme (least squares, m = 40,000, d = 100, N = 40, r = 4, network "
-                "none, a fifo bottleneck, and Markov stragglers), time to target loss, and "
+                "none, a fifo bottleneck, and Markov stragglers), time to target loss, "
                 "LCC's decode error and condition number per N for Chebyshev and "
-                "equispaced points",
+                "equispaced points, and the LCC family over the reals and over prime "
+                "fields at N = 20, 40, 80 (m = 8,000, d = 20)",
     default_reps=20,
     base={"scheme": ["all"], "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
           "pg_tolerance": 0.05, "network": "none", "master_flops": 1e9},
@@ -245,6 +317,10 @@ SCENARIO = register(Scenario(
                              "data_seed": PROBLEM[3], "iterations": ITERATIONS,
                              "points": "chebyshev", "basis": "chebyshev",
                              "table_workers": list(TABLE_WORKERS),
-                             "table_reps": TABLE_REPS, "within": list(WITHIN)},
+                             "table_reps": TABLE_REPS, "within": list(WITHIN),
+                             "field_problem": list(FIELD_PROBLEM),
+                             "field_workers": list(FIELD_WORKERS),
+                             "field_reps": FIELD_REPS, "fields": list(FIELDS),
+                             "quantization": DEFAULT_QUANTIZATION},
     report=report,
 ))
