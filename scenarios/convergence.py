@@ -6,9 +6,10 @@ messages of 8·d bytes, a master link of 2e5 B/s: 4 ms a message), and with Mark
 stragglers (p_slow 0.05, p_recover 0.3, 4 times slower) without a network. Loss against wall-clock
 time, the time to the target loss, and the decode error and condition number per scheme
 and N for equispaced and Chebyshev evaluation points; then the LCC family over the reals
-and over prime fields at N = 20, 40 and 80 on a smaller problem (m = 8,000, d = 20):
-time to the target, final excess loss and decode error per field (docs/model.md, "Coded
-gradient descent", "LCC over a prime field")."""
+(Chebyshev points, and roots of unity) and over prime fields at N = 20, 40 and 80 on a
+smaller problem (m = 8,000, d = 20): time to the target, final excess loss, decode error
+and condition number per mode (docs/model.md, "Coded gradient descent", "LCC over a prime
+field")."""
 
 from __future__ import annotations
 
@@ -67,7 +68,10 @@ ERROR_THRESHOLD = 1e-6
 FIELD_PROBLEM = (8_000, 20, 1.0, 0)
 FIELD_WORKERS = (20, 40, 80)
 FIELD_REPS = 5
-FIELDS = ("real", "prime")
+#: The modes compared, as (field, points, basis): over the reals at Chebyshev points, at
+#: roots of unity, and over prime fields.
+MODES = {"real": ("real", "chebyshev", "chebyshev"), "circle": ("real", "circle", "laurent"),
+         "prime": ("prime", "chebyshev", "chebyshev")}
 LCC_FAMILY = ("LCC", "LCC-MMC", "LCC-MMC-2")
 
 
@@ -133,9 +137,10 @@ def report(study: Study, output: Output) -> pd.DataFrame:
                              for n in TABLE_WORKERS for points, basis in POINTS.items()
                              for s in schemes if points == "chebyshev" or s.startswith("LCC")]
     field_jobs: list[Job] = [({**_runs(c), "network": "none", "workers": n,
-                               "reps": FIELD_REPS, "scheme": s}, "chebyshev", "chebyshev",
-                              field, FIELD_PROBLEM)
-                             for field in FIELDS for n in FIELD_WORKERS for s in LCC_FAMILY]
+                               "reps": FIELD_REPS, "scheme": s}, points, basis, field,
+                              FIELD_PROBLEM)
+                             for field, points, basis in MODES.values()
+                             for n in FIELD_WORKERS for s in LCC_FAMILY]
     done = _in_parallel(training + table_jobs + field_jobs, study.progress)
     runs = done[:len(training)]
     table_runs = done[len(training):len(training) + len(table_jobs)]
@@ -177,47 +182,52 @@ def report(study: Study, output: Output) -> pd.DataFrame:
 
 def field_table(runs: list[tuple[pd.DataFrame, float, float]], jobs: list[Job]
                 ) -> pd.DataFrame:
-    """Per LCC scheme, field and N: the time-to-target table's columns (target 1% above
-    f(w*)), the median final excess loss, and the decode error of the first iteration
-    (w_0 = 0, where G is far from 0): median and worst gradient error, median quantization
-    error (NaN over the reals)."""
-    summary = pd.concat([r[0].assign(field=job[3]) for r, job in zip(runs, jobs, strict=True)],
-                        ignore_index=True)
+    """Per LCC scheme, mode (a name of :data:`MODES`, found from each job's field and
+    points) and N: the time-to-target table's columns (target 1% above f(w*)), the median
+    final excess loss, and the decode of the first iteration (w_0 = 0, where G is far from
+    0): median and worst gradient error, median condition number (NaN over prime fields),
+    median quantization error (NaN over the reals)."""
+    modes = {(field, points): name for name, (field, points, _) in MODES.items()}
+    summary = pd.concat([r[0].assign(mode=modes[(job[3], job[1])])
+                         for r, job in zip(runs, jobs, strict=True)], ignore_index=True)
     optimal = runs[0][2]
-    table = convergence_table(summary, (1 + WITHIN[0]) * optimal, by=["field", "workers"])
+    keys = ["scheme", "mode", "workers"]
+    table = convergence_table(summary, (1 + WITHIN[0]) * optimal, by=keys[1:])
     table = table.drop(columns=[c for c in table.columns if "quantization" in c])
     table["median_final_excess_loss"] = table["median_final_loss"] - optimal
     first = summary[summary["iteration"] == 0].reindex(
         columns=[*summary.columns, "quantization_error"])
-    errors = first.groupby(["scheme", "field", "workers"], sort=False).agg(
+    errors = first.groupby(keys, sort=False).agg(
         first_median_gradient_error=("gradient_error", "median"),
         first_worst_gradient_error=("gradient_error", "max"),
+        first_median_condition_number=("condition_number", "median"),
         first_median_quantization_error=("quantization_error", "median")).reset_index()
-    return table.merge(errors, on=["scheme", "field", "workers"], how="left")
+    return table.merge(errors, on=keys, how="left")
 
 
 def field_finding(fields: pd.DataFrame, workers: tuple[int, ...] = (40, 80)) -> str:
     """Each LCC scheme's final excess loss and time to the target at each N of
-    ``workers``, over the reals and over prime fields."""
-    rows = {(str(r["scheme"]), str(r["field"]), int(r["workers"])): r
+    ``workers``, in each mode."""
+    rows = {(str(r["scheme"]), str(r["mode"]), int(r["workers"])): r
             for r in fields.to_dict("records")}
     parts = []
     for n in workers:
         listed = []
         for scheme in LCC_FAMILY:
             said = []
-            for field in FIELDS:
-                row = rows[(scheme, field, n)]
+            for mode in MODES:
+                row = rows[(scheme, mode, n)]
                 time = (f"{row['median_time_to_target']:.3g} s" if row["reached"] > 0
                         else "never")
-                said.append(f"{field} {row['median_final_excess_loss']:.3g} ({time})")
+                said.append(f"{mode} {row['median_final_excess_loss']:.3g} ({time})")
             listed.append(f"{scheme} {', '.join(said)}")
         parts.append(f"N = {n}: {'; '.join(listed)}.")
     rows_, features = FIELD_PROBLEM[:2]
-    return (f"The LCC family over the reals and over prime fields (m = {rows_}, d = "
-            f"{features}, {FIELD_REPS} realizations, network none), median final excess "
-            f"loss after {ITERATIONS} iterations (median time to within "
-            f"{WITHIN[0]:.0%} of f(w*)): " + " ".join(parts))
+    return (f"The LCC family over the reals at Chebyshev points (real) and at roots of "
+            f"unity (circle), and over prime fields (prime) (m = {rows_}, d = {features}, "
+            f"{FIELD_REPS} realizations, network none), median final excess loss after "
+            f"{ITERATIONS} iterations (median time to within {WITHIN[0]:.0%} of f(w*)): "
+            + " ".join(parts))
 
 
 def rising_note(curves: pd.DataFrame, table: pd.DataFrame, optimal: float) -> str | None:
@@ -305,8 +315,9 @@ SCENARIO = register(Scenario(
                 "per scheme (least squares, m = 40,000, d = 100, N = 40, r = 4, network "
                 "none, a fifo bottleneck, and Markov stragglers), time to target loss, "
                 "LCC's decode error and condition number per N for Chebyshev and "
-                "equispaced points, and the LCC family over the reals and over prime "
-                "fields at N = 20, 40, 80 (m = 8,000, d = 20)",
+                "equispaced points, and the LCC family over the reals (Chebyshev points, "
+                "roots of unity) and over prime fields at N = 20, 40, 80 (m = 8,000, "
+                "d = 20)",
     default_reps=20,
     base={"scheme": ["all"], "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
           "pg_tolerance": 0.05, "network": "none", "master_flops": 1e9},
@@ -320,7 +331,8 @@ SCENARIO = register(Scenario(
                              "table_reps": TABLE_REPS, "within": list(WITHIN),
                              "field_problem": list(FIELD_PROBLEM),
                              "field_workers": list(FIELD_WORKERS),
-                             "field_reps": FIELD_REPS, "fields": list(FIELDS),
+                             "field_reps": FIELD_REPS,
+                             "modes": {k: list(v) for k, v in MODES.items()},
                              "quantization": DEFAULT_QUANTIZATION},
     report=report,
 ))

@@ -626,10 +626,12 @@ def train(
              "λ_max(XᵀX)/(4m) for logistic).", rich_help_panel="Problem")
     ] = None,
     points: Annotated[str, typer.Option(
-        help="LCC's evaluation points: chebyshev or equispaced.", rich_help_panel="Problem")
+        help="LCC's evaluation points: chebyshev, equispaced, or circle (roots of unity, "
+             "with --basis laurent).", rich_help_panel="Problem")
     ] = "chebyshev",
     basis: Annotated[str, typer.Option(
-        help="LCC's interpolation basis: chebyshev, barycentric or monomial.",
+        help="LCC's interpolation basis: chebyshev, barycentric, monomial, or laurent "
+             "(with --points circle).",
         rich_help_panel="Problem")] = "chebyshev",
     field: Annotated[str, typer.Option(
         help="The LCC family's arithmetic: real, or prime (exact over prime fields on "

@@ -221,26 +221,35 @@ def test_the_prime_decode_is_charged_its_modular_operations() -> None:
 
 
 def test_the_convergence_scenario_compares_the_fields_per_n() -> None:
-    from pssim.scenarios.convergence import LCC_FAMILY, _train, field_finding, field_table
+    from pssim.scenarios.convergence import (
+        LCC_FAMILY,
+        MODES,
+        _train,
+        field_finding,
+        field_table,
+    )
 
     spec = (480, 6, 0.5, 3)
     jobs = [({"scheme": s, "workers": n, "load": 4, "iterations": 5, "reps": 2,
-              "decode_time": "model"}, "chebyshev", "chebyshev", field, spec)
-            for field in ("real", "prime") for n in (8, 12) for s in LCC_FAMILY]
+              "decode_time": "model"}, points, basis, field, spec)
+            for field, points, basis in MODES.values() for n in (8, 12) for s in LCC_FAMILY]
     runs = [_train(*job) for job in jobs]
     table = field_table(runs, jobs)
     assert len(table) == len(jobs)
-    assert set(zip(table["scheme"], table["field"], table["workers"], strict=True)) == {
-        (job[0]["scheme"], job[3], job[0]["workers"]) for job in jobs}
+    assert set(zip(table["scheme"], table["mode"], table["workers"], strict=True)) == {
+        (s, mode, n) for mode in MODES for n in (8, 12) for s in LCC_FAMILY}
     optimal = runs[0][2]
     assert np.allclose(table["median_final_excess_loss"],
                        table["median_final_loss"] - optimal, rtol=0, atol=0)
-    prime = table[table["field"] == "prime"]
+    prime = table[table["mode"] == "prime"]
     assert np.array_equal(prime["first_median_gradient_error"],
                           prime["first_median_quantization_error"])
-    assert table[table["field"] == "real"]["first_median_quantization_error"].isna().all()
+    assert prime["first_median_condition_number"].isna().all()
+    real = table[table["mode"] != "prime"]
+    assert real["first_median_quantization_error"].isna().all()
+    assert (real["first_median_condition_number"] >= 1).all()
     text = field_finding(table, workers=(12,))
-    row = table.set_index(["scheme", "field", "workers"]).loc[("LCC-MMC", "prime", 12)]
+    row = table.set_index(["scheme", "mode", "workers"]).loc[("LCC-MMC", "prime", 12)]
     assert text.count("N = 12:") == 1
-    assert "LCC-MMC real " in text
+    assert "LCC-MMC real " in text and ", circle " in text
     assert f"prime {row['median_final_excess_loss']:.3g} (" in text
