@@ -205,14 +205,16 @@ class PrimeLagrangeCode(Code):
     def quantized_model(self, w: np.ndarray) -> np.ndarray:
         """The fixed-point model the workers get, refused (naming ``step``) if its gradient
         could wrap: the run left the radius the moduli were chosen for."""
-        wq = quantize(w, self.bits, "step")
         absolute, moment = self._absolute
-        reach = float((np.abs(wq).astype(float) @ absolute + moment).max()) * _BOUND_SLACK
-        if reach >= math.prod(self.moduli) / 2:
+        # |w̄| ≤ |w|·2^b + 1/2, bounded before rounding so that no model overflows int64.
+        with np.errstate(over="ignore", invalid="ignore"):
+            largest = np.abs(w) * 2.0**self.bits + 0.5
+            reach = float((largest @ absolute + moment).max()) * _BOUND_SLACK
+        if not (reach < math.prod(self.moduli) / 2 and largest.max() < _INT_LIMIT):
             raise ConfigError("step", None, f"lets the model leave the radius the prime "
                               f"moduli were chosen for (its gradient could reach "
                               f"{reach:.3g}, beyond half the modulus): use a smaller step")
-        return wq
+        return quantize(w, self.bits, "step")
 
     def messages(self, w: np.ndarray) -> np.ndarray:
         """Each message's residues modulo every prime, side by side: (R, N, r/p, c·d)."""

@@ -178,6 +178,10 @@ def test_a_model_outside_the_radius_is_refused_before_the_workers_compute() -> N
     far = np.full((1, PROBLEM.features), limit / 2.0**16 / np.abs(PROBLEM.x).sum())
     with pytest.raises(ConfigError, match=r"^invalid step=None: lets the model leave"):
         code.messages(far)
+    # A diverged model (infinite, or beyond int64 in fixed point) is refused the same way.
+    for value in (np.inf, np.nan, 2.0**50):
+        with pytest.raises(ConfigError, match=r"^invalid step=None: lets the model leave"):
+            code.messages(np.full((1, PROBLEM.features), value))
 
 
 @pytest.mark.parametrize(("args", "parameter"), [
