@@ -46,7 +46,8 @@ def convergence_table(summary: pd.DataFrame, target: float, by: Sequence[str] = 
                       spread: tuple[float, float] | None = None) -> pd.DataFrame:
     """Per scheme (and ``by``): the share of runs that reach ``target``, the median time
     and iterations to reach it (over the runs that do), the median final loss, the median
-    and worst gradient error and the worst condition number. With ``spread`` (two
+    and worst gradient error and the worst condition number (and the median and worst
+    quantization error, where the summary has one). With ``spread`` (two
     quantiles, say (0.1, 0.9)), also ``low_time_to_target`` and ``high_time_to_target``,
     those quantiles of the time over the runs that reach the target."""
     keys = ["scheme", *by]
@@ -63,6 +64,9 @@ def convergence_table(summary: pd.DataFrame, target: float, by: Sequence[str] = 
     out["median_gradient_error"] = runs["gradient_error"].median()
     out["worst_gradient_error"] = runs["gradient_error"].max()
     out["worst_condition_number"] = runs["condition_number"].max()
+    if "quantization_error" in summary.columns:
+        out["median_quantization_error"] = runs["quantization_error"].median()
+        out["worst_quantization_error"] = runs["quantization_error"].max()
     if spread is not None:
         times = reached.groupby(keys, sort=False)["time_to_target"]
         out["low_time_to_target"] = times.quantile(spread[0])

@@ -5,8 +5,11 @@ master decoding what it holds at T_t, under network none, under a bottleneck (fi
 messages of 8·d bytes, a master link of 2e5 B/s: 4 ms a message), and with Markov
 stragglers (p_slow 0.05, p_recover 0.3, 4 times slower) without a network. Loss against wall-clock
 time, the time to the target loss, and the decode error and condition number per scheme
-and N for equispaced and Chebyshev evaluation points (docs/model.md, "Coded gradient
-descent")."""
+and N for equispaced and Chebyshev evaluation points; then the LCC family over the reals
+(Chebyshev points, and roots of unity) and over prime fields at N = 20, 40 and 80 on a
+smaller problem (m = 8,000, d = 20): time to the target, final excess loss, decode error
+and condition number per mode (docs/model.md, "Coded gradient descent", "LCC over a prime
+field")."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pssim.analysis.convergence import (
 from pssim.config import Config
 from pssim.learning import Problem, train
 from pssim.scenarios.common import Output, Scenario, Study, in_parallel, register
+from pssim.schemes.prime import DEFAULT_QUANTIZATION
 
 #: The synthetic problem: rows, features, noise, data seed.
 PROBLEM = (40_000, 100, 1.0, 0)
@@ -54,6 +58,17 @@ TABLE_REPS = 100
 #: The single-iteration points of the sweep (the vectorized engine: cheap).
 SINGLE_REPS = 2_000
 ERROR_THRESHOLD = 1e-6
+#: The comparison of fields: the LCC family at these N under network none, K = ITERATIONS,
+#: on a problem small enough that the prime-field rows cost a few seconds in all (the
+#: encoding in c fields is c times the real one's, on d² Gram matrices).
+FIELD_PROBLEM = (8_000, 20, 1.0, 0)
+FIELD_WORKERS = (20, 40, 80)
+FIELD_REPS = 5
+#: The modes compared, as (field, points, basis): over the reals at Chebyshev points, at
+#: roots of unity, and over prime fields.
+MODES = {"real": ("real", "chebyshev", "chebyshev"), "circle": ("real", "circle", "laurent"),
+         "prime": ("prime", "chebyshev", "chebyshev")}
+LCC_FAMILY = ("LCC", "LCC-MMC", "LCC-MMC-2")
 
 
 @functools.lru_cache(maxsize=2)
@@ -62,13 +77,18 @@ def _problem(spec: tuple[int, int, float, int]) -> Problem:
     return Problem.synthetic(rows, features, noise, seed)
 
 
-def _train(fields: dict[str, Any], points: str, basis: str) -> tuple[pd.DataFrame, float,
-                                                                      float]:
+def _train(fields: dict[str, Any], points: str, basis: str, field: str = "real",
+           spec: tuple[int, int, float, int] = PROBLEM) -> tuple[pd.DataFrame, float, float]:
     """One training run (a process of the pool): its summary, f(0) and f(w*)."""
-    result = train(Config(**fields), _problem(PROBLEM), points=points, basis=basis)
+    result = train(Config(**fields), _problem(spec), points=points, basis=basis, field=field)
     keep = ["scheme", "workers", "network", "rep", "iteration", "start", "end",
             "completion_time", "decode_time", "loss", "gradient_error", "condition_number"]
+    if field != "real":
+        keep.append("quantization_error")
     return result.summary[keep], result.initial_loss, result.optimal_loss
+
+
+Job = tuple[dict[str, Any], str, str, str, tuple[int, int, float, int]]
 
 
 def _runs(c: Config) -> dict[str, Any]:
@@ -77,18 +97,28 @@ def _runs(c: Config) -> dict[str, Any]:
 
 def report(study: Study, output: Output) -> pd.DataFrame:
     """loss_NETWORK.png (excess loss against wall-clock, median and 10–90% band),
-    time_to_target.csv, decode_error.csv (per scheme, N and point set) and the finding."""
+    time_to_target.csv, decode_error.csv (per scheme, N and point set), fields.csv (the LCC
+    family over the reals and over prime fields per N) and the finding."""
     c = study.config
     schemes = ["GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG"]
-    training = [({**_runs(c), **changes, "scheme": s}, "chebyshev", "chebyshev")
-                for changes in SETTINGS.values() for s in schemes]
-    table_jobs = [({**c.fields(), "workers": n, "iterations": 1, "reps": TABLE_REPS,
-                    "scheme": s}, points, basis)
-                  for n in TABLE_WORKERS for points, basis in POINTS.items()
-                  for s in schemes if points == "chebyshev" or s.startswith("LCC")]
-    done = in_parallel(_train, training + table_jobs, study.progress,
+    training: list[Job] = [({**_runs(c), **changes, "scheme": s}, "chebyshev", "chebyshev",
+                            "real", PROBLEM)
+                           for changes in SETTINGS.values() for s in schemes]
+    table_jobs: list[Job] = [({**c.fields(), "workers": n, "iterations": 1,
+                               "reps": TABLE_REPS, "scheme": s}, points, basis, "real",
+                              PROBLEM)
+                             for n in TABLE_WORKERS for points, basis in POINTS.items()
+                             for s in schemes if points == "chebyshev" or s.startswith("LCC")]
+    field_jobs: list[Job] = [({**_runs(c), "network": "none", "workers": n,
+                               "reps": FIELD_REPS, "scheme": s}, points, basis, field,
+                              FIELD_PROBLEM)
+                             for field, points, basis in MODES.values()
+                             for n in FIELD_WORKERS for s in LCC_FAMILY]
+    done = in_parallel(_train, training + table_jobs + field_jobs, study.progress,
                        "convergence: training runs")
-    runs, table_runs = done[:len(training)], done[len(training):]
+    runs = done[:len(training)]
+    table_runs = done[len(training):len(training) + len(table_jobs)]
+    field_runs = done[len(training) + len(table_jobs):]
     initial, optimal = runs[0][1], runs[0][2]
     keys = [key for key in SETTINGS for _ in schemes]
     summary = pd.concat([r[0].assign(setting=LABELS[key])
@@ -118,8 +148,60 @@ def report(study: Study, output: Output) -> pd.DataFrame:
         median_condition_number=("condition_number", "median"),
         worst_condition_number=("condition_number", "max")).reset_index()
     output.table(decode, "decode_error")
-    output.text(finding(times, decode, optimal), "finding.txt")
+    fields = field_table(field_runs, field_jobs)
+    output.table(fields, "fields")
+    output.text(finding(times, decode, optimal) + " " + field_finding(fields), "finding.txt")
     return summary
+
+
+def field_table(runs: list[tuple[pd.DataFrame, float, float]], jobs: list[Job]
+                ) -> pd.DataFrame:
+    """Per LCC scheme, mode (a name of :data:`MODES`, found from each job's field and
+    points) and N: the time-to-target table's columns (target 1% above f(w*)), the median
+    final excess loss, and the decode of the first iteration (w_0 = 0, where G is far from
+    0): median and worst gradient error, median condition number (NaN over prime fields),
+    median quantization error (NaN over the reals)."""
+    modes = {(field, points): name for name, (field, points, _) in MODES.items()}
+    summary = pd.concat([r[0].assign(mode=modes[(job[3], job[1])])
+                         for r, job in zip(runs, jobs, strict=True)], ignore_index=True)
+    optimal = runs[0][2]
+    keys = ["scheme", "mode", "workers"]
+    table = convergence_table(summary, (1 + WITHIN[0]) * optimal, by=keys[1:])
+    table = table.drop(columns=[c for c in table.columns if "quantization" in c])
+    table["median_final_excess_loss"] = table["median_final_loss"] - optimal
+    first = summary[summary["iteration"] == 0].reindex(
+        columns=[*summary.columns, "quantization_error"])
+    errors = first.groupby(keys, sort=False).agg(
+        first_median_gradient_error=("gradient_error", "median"),
+        first_worst_gradient_error=("gradient_error", "max"),
+        first_median_condition_number=("condition_number", "median"),
+        first_median_quantization_error=("quantization_error", "median")).reset_index()
+    return table.merge(errors, on=keys, how="left")
+
+
+def field_finding(fields: pd.DataFrame, workers: tuple[int, ...] = (40, 80)) -> str:
+    """Each LCC scheme's final excess loss and time to the target at each N of
+    ``workers``, in each mode."""
+    rows = {(str(r["scheme"]), str(r["mode"]), int(r["workers"])): r
+            for r in fields.to_dict("records")}
+    parts = []
+    for n in workers:
+        listed = []
+        for scheme in LCC_FAMILY:
+            said = []
+            for mode in MODES:
+                row = rows[(scheme, mode, n)]
+                time = (f"{row['median_time_to_target']:.3g} s" if row["reached"] > 0
+                        else "never")
+                said.append(f"{mode} {row['median_final_excess_loss']:.3g} ({time})")
+            listed.append(f"{scheme} {', '.join(said)}")
+        parts.append(f"N = {n}: {'; '.join(listed)}.")
+    rows_, features = FIELD_PROBLEM[:2]
+    return (f"The LCC family over the reals at Chebyshev points (real) and at roots of "
+            f"unity (circle), and over prime fields (prime) (m = {rows_}, d = {features}, "
+            f"{FIELD_REPS} realizations, network none), median final excess loss after "
+            f"{ITERATIONS} iterations (median time to within {WITHIN[0]:.0%} of f(w*)): "
+            + " ".join(parts))
 
 
 def rising_note(curves: pd.DataFrame, table: pd.DataFrame, optimal: float) -> str | None:
@@ -205,9 +287,11 @@ SCENARIO = register(Scenario(
     name="convergence",
     description="Coded gradient descent with real numbers: loss against wall-clock time "
                 "per scheme (least squares, m = 40,000, d = 100, N = 40, r = 4, network "
-                "none, a fifo bottleneck, and Markov stragglers), time to target loss, and "
+                "none, a fifo bottleneck, and Markov stragglers), time to target loss, "
                 "LCC's decode error and condition number per N for Chebyshev and "
-                "equispaced points",
+                "equispaced points, and the LCC family over the reals (Chebyshev points, "
+                "roots of unity) and over prime fields at N = 20, 40, 80 (m = 8,000, "
+                "d = 20)",
     default_reps=20,
     base={"scheme": ["all"], "workers": 40, "load": 4, "mu": 10.0, "alpha": 0.01,
           "pg_tolerance": 0.05, "network": "none", "master_flops": 1e9},
@@ -218,6 +302,11 @@ SCENARIO = register(Scenario(
                              "data_seed": PROBLEM[3], "iterations": ITERATIONS,
                              "points": "chebyshev", "basis": "chebyshev",
                              "table_workers": list(TABLE_WORKERS),
-                             "table_reps": TABLE_REPS, "within": list(WITHIN)},
+                             "table_reps": TABLE_REPS, "within": list(WITHIN),
+                             "field_problem": list(FIELD_PROBLEM),
+                             "field_workers": list(FIELD_WORKERS),
+                             "field_reps": FIELD_REPS,
+                             "modes": {k: list(v) for k, v in MODES.items()},
+                             "quantization": DEFAULT_QUANTIZATION},
     report=report,
 ))

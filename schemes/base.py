@@ -28,6 +28,8 @@ class Scheme(ABC):
     #: True when the master counts messages (every label distinct), which is what the
     #: closed forms of the paper cover.
     count_rule: ClassVar[bool] = True
+    #: The arithmetic its code can decode in (docs/model.md, "LCC over a prime field").
+    fields: ClassVar[tuple[str, ...]] = ("real",)
 
     def __init__(self, workers: int, load: int) -> None:
         self.workers = integer("workers", workers, low=1)

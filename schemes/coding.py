@@ -119,6 +119,12 @@ class Code(ABC):
         ``received`` (R, N, messages per worker) at which the master got them, ∞ for those
         it does not hold."""
 
+    def quantized(self, w: np.ndarray) -> np.ndarray | None:
+        """The gradient (R, d) that the decode gives exactly, that of the fixed-point data
+        and model, for a code that quantizes them; None for one that computes with real
+        numbers."""
+        return None
+
     @abstractmethod
     def flops(self, dimension: int) -> float:
         """Floating-point operations of one decode of d-dimensional gradients, a function

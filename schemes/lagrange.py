@@ -7,13 +7,14 @@ p at one point (p computations) and sends their combined result, so the master n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from pssim.errors import ConfigError, integer
 from pssim.schemes.base import Scheme
 from pssim.schemes.coding import Code, Quadratic, earliest, pick
+from pssim.schemes.prime import PrimeLagrangeCode
 from pssim.schemes.registry import register
 
 
@@ -26,6 +27,7 @@ class LCC(Scheme):
     """LCC with ``polynomials`` polynomials (default: the load r, one message per worker)."""
 
     name = "LCC"
+    fields: ClassVar[tuple[str, ...]] = ("real", "prime")
 
     def __init__(self, workers: int, load: int, polynomials: int | None = None) -> None:
         super().__init__(workers, load)
@@ -66,6 +68,14 @@ class LCC(Scheme):
                               f"{self.label} needs a polynomial gradient, such as least "
                               f"squares (the {problem} gradient is not): choose GC, UC-MMC "
                               "or UC-MMC-PG")
+        if options.get("field", "real") == "prime":
+            return PrimeLagrangeCode(self, x, y, options["quantization"], options["radius"])
+        if (options.get("points") == "circle") != (options.get("basis") == "laurent"):
+            raise ConfigError("basis", options.get("basis"), "must be laurent with points "
+                              "circle, and only there (the roots of unity encode by powers "
+                              "z^k; the real points by Lagrange polynomials)")
+        if options.get("points") == "circle":
+            return CircleCode(self, x, y)
         return LagrangeCode(self, x, y, **{k: v for k, v in options.items()
                                             if k in ("points", "basis")})
 
@@ -94,8 +104,8 @@ class LCCMMC2(LCC):
 
 #: Evaluation-point families and interpolation bases (docs/model.md, "Coded gradient
 #: descent").
-POINT_SETS = ("chebyshev", "equispaced")
-BASES = ("chebyshev", "barycentric", "monomial")
+POINT_SETS = ("chebyshev", "equispaced", "circle")
+BASES = ("chebyshev", "barycentric", "monomial", "laurent")
 #: Encoded points processed at once, which bounds the encoder's memory.
 _ENCODE_CHUNK = 16
 
@@ -126,6 +136,76 @@ def lagrange_basis(nodes: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(exact.any(axis=-1, keepdims=True), exact.astype(float), basis)
 
 
+def encoded_pieces(encoding: np.ndarray, x: np.ndarray, y: np.ndarray, polynomials: int
+                   ) -> Quadratic:
+    """The least-squares pieces of the encoded partitions at every point, summed over the
+    p polynomials: the N partitions, padded with zero partitions to p·K, polynomial q
+    encoding partitions qK..qK+K−1 by ``encoding`` (points, K); Gram matrices X̃ᴴX̃ and
+    moments X̃ᴴỹ (the conjugate for a complex encoding)."""
+    points, k = encoding.shape
+    parts, rows, d = x.shape
+    padded_x = np.zeros((polynomials * k, rows, d))
+    padded_x[:parts] = x
+    padded_y = np.zeros((polynomials * k, rows))
+    padded_y[:parts] = y
+    gram = np.zeros((points, d, d), dtype=encoding.dtype)
+    moment = np.zeros((points, d), dtype=encoding.dtype)
+    for q in range(polynomials):
+        xs, ys = padded_x[q * k:(q + 1) * k], padded_y[q * k:(q + 1) * k]
+        for start in range(0, points, _ENCODE_CHUNK):
+            chunk = slice(start, start + _ENCODE_CHUNK)
+            xt = (encoding[chunk] @ xs.reshape(k, -1)).reshape(-1, rows, d)
+            yt = encoding[chunk] @ ys
+            xh = xt.conj() if np.iscomplexobj(xt) else xt
+            gram[chunk] += np.matmul(xh.transpose(0, 2, 1), xt)
+            moment[chunk] += np.einsum("qrd,qr->qd", xh, yt)
+    return Quadratic(gram, moment)
+
+
+class CircleCode(Code):
+    """LCC(p) at roots of unity, the embedding of Ramamoorthy and Tang (numerically stable
+    coded matrix computations, 2019): polynomial q encodes its K partitions as X̃(z) =
+    Σ_k X_{qK+k}·z^k, and the evaluation points are the N·r/p-th roots of unity z_j =
+    exp(2πij/(N·r/p)), consecutive for a worker. On the unit circle z̄ = 1/z, so a
+    worker's message Σ_q X̃_q(z)ᴴ(X̃_q(z)w − ỹ_q(z)) is a Laurent polynomial
+    Σ_{|e|<K} a_e·z^e whose constant term a_0 is the full gradient: 2K − 1 messages, the
+    threshold over the reals, give it by solving the Vandermonde system of the received
+    points, whose condition number is 1 when they are all the roots and grows far more
+    slowly than on the real line as points are missing. A complex number a + ib is the
+    rotation-like real matrix [[a, −b], [b, a]]: the arithmetic is numpy's complex."""
+
+    def __init__(self, scheme: LCC, x: np.ndarray, y: np.ndarray) -> None:
+        self.scheme = scheme
+        p = scheme.polynomials
+        k = _ceil_div(scheme.workers, p)
+        count = scheme.workers * scheme.messages_per_worker
+        self.points = np.exp(2j * np.pi * np.arange(count) / count)
+        self.pieces = encoded_pieces(self.points[:, None] ** np.arange(k), x, y, p)
+        self.needed = 2 * k - 1
+        self.exponents = np.arange(-(k - 1), k)
+
+    def messages(self, w: np.ndarray) -> np.ndarray:
+        g = self.pieces.gradients(w.astype(complex))
+        return g.reshape(g.shape[0], self.scheme.workers, -1, g.shape[-1])
+
+    def decode(self, messages: np.ndarray, received: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        chosen = earliest(received, self.needed)
+        system = self.points[chosen][..., None] ** self.exponents  # (R, n, 2K − 1)
+        # The decoding vector c solves Vᵀc = e_0: a_0 = e_0ᵀV⁻¹h = cᵀh.
+        unit = (self.exponents == 0).astype(complex)
+        weights = np.linalg.solve(system.transpose(0, 2, 1),
+                                  np.broadcast_to(unit, chosen.shape)[..., None])[..., 0]
+        decoded = np.einsum("rn,rnd->rd", weights, pick(messages, chosen))
+        return decoded.real, np.linalg.cond(system)
+
+    def flops(self, dimension: int) -> float:
+        """Complex arithmetic at 4 real operations an operation: the basis matrix by
+        powers, LU, two triangular solves, the combination."""
+        n = self.needed
+        return 4 * (n**2 + 2 * n**3 / 3 + 2 * n**2 + 2 * n * dimension)
+
+
 def _vander(basis: str, x: np.ndarray, degree: int) -> np.ndarray:
     if basis == "chebyshev":
         return np.polynomial.chebyshev.chebvander(x, degree)
@@ -152,22 +232,7 @@ class LagrangeCode(Code):
         self.data_points = point_set(points, k)
         self.points = point_set(points, scheme.workers * per_worker)
         encoding = lagrange_basis(self.data_points, self.points)  # (points, K)
-        parts, rows, d = x.shape
-        padded_x = np.zeros((p * k, rows, d))
-        padded_x[:parts] = x
-        padded_y = np.zeros((p * k, rows))
-        padded_y[:parts] = y
-        gram = np.zeros((len(self.points), d, d))
-        moment = np.zeros((len(self.points), d))
-        for q in range(p):
-            xs, ys = padded_x[q * k:(q + 1) * k], padded_y[q * k:(q + 1) * k]
-            for start in range(0, len(self.points), _ENCODE_CHUNK):
-                chunk = slice(start, start + _ENCODE_CHUNK)
-                xt = (encoding[chunk] @ xs.reshape(k, -1)).reshape(-1, rows, d)
-                yt = encoding[chunk] @ ys
-                gram[chunk] += np.matmul(xt.transpose(0, 2, 1), xt)
-                moment[chunk] += np.einsum("qrd,qr->qd", xt, yt)
-        self.pieces = Quadratic(gram, moment)
+        self.pieces = encoded_pieces(encoding, x, y, p)
         self.needed = 2 * k - 1
 
     def messages(self, w: np.ndarray) -> np.ndarray:

@@ -626,15 +626,24 @@ def train(
              "λ_max(XᵀX)/(4m) for logistic).", rich_help_panel="Problem")
     ] = None,
     points: Annotated[str, typer.Option(
-        help="LCC's evaluation points: chebyshev or equispaced.", rich_help_panel="Problem")
+        help="LCC's evaluation points: chebyshev, equispaced, or circle (roots of unity, "
+             "with --basis laurent).", rich_help_panel="Problem")
     ] = "chebyshev",
     basis: Annotated[str, typer.Option(
-        help="LCC's interpolation basis: chebyshev, barycentric or monomial.",
+        help="LCC's interpolation basis: chebyshev, barycentric, monomial, or laurent "
+             "(with --points circle).",
         rich_help_panel="Problem")] = "chebyshev",
     staleness_power: Annotated[float, typer.Option(
         help="Under a --server policy, a gradient of staleness s steps by "
              "η·(1 + s)^(−STALENESS_POWER) (>= 0; 0: a constant step, 1: divided by 1 + s).",
         rich_help_panel="Problem")] = 0.0,
+    field: Annotated[str, typer.Option(
+        help="The LCC family's arithmetic: real, or prime (exact over prime fields on "
+             "fixed-point data and model; least squares, LCC schemes only).",
+        rich_help_panel="Problem")] = "real",
+    quantization: Annotated[int | None, typer.Option(
+        help="Fraction bits of the fixed-point data and model with --field prime "
+             "(default 16).", rich_help_panel="Problem")] = None,
     within: Annotated[float, typer.Option(
         help="The target loss is (1 + WITHIN)·f(w*).", rich_help_panel="Problem")] = 0.01,
     out: Annotated[Path | None, typer.Option(
@@ -669,7 +678,8 @@ def train(
                     else learning.Problem.parse_synthetic(
                         synthetic or learning.DEFAULT_SYNTHETIC, data_seed, problem))
             result = learning.train(config, task, step=step, points=points, basis=basis,
-                                    staleness_power=staleness_power)
+                                    staleness_power=staleness_power, field=field,
+                                    quantization=quantization)
     except ConfigError as err:
         _fail(err)
         return
@@ -677,7 +687,8 @@ def train(
     from pssim.analysis.convergence import convergence_table
 
     meta = {"config": config.to_json(), **provenance.stamp(),
-            "problem": task.name, "step": result.step, "optimal_loss": result.optimal_loss}
+            "problem": task.name, "step": result.step, "optimal_loss": result.optimal_loss,
+            "field": field, "quantization": quantization}
     failed = []
     for path, frame in ((out, result.summary), (weights, result.weights)):
         if path is not None:
@@ -695,7 +706,7 @@ def train(
                f"target loss {goal:.6g}")
     typer.echo(f"{'scheme':<12} {'reached':>8} {'median time (s)':>15} {quantiles + ' (s)':>21} "
                f"{steps:>10} {'final loss':>12} {'worst error':>12} "
-               f"{'worst cond':>11}")
+               f"{'worst cond':>11}" + (f" {'quant. error':>12}" if field == "prime" else ""))
     spreads = ["" if math.isnan(low) else f"[{low:.4g}, {high:.4g}]"
                for low, high in zip(table["low_time_to_target"].tolist(),
                                     table["high_time_to_target"].tolist(), strict=True)]
@@ -703,11 +714,16 @@ def train(
         typer.echo(f"{row.scheme:<12} {row.reached:>8.0%} {row.median_time_to_target:>15.4g} "
                    f"{spread:>21} {row.median_iterations_to_target:>10.4g} "
                    f"{row.median_final_loss:>12.6g} {row.worst_gradient_error:>12.3g} "
-                   f"{row.worst_condition_number:>11.3g}")
+                   f"{row.worst_condition_number:>11.3g}"
+                   + (f" {row.worst_quantization_error:>12.3g}" if field == "prime" else ""))
     typer.echo("")
     typer.echo(f"time, {steps} and final loss are medians over the realizations (time "
                f"and {steps} over those that reach the target); {quantiles}: the spread "
                f"of the time to the target over them, between those quantiles")
+    if field == "prime":
+        typer.echo(f"field prime: {result.arithmetic}; the decode is exact, so "
+                   f"the gradient error is the quantization error (‖G_q − G‖/‖G‖, "
+                   f"G_q the fixed-point gradient)")
     typer.echo(f"assumptions: {describe(config)}")
     if failed:
         typer.echo("\n".join(failed), err=True)

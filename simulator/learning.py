@@ -32,7 +32,15 @@ from pssim.files import is_parquet
 from pssim.schemes import Scheme
 from pssim.schemes.coding import Code, Logistic, pieces_of
 from pssim.schemes.lagrange import BASES, POINT_SETS
+from pssim.schemes.prime import DEFAULT_QUANTIZATION
 from pssim.server import build as build_policy
+
+#: The arithmetic of the LCC family's codes (docs/model.md, "LCC over a prime field").
+FIELDS = ("real", "prime")
+#: Over a prime field the moduli are chosen for models with ‖w‖₂ ≤ RADIUS·‖w*‖₂: exact
+#: gradient descent from 0 with a step below 2/L keeps ‖w_t − w*‖ ≤ ‖w*‖, so ‖w_t‖ ≤
+#: 2‖w*‖; the rest is room for the quantized iterates' drift, which every iteration checks.
+RADIUS = 2.125
 
 PROBLEMS = ("least_squares", "logistic")
 #: The synthetic problem of ``pssim train`` when no data are named: ROWS,FEATURES,NOISE.
@@ -307,7 +315,8 @@ class Learning:
 
     ``summary``: one row per (scheme, realization, iteration): the timing columns of
     :func:`pssim.api.simulate`, then ``loss`` (f(w_{t+1})), ``gradient_error``
-    (‖Ĝ − G‖/‖G‖) and ``condition_number`` (NaN where no system is solved).
+    (‖Ĝ − G‖/‖G‖) and ``condition_number`` (NaN where no system is solved); over a prime
+    field also ``quantization_error`` (‖G_q − G‖/‖G‖, G_q the fixed-point gradient).
     ``weights``: the final model per (scheme, rep), long form (``feature``, ``weight``).
     """
 
@@ -316,6 +325,8 @@ class Learning:
     initial_loss: float
     optimal_loss: float
     step: float
+    #: Over a prime field, the fixed point and the moduli; empty over the reals.
+    arithmetic: str = ""
 
 
 def decode_seconds(config: Config, code: Code, dimension: int,
@@ -337,13 +348,16 @@ def decode_seconds(config: Config, code: Code, dimension: int,
 
 def train(config: Config | None = None, problem: Problem | None = None, *,
           step: float | None = None, points: str = "chebyshev", basis: str = "chebyshev",
-          staleness_power: float = 0.0, **options: Any) -> Learning:
+          staleness_power: float = 0.0, field: str = "real", quantization: int | None = None,
+          **options: Any) -> Learning:
     """K iterations of gradient descent w_{t+1} = w_t − η·Ĝ_t/m from w_0 = 0, with each
     scheme's decoded gradient Ĝ_t from the messages its master held at T_t, for every
     realization of ``config`` (a Config, or options that build one). ``step`` η defaults
-    to 1/L. ``points`` and ``basis`` are LCC's evaluation points and interpolation basis.
-    Under a server policy, gradients of staleness s step by η·(1 + s)^(−``staleness_power``)
-    (:mod:`pssim.stale`).
+    to 1/L. ``points`` and ``basis`` are LCC's evaluation points and interpolation basis;
+    ``field`` ``prime`` runs the LCC family over prime fields on data and model quantized
+    to ``quantization`` fraction bits (default 16), and refuses the other schemes as LCC's
+    are refused for logistic. Under a server policy, gradients of staleness s step by
+    η·(1 + s)^(−``staleness_power``) (:mod:`pssim.stale`).
     The schemes of ``all`` that cannot decode ``problem``'s gradient (LCC's for logistic)
     are skipped with a :class:`~pssim.errors.Note`; a scheme named on its own, refused.
     """
@@ -352,6 +366,13 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     if basis not in BASES:
         raise ConfigError("basis", basis, f"must be one of {', '.join(BASES)}")
     power = stale.staleness_power(staleness_power)
+    if field not in FIELDS:
+        raise ConfigError("field", field, f"must be one of {', '.join(FIELDS)}")
+    if quantization is not None:
+        quantization = integer("quantization", quantization, low=1)
+        if field == "real":
+            warnings.warn("quantization: has no effect over the real numbers (it is the "
+                          "fixed point of field prime)", Note, stacklevel=2)
     cfg = configure(config, **options)
     problem = problem if problem is not None else Problem.parse_synthetic(DEFAULT_SYNTHETIC)
     x, y = problem.partitions(cfg.workers)
@@ -364,15 +385,18 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     if power != 0 and cfg.server == "sync":
         warnings.warn(f"staleness_power {power:g} has no effect under server sync: every "
                       "gradient is computed on the model it updates", Note, stacklevel=2)
+    arithmetic = ({} if field == "real" else
+                  _prime_options(problem, geometry, eta, quantization or DEFAULT_QUANTIZATION))
     # Under a server policy every message is one partition's gradient (UC-MMC's).
     pieces = pieces_of(x, y, problem.kind) if cfg.server != "sync" else None
-    summaries, weights = [], []
-    for scheme, code in _codes(cfg, built, x, y, problem.kind, points=points, basis=basis):
+    summaries, weights, described = [], [], ""
+    for scheme, code in _codes(cfg, built, x, y, problem.kind, points=points, basis=basis,
+                               **arithmetic):
         seconds = decode_seconds(cfg, code, problem.features, scheme)
         timed = cfg.replace(scheme=(scheme.label,), decode_time=seconds)
         if pieces is None:
             received, timing = _clock(timed, scheme)
-            loss, error, cond, models = descend(code, geometry, received, eta)
+            loss, error, cond, models, quantized = descend(code, geometry, received, eta)
         else:
             timing, loss, error, models = stale.under_policy(timed, pieces, geometry, eta,
                                                              power)
@@ -381,9 +405,13 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
         if trouble is not None:
             warnings.warn(f"{scheme.label}: {trouble}", Note, stacklevel=2)
         final = models[:, -1]
-        summaries.append(timing.summary.assign(loss=loss.reshape(-1),
-                                               gradient_error=error.reshape(-1),
-                                               condition_number=cond.reshape(-1)))
+        summary = timing.summary.assign(loss=loss.reshape(-1),
+                                        gradient_error=error.reshape(-1),
+                                        condition_number=cond.reshape(-1))
+        if arithmetic:
+            summary["quantization_error"] = quantized.reshape(-1)
+            described = getattr(code, "description", "")
+        summaries.append(summary)
         reps, d = final.shape
         weights.append(pd.DataFrame({
             "scheme": scheme.label, "rep": np.repeat(np.arange(reps, dtype=np.int64), d),
@@ -392,7 +420,23 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     summary = pd.concat(summaries, ignore_index=True)
     summary.attrs = summaries[0].attrs
     return Learning(summary, pd.concat(weights, ignore_index=True), initial,
-                    geometry.optimal_loss, eta)
+                    geometry.optimal_loss, eta, described)
+
+
+def _prime_options(problem: Problem, geometry: Geometry, step: float, bits: int
+                   ) -> dict[str, Any]:
+    """The prime-field codes' options, refused in one line where they cannot be exact: a
+    gradient that is no polynomial, or a step beyond which the model has no bound."""
+    if problem.kind != "least_squares":
+        raise ConfigError("field", "prime", f"needs a polynomial gradient, such as least "
+                          f"squares (the {problem.kind} gradient is not): use field real")
+    limit = 2 / geometry.lipschitz if geometry.lipschitz > 0 else math.inf
+    if step >= limit:
+        raise ConfigError("step", step, f"must be below 2/L = {limit:.6g} with field prime: "
+                          "beyond it the model has no bound, so its fixed-point gradient "
+                          "could wrap")
+    radius = RADIUS * float(np.linalg.norm(geometry.optimum))
+    return {"field": "prime", "quantization": bits, "radius": radius}
 
 
 def _step(lipschitz: float) -> float:
@@ -452,7 +496,7 @@ def divergence(loss: np.ndarray, initial: float, step: float, lipschitz: float
 
 
 def _codes(config: Config, schemes: list[Scheme], x: np.ndarray, y: np.ndarray, kind: str,
-           **options: str) -> list[tuple[Scheme, Code]]:
+           **options: Any) -> list[tuple[Scheme, Code]]:
     """Each scheme's code on the partitions, all built before any is simulated so that a
     refused scheme costs no run; ``schemes`` are those of ``config``."""
     explicit = tuple(s for s in config.scheme if s.strip().lower() != "all")
@@ -461,16 +505,24 @@ def _codes(config: Config, schemes: list[Scheme], x: np.ndarray, y: np.ndarray, 
              if from_all and explicit else set())
     codes: list[tuple[Scheme, Code]] = []
     refused: list[tuple[Scheme, ConfigError]] = []
+    field = options.get("field", "real")
     for scheme in schemes:
         try:
+            if field not in scheme.fields:
+                raise ConfigError("field", field, f"{scheme.label} decodes over the real "
+                                  "numbers only: field prime is for the LCC family (LCC, "
+                                  "LCC(p), LCC-MMC, LCC-MMC-2)")
             codes.append((scheme, scheme.code(x, y, problem=kind, **options)))
         except ConfigError as err:
-            if err.parameter != "problem" or not from_all or scheme.identity() in named:
+            if (err.parameter not in ("problem", "field") or not from_all
+                    or scheme.identity() in named):
                 raise
             refused.append((scheme, err))
     if refused:
-        warnings.warn(f"all: skipped {', '.join(s.label for s, _ in refused)} for the {kind} "
-                      f"problem: {refused[0][1].allowed}", Note, stacklevel=3)
+        first = refused[0][1]
+        why = f"the {kind} problem" if first.parameter == "problem" else f"field {field}"
+        warnings.warn(f"all: skipped {', '.join(s.label for s, _ in refused)} for {why}: "
+                      f"{first.allowed}", Note, stacklevel=3)
     return codes
 
 
@@ -511,25 +563,30 @@ def held(summary: pd.DataFrame, trace: pd.DataFrame, config: Config, scheme: Sch
 
 
 def descend(code: Code, geometry: Geometry, received: np.ndarray, step: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gradient descent in lockstep over realizations: per (realization, iteration) the
-    loss after the update, the relative gradient error and the condition number, and the
-    models after each update (R, K, d)."""
+    loss after the update, the relative gradient error and the condition number, the
+    models after each update (R, K, d), and the relative error of the fixed-point gradient
+    (NaN for a code with real numbers)."""
     reps, iterations = received.shape[:2]
     dimension = len(geometry.optimum)
     w = np.zeros((reps, dimension))
     loss, error, cond = (np.empty((reps, iterations)) for _ in range(3))
+    quantization = np.full((reps, iterations), np.nan)
     models = np.empty((reps, iterations, dimension))
     # A diverging run overflows: its losses are reported, in words, by the caller.
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(iterations):
             decoded, cond[:, t] = code.decode(code.messages(w), received[:, t])
             exact = geometry.gradient(w)
+            reference = code.quantized(w)
             with np.errstate(divide="ignore"):  # G = 0 gives NaN
-                error[:, t] = (np.linalg.norm(decoded - exact, axis=1)
-                               / np.linalg.norm(exact, axis=1))
+                norm = np.linalg.norm(exact, axis=1)
+                error[:, t] = np.linalg.norm(decoded - exact, axis=1) / norm
+                if reference is not None:
+                    quantization[:, t] = np.linalg.norm(reference - exact, axis=1) / norm
             w = w - (step / geometry.rows) * decoded
             models[:, t] = w
             loss[:, t] = geometry.loss(w)
-    return loss, error, cond, models
+    return loss, error, cond, models, quantization
 

@@ -54,6 +54,7 @@ def random_arrivals(rng: np.random.Generator, scheme: pssim.Scheme, reps: int,
     ("UC-MMC", {}, 1e-9), ("GC", {}, 1e-9),
     ("LCC", {}, 1e-8), ("LCC-MMC-2", {}, 1e-8), ("LCC-MMC", {}, 1e-8),
     ("LCC", {"basis": "barycentric"}, 1e-8),
+    ("LCC-MMC", {"points": "circle", "basis": "laurent"}, 1e-8),
 ])
 def test_exact_schemes_reproduce_plain_gradient_descent(name: str, options: dict[str, str],
                                                         tolerance: float) -> None:
@@ -97,6 +98,8 @@ def test_gc_decodes_from_every_finisher_set() -> None:
     (8, 4, 4, "chebyshev", "chebyshev"), (8, 4, 2, "chebyshev", "chebyshev"),
     (8, 4, 2, "chebyshev", "barycentric"), (8, 4, 2, "equispaced", "monomial"),
     (6, 2, 1, "chebyshev", "chebyshev"), (7, 2, 2, "chebyshev", "chebyshev"),
+    (8, 4, 4, "circle", "laurent"), (8, 4, 2, "circle", "laurent"),
+    (6, 2, 1, "circle", "laurent"),
 ])
 def test_lcc_decodes_from_every_threshold_subset(workers: int, load: int, polynomials: int,
                                                  points: str, basis: str) -> None:

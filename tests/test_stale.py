@@ -111,7 +111,7 @@ def test_every_partition_fresh_is_full_batch_gradient_descent() -> None:
     x, y = PROBLEM.partitions(workers)
     code = scheme.code(x, y)
     received = np.zeros((reps, updates, workers, 1))
-    sync_loss, _, _, sync_models = learning.descend(code, geometry, received, step)
+    sync_loss, _, _, sync_models, _ = learning.descend(code, geometry, received, step)
     np.testing.assert_array_equal(models, sync_models)
     np.testing.assert_array_equal(loss, sync_loss)
 
