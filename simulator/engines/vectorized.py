@@ -81,7 +81,8 @@ class Vectorized(Engine):
         reps, n, _ = finish[0].shape
         g = scheme.group
         links = (None if network.independent_messages
-                 else network.links(reps, n, iterations, scheme.messages_per_worker))
+                 else network.links(reps, iterations, DecodingRule(
+                     scheme.labels(), scheme.threshold, scheme.count_rule)))
         out = Outcome.empty(reps * iterations)
         start = np.zeros(reps)
         begin = np.zeros((reps, n))

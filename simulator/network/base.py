@@ -207,9 +207,10 @@ class Discipline(ABC):
         +inf. By default, all of them are computed."""
         return self.arrays(ready, identify)
 
-    def links(self, reps: int, workers: int, iterations: int, messages: int) -> Links:
+    def links(self, reps: int, iterations: int, rule: DecodingRule) -> Links:
         """The links of ``reps`` training runs of ``iterations`` iterations, for
-        disciplines that :attr:`carries`."""
+        disciplines that :attr:`carries`; ``rule`` is the master's decoding rule, whose
+        pieces (N, messages per worker) give the messages' shape."""
         raise NotImplementedError(f"network {self.name!r} carries no state across "
                                   "iterations")
 

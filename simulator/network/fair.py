@@ -64,6 +64,7 @@ class Fair(Discipline):
 
     name = "fair"
     engines: ClassVar[frozenset[str]] = frozenset({"des", "vectorized"})
+    carries: ClassVar[bool] = True
 
     def des(self, cluster: Cluster, workers: int) -> Send:
         env = cluster.env
@@ -188,9 +189,71 @@ class Fair(Discipline):
         the starts and receptions. A flow in its latency has transferred nothing."""
         return in_flight(ready, *self._link(), until)
 
+    def links(self, reps: int, iterations: int, rule: DecodingRule) -> Flows:
+        return Flows(self, reps, iterations, rule)
+
     def _link(self) -> tuple[float, float, float, float]:
         return (float(self.message_size or 0.0), self.uplink_bandwidth,
                 self.master_bandwidth, self.latency)
+
+
+class Flows:
+    """fair's link across the iterations of a training run, all realizations at once
+    (docs/model.md, "Training runs", which says why this is exact).
+
+    Iteration t + 1's messages are ready only after T_t, so the link's events up to T_t
+    involve the messages of iterations up to t alone. Each iteration continues the
+    compiled event loop of a single iteration (:func:`fair_kernel.carry`) from the state
+    the one before left at its end: the transferring flows with their keys and the link's
+    clock, the flows in their latency, and each uplink's flow and the messages it has yet
+    to begin (of every iteration so far: under drain an uplink may still be sending those
+    of earlier ones). Later iterations fill in the starts and receptions of earlier
+    messages that were still to come at their iteration's end; the arrays :meth:`send`
+    returns hold the final ones once the last iteration has run."""
+
+    def __init__(self, fair: Fair, reps: int, iterations: int, rule: DecodingRule) -> None:
+        from pssim.network import fair_kernel
+
+        self._kernel = fair_kernel
+        self._link = fair._link()
+        n, m = rule.pieces.shape
+        self._pieces = np.ascontiguousarray(rule.pieces, dtype=np.int64)
+        self._rule = (not rule.count_rule, rule.threshold)
+        # Per realization and message of every iteration, its ready, start and reception
+        # instants side by side (+inf until known), as the single iteration's loop has them.
+        self._flow = np.full((reps, iterations, n, m, 3), np.inf)
+        # When the model after each iteration reached each worker, under cancel (which
+        # drops what had not begun by then); +inf where nothing is dropped.
+        self._model = np.full((reps, iterations, n), np.inf)
+        self._state = fair_kernel.state(reps, n)
+        self._step = 0
+
+    def send(self, ready: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The next iteration's messages, ready at ``ready`` (shape (reps, N, messages per
+        worker)): their starts and receptions as known at its end (those at or before it
+        are final; the arrays are filled in as later iterations run)."""
+        t = self._step
+        self._flow[:, t, :, :, 0] = ready
+        size, cap, bandwidth, latency = self._link
+        self._kernel.carry(self._flow, self._model, t, size, cap, bandwidth, latency,
+                           self._pieces, *self._rule, *self._state)
+        self._step += 1
+        return self._flow[:, t, :, :, 1], self._flow[:, t, :, :, 2]
+
+    def end(self, end: np.ndarray, aborts: bool, model: np.ndarray | None) -> None:
+        """The iteration just sent ended at ``end``: with ``aborts`` its flows stop there,
+        and its messages not begun are dropped (the link is left idle, as every iteration
+        before it was aborted too); ``model``, under cancel, drops its messages that had
+        not begun when the next model reached their worker."""
+        t = self._step - 1
+        clocks, counts, _, _, join_at, join_worker, current, freed, busy = self._state
+        if aborts:
+            self._kernel.abort(self._flow, np.ascontiguousarray(end), clocks, counts,
+                               join_worker, current, freed, busy)
+        elif model is not None:
+            self._model[:, t] = model
+            self._kernel.drop(self._flow, self._model, t, counts, join_at, join_worker,
+                              current, busy)
 
 
 def share(ready: np.ndarray, size: float, cap: float, link: float, latency: float,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from simpy import Interrupt
 
-from pssim.network.base import Cluster, Discipline, Send, register, uplinks
+from pssim.network.base import Cluster, DecodingRule, Discipline, Send, register, uplinks
 
 if TYPE_CHECKING:
     from simpy import Process
@@ -145,7 +145,8 @@ class Fifo(Discipline):
             partial = size * (at - sent) / up
         return np.where(flying, np.where(past, size, partial), 0.0)
 
-    def links(self, reps: int, workers: int, iterations: int, messages: int) -> Queues:
+    def links(self, reps: int, iterations: int, rule: DecodingRule) -> Queues:
+        workers, messages = rule.pieces.shape
         return Queues(self, reps, workers, iterations, messages)
 
     def arrays(self, ready: np.ndarray, identify: bool) -> tuple[np.ndarray, np.ndarray]:
