@@ -1,5 +1,5 @@
 """Training runs: K = 100 iterations at N = 40, r = 4 (LCC-MMC), the vectorized engine
-against the SimPy engine under network none and under fifo (4 MB messages, the master's
+against the SimPy engine under network none, fifo and fair (4 MB messages, the master's
 link at 1 GB/s), and the SimPy engine's cost per iteration against its cost for a
 single-iteration run of the same configuration (network none).
 
@@ -18,6 +18,7 @@ BASE = {"scheme": "LCC-MMC", "workers": 40, "load": 4, "seed": 1}
 NETWORKS: dict[str, dict[str, object]] = {
     "none": {},
     "fifo": {"network": "fifo", "message_size": "4MB", "master_bandwidth": "1GB/s"},
+    "fair": {"network": "fair", "message_size": "4MB", "master_bandwidth": "1GB/s"},
 }
 
 

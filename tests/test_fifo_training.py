@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import pssim
 from pssim import ConfigError
 from pssim.engines import choose
-from pssim.network import Fair, Fifo
+from pssim.network import Fifo, Tcp
 from pssim.schemes import PAPER_SCHEMES, feasible
 from pssim.training import Training
 
@@ -137,10 +137,10 @@ def test_auto_runs_fifo_training_runs_on_the_vectorized_engine() -> None:
     training = Training(iterations=3)
     assert choose("auto", fifo, False, training).name == "vectorized"
     assert choose("auto", fifo, True, training).name == "des"  # a trace needs SimPy
-    fair = Fair(message_size=1e6, master_bandwidth=1e9)
-    assert choose("auto", fair, False, training).name == "des"
-    with pytest.raises(ConfigError, match="not under network 'fair'"):
-        pssim.run("LCC", 4, 2, engine="vectorized", network="fair", message_size=1e6,
+    tcp = Tcp(message_size=1e6, master_bandwidth=1e9)
+    assert choose("auto", tcp, False, training).name == "des"
+    with pytest.raises(ConfigError, match="not under network 'tcp'"):
+        pssim.run("LCC", 4, 2, engine="vectorized", network="tcp", message_size=1e6,
                   master_bandwidth=1e9, iterations=3, reps=1)
 
 

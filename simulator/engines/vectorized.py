@@ -3,7 +3,7 @@ all realizations at once (docs/model.md, "Engines").
 
 Exact where the network discipline has a recursion (its ``arrays``): order statistics of
 the ready times without a network, the Lindley recursion under ``fifo``, the link's events
-in time order under ``fair``. Training runs: under ``none``, and under ``fifo``, whose
+in time order under ``fair``. Training runs: under ``none``, and under ``fifo`` and ``fair``, whose
 links carry their state from one iteration into the next (``Discipline.links``).
 Times come from the same float expressions as in the SimPy engine, so the two agree
 realization by realization.
@@ -36,7 +36,7 @@ class Vectorized(Engine):
                 and not network.carries):
             return ("the vectorized engine runs training runs only where messages never wait "
                     "for one another (network none) or the links' state carries from one "
-                    f"iteration into the next (fifo), not under network {network.name!r}")
+                    f"iteration into the next (fifo, fair), not under network {network.name!r}")
         if trace:
             return "the vectorized engine gives no event trace"
         if self.name not in network.engines:
