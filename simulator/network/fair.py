@@ -220,8 +220,9 @@ class Flows:
         self._pieces = np.ascontiguousarray(rule.pieces, dtype=np.int64)
         self._rule = (not rule.count_rule, rule.threshold)
         # Per realization and message of every iteration, its ready, start and reception
-        # instants side by side (+inf until known), as the single iteration's loop has them.
-        self._flow = np.full((reps, iterations, n, m, 3), np.inf)
+        # instants side by side (+inf until known), as the single iteration's loop has
+        # them; each iteration's are set when it is sent, so the memory is written once.
+        self._flow = np.empty((reps, iterations, n, m, 3))
         # When the model after each iteration reached each worker, under cancel (which
         # drops what had not begun by then); +inf where nothing is dropped.
         self._model = np.full((reps, iterations, n), np.inf)
@@ -234,6 +235,7 @@ class Flows:
         are final; the arrays are filled in as later iterations run)."""
         t = self._step
         self._flow[:, t, :, :, 0] = ready
+        self._flow[:, t, :, :, 1:] = np.inf
         size, cap, bandwidth, latency = self._link
         self._kernel.carry(self._flow, self._model, t, size, cap, bandwidth, latency,
                            self._pieces, *self._rule, *self._state)
@@ -246,14 +248,14 @@ class Flows:
         before it was aborted too); ``model``, under cancel, drops its messages that had
         not begun when the next model reached their worker."""
         t = self._step - 1
-        clocks, counts, _, _, join_at, join_worker, current, freed, busy = self._state
+        clocks, counts, _, _, join_at, join_worker, current, freed = self._state
         if aborts:
             self._kernel.abort(self._flow, np.ascontiguousarray(end), clocks, counts,
-                               join_worker, current, freed, busy)
+                               join_worker, current, freed)
         elif model is not None:
             self._model[:, t] = model
             self._kernel.drop(self._flow, self._model, t, counts, join_at, join_worker,
-                              current, busy)
+                              current)
 
 
 def share(ready: np.ndarray, size: float, cap: float, link: float, latency: float,

@@ -8,6 +8,11 @@ O(log N). The link's arithmetic is the SimPy processes' own functions, compiled,
 loop takes the same steps at each instant as the SimPy link does when it wakes: set the
 clock, end every flow due (docs/model.md, "Network", ties under fair), then let the flows
 of that instant join and find when the next ends.
+
+The same loop (:func:`_run`) follows a single iteration (:func:`follow`) and, from the
+state the iteration before left, each iteration of a training run (:func:`carry`, with
+:func:`drop` and :func:`abort` at the iteration's end): a worker's uplink sends its
+messages of every iteration in order, one flow at a time.
 """
 
 from __future__ import annotations
@@ -72,15 +77,15 @@ def _pop(at: np.ndarray, who: np.ndarray, size: int) -> int:
 @numba.njit(cache=True, inline="always")
 def _next(flow: np.ndarray, model: np.ndarray, w: int, t: int, j: int, x: float,
           now: float, last: int, latency: float, current: np.ndarray, freed: np.ndarray,
-          busy: np.ndarray, join_at: np.ndarray, join_worker: np.ndarray, waiting: int,
+          join_at: np.ndarray, join_worker: np.ndarray, waiting: int,
           now_worker: np.ndarray, joining: int) -> tuple[int, int]:
     """Worker ``w``'s uplink is free from ``x`` on: it begins its message j of iteration
-    t (t at most ``last``, the last known) at max(its ready time, x); it joins the link
-    with the flows of ``now`` if it joins then, else it waits in the heap. A message that
-    would begin after ``model[t, w]``, when the next model reaches the worker, is dropped
-    with the rest of its iteration (whose ready times never decrease). The heap's and
-    this instant's new sizes."""
-    freed[w] = x
+    t (t at most ``last``, the last known) at max(its ready time, x), and the flow joins
+    the link with those of ``now`` if it joins then, else it waits in the heap; with no
+    such message the uplink is idle from ``x`` on. A message that would begin after
+    ``model[t, w]``, when the next model reached the worker, is dropped with the rest of
+    its iteration (whose ready times never decrease). The heap's and this instant's new
+    sizes."""
     while t <= last:
         s = max(flow[t, w, j, 0], x)
         if s > model[t, w]:
@@ -90,7 +95,6 @@ def _next(flow: np.ndarray, model: np.ndarray, w: int, t: int, j: int, x: float,
         flow[t, w, j, 1] = s
         current[w, 0] = t
         current[w, 1] = j
-        busy[w] = True
         at = s + latency
         if at <= now:  # it joins now, with the others of this instant
             now_worker[joining] = w
@@ -98,27 +102,24 @@ def _next(flow: np.ndarray, model: np.ndarray, w: int, t: int, j: int, x: float,
         else:
             waiting = _push(join_at, join_worker, waiting, at, w)
         return waiting, joining
-    busy[w] = False
+    current[w, 0] = -1
+    freed[w] = x
     return waiting, joining
 
 
-@numba.njit(cache=True, inline="always")
+@_jit
 def _run(flow: np.ndarray, model: np.ndarray, iteration: int, size: float,
          latency: float, rates: np.ndarray, pieces: np.ndarray, distinct: bool,
          threshold: int, seen: np.ndarray, halt: float, clocks: np.ndarray,
          counts: np.ndarray, keys: np.ndarray, flow_worker: np.ndarray,
          join_at: np.ndarray, join_worker: np.ndarray, current: np.ndarray,
-         freed: np.ndarray, busy: np.ndarray, now_worker: np.ndarray) -> None:
-    """One realization's link, from the state it was left in, through every instant up
-    to ``halt`` or, with ``threshold`` > 0, the instant its master holds ``threshold``
-    messages of ``iteration`` (with ``distinct``, of that many distinct ``pieces``), if
-    earlier. ``flow`` (iterations, N, m, 3) holds each message's ready, start and
-    reception instants (+inf until known), for the iterations up to ``iteration``; the
-    link's state is ``clocks`` (its clock, the instant it was set, the rate since, when
-    the head flow ends), ``counts`` (the ring's head, its flows, the heap's entries), the
-    workers of the ring of transferring flows in join order with their keys, the heap of
-    flows waiting to join by (instant, worker), and per uplink the message of its flow
-    (iteration, message), when it was last freed and whether it has a flow."""
+         freed: np.ndarray, now_worker: np.ndarray) -> None:
+    """One realization's link, from the state it was left in (see :func:`state`),
+    through every instant up to ``halt`` or, with ``threshold`` > 0, the instant its
+    master holds ``threshold`` messages of ``iteration`` (with ``distinct``, of that many
+    distinct ``pieces``), if earlier. ``flow`` (iterations, N, m, 3) holds each message's
+    ready, start and reception instants (+inf until known), for the iterations up to
+    ``iteration``; ``model`` (iterations, N) drops messages as :func:`_next` says."""
     m = flow.shape[2]
     n = keys.shape[0]
     dust = FLUID_EPS * size
@@ -145,14 +146,12 @@ def _run(flow: np.ndarray, model: np.ndarray, iteration: int, size: float,
                 u = current[w, 0]
                 j = current[w, 1]
                 flow[u, w, j, 2] = t
-                if j + 1 < m:
-                    waiting, joining = _next(flow, model, w, u, j + 1, t, t, iteration,
-                                             latency, current, freed, busy, join_at,
-                                             join_worker, waiting, now_worker, joining)
-                else:
-                    waiting, joining = _next(flow, model, w, u + 1, 0, t, t, iteration,
-                                             latency, current, freed, busy, join_at,
-                                             join_worker, waiting, now_worker, joining)
+                # Its uplink's next message: the next of this iteration, or the first
+                # of the next.
+                after, then = (u, j + 1) if j + 1 < m else (u + 1, 0)
+                waiting, joining = _next(flow, model, w, after, then, t, t, iteration,
+                                         latency, current, freed, join_at, join_worker,
+                                         waiting, now_worker, joining)
                 if threshold > 0 and u == iteration:
                     if distinct:
                         if seen[pieces[w, j]]:
@@ -200,48 +199,35 @@ def _rates(n: int, cap: float, link: float) -> np.ndarray:
 
 
 def state(reps: int, workers: int) -> tuple[np.ndarray, ...]:
-    """The links of ``reps`` realizations, idle, in the order :func:`_run` takes them
-    (``clocks`` to ``busy``)."""
+    """The links of ``reps`` realizations, idle, in the order :func:`_run` takes them:
+    ``clocks`` (the link's clock, the instant it was set, the rate since, when the head
+    flow ends), ``counts`` (the ring's head, its flows, the heap's entries), the ring of
+    transferring flows in join order (``keys``, ``flow_worker``), the heap of flows
+    waiting to join by (instant, worker) (``join_at``, ``join_worker``), and per uplink
+    the message of its flow, (iteration, message) or (-1, -1) when idle (``current``),
+    and since when it has been idle (``freed``)."""
     clocks = np.zeros((reps, 4))
     clocks[:, 2:] = np.inf
     return (clocks, np.zeros((reps, 3), dtype=np.int64), np.empty((reps, workers)),
             np.empty((reps, workers), dtype=np.int64), np.empty((reps, workers)),
             np.empty((reps, workers), dtype=np.int64),
-            np.zeros((reps, workers, 2), dtype=np.int64), np.full((reps, workers), -np.inf),
-            np.zeros((reps, workers), dtype=np.bool_))
+            np.full((reps, workers, 2), -1, dtype=np.int64),
+            np.full((reps, workers), -np.inf))
 
 
-@_jit
+@numba.njit(cache=True, inline="always")
 def _begin(flow: np.ndarray, model: np.ndarray, iteration: int, latency: float,
            counts: np.ndarray, join_at: np.ndarray, join_worker: np.ndarray,
-           current: np.ndarray, freed: np.ndarray, busy: np.ndarray,
-           now_worker: np.ndarray) -> None:
+           current: np.ndarray, freed: np.ndarray, now_worker: np.ndarray) -> None:
     """Each idle uplink begins its first message of ``iteration``, now known: it joins
     the heap (the link has not reached its instant yet)."""
     waiting = counts[2]
-    for w in range(busy.shape[0]):
-        if not busy[w]:
+    for w in range(current.shape[0]):
+        if current[w, 0] < 0:
             waiting, _ = _next(flow, model, w, iteration, 0, freed[w], -np.inf, iteration,
-                               latency, current, freed, busy, join_at, join_worker,
-                               waiting, now_worker, 0)
+                               latency, current, freed, join_at, join_worker, waiting,
+                               now_worker, 0)
     counts[2] = waiting
-
-
-@_jit
-def _in_flight(clocks: np.ndarray, counts: np.ndarray, keys: np.ndarray,
-               flow_worker: np.ndarray, current: np.ndarray, size: float, until: float,
-               transferred: np.ndarray) -> None:
-    """The bytes each flow transferring at ``until`` had sent then, into
-    ``transferred`` (iterations, N, m), by the SimPy processes' expression."""
-    head, count = counts[0], counts[1]
-    n = keys.shape[0]
-    if count > 0:
-        now = _advance(clocks[0], clocks[1], until, clocks[2])
-        for i in range(count):
-            place = head + i if head + i < n else head + i - n
-            w = flow_worker[place]
-            transferred[current[w, 0], w, current[w, 1]] = _sent_bytes(size, keys[place],
-                                                                       now)
 
 
 @_jit
@@ -261,8 +247,7 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
     clocks, counts = np.empty(4), np.empty(3, dtype=np.int64)
     keys, flow_worker = np.empty(n), np.empty(n, dtype=np.int64)
     join_at, join_worker = np.empty(n), np.empty(n, dtype=np.int64)
-    current = np.empty((n, 2), dtype=np.int64)
-    freed, busy = np.empty(n), np.empty(n, dtype=np.bool_)
+    current, freed = np.empty((n, 2), dtype=np.int64), np.empty(n)
     now_worker = np.empty(n, dtype=np.int64)  # the flows that join this instant
     seen = np.zeros(pieces.max() + 1 if distinct else 1, dtype=np.bool_)
     rates = _rates(n, cap, link)
@@ -276,18 +261,23 @@ def follow(ready: np.ndarray, size: float, cap: float, link: float, latency: flo
         clocks[:2] = 0.0
         clocks[2:] = np.inf
         counts[:] = 0
+        current[:] = -1
         freed[:] = -np.inf
-        busy[:] = False
-        _begin(flow, never, 0, latency, counts, join_at, join_worker, current, freed, busy,
+        _begin(flow, never, 0, latency, counts, join_at, join_worker, current, freed,
                now_worker)
         _run(flow, never, 0, size, latency, rates, pieces, distinct, threshold, seen,
              stop[k], clocks, counts, keys, flow_worker, join_at, join_worker, current,
-             freed, busy, now_worker)
+             freed, now_worker)
         start[k] = flow[0, :, :, 1]
         received[k] = flow[0, :, :, 2]
-        if transferred.shape[0] > 0:
-            _in_flight(clocks, counts, keys, flow_worker, current, size, stop[k],
-                       transferred[k:k + 1])
+        if transferred.shape[0] > 0 and counts[1] > 0:
+            # The bytes each flow transferring at stop[k] had sent, as the SimPy link's
+            # abort computes them.
+            now = _advance(clocks[0], clocks[1], stop[k], clocks[2])
+            for i in range(counts[1]):
+                place = counts[0] + i if counts[0] + i < n else counts[0] + i - n
+                w = flow_worker[place]
+                transferred[k, w, current[w, 1]] = _sent_bytes(size, keys[place], now)
 
 
 @_jit
@@ -295,33 +285,33 @@ def carry(flow: np.ndarray, model: np.ndarray, iteration: int, size: float, cap:
           link: float, latency: float, pieces: np.ndarray, distinct: bool, threshold: int,
           clocks: np.ndarray, counts: np.ndarray, keys: np.ndarray,
           flow_worker: np.ndarray, join_at: np.ndarray, join_worker: np.ndarray,
-          current: np.ndarray, freed: np.ndarray, busy: np.ndarray) -> None:
-    """Iteration ``iteration`` of training runs, each realization k's link from the state
-    the iterations before left (see :func:`state`) through the instant its master holds
-    ``threshold`` messages of that iteration (with ``distinct``, of that many distinct
-    ``pieces``); ``flow`` (reps, iterations, N, m, 3) holds the ready, start and reception
-    instants, the iteration's ready ones filled in, and ``model`` (reps, iterations, N)
-    when the model after each iteration reached each worker under ``late_policy =
-    cancel`` (+inf otherwise, and for the iterations not ended)."""
+          current: np.ndarray, freed: np.ndarray) -> None:
+    """Iteration ``iteration`` of training runs: each realization k's link, from the
+    state the iterations before left (see :func:`state`), through the instant its master
+    holds ``threshold`` messages of that iteration (with ``distinct``, of that many
+    distinct ``pieces``). ``flow`` (reps, iterations, N, m, 3) holds the ready, start and
+    reception instants, this iteration's ready ones filled in, and ``model`` (reps,
+    iterations, N) when the model after each iteration reached each worker under
+    ``late_policy = cancel`` (+inf otherwise, and for the iterations not ended)."""
     n = flow.shape[2]
     rates = _rates(n, cap, link)
     seen = np.zeros(pieces.max() + 1 if distinct else 1, dtype=np.bool_)
     now_worker = np.empty(n, dtype=np.int64)
     for k in range(flow.shape[0]):
         _begin(flow[k], model[k], iteration, latency, counts[k], join_at[k], join_worker[k],
-               current[k], freed[k], busy[k], now_worker)
+               current[k], freed[k], now_worker)
         _run(flow[k], model[k], iteration, size, latency, rates, pieces, distinct,
              threshold, seen, np.inf, clocks[k], counts[k], keys[k], flow_worker[k],
-             join_at[k], join_worker[k], current[k], freed[k], busy[k], now_worker)
+             join_at[k], join_worker[k], current[k], freed[k], now_worker)
 
 
 @_jit
 def drop(flow: np.ndarray, model: np.ndarray, iteration: int, counts: np.ndarray,
-         join_at: np.ndarray, join_worker: np.ndarray, current: np.ndarray,
-         busy: np.ndarray) -> None:
+         join_at: np.ndarray, join_worker: np.ndarray, current: np.ndarray) -> None:
     """Under ``late_policy = cancel``, once ``model[k, iteration]`` is known: drop each
     message of that iteration waiting to begin after its worker received the next model
-    (the rest of its iteration with it); its uplink is free for the next iteration."""
+    (the rest of its iteration with it). Its uplink is then idle; since when does not
+    matter, for the next iteration's messages are ready after the model."""
     for k in range(flow.shape[0]):
         size = counts[k, 2]
         kept = 0
@@ -330,7 +320,7 @@ def drop(flow: np.ndarray, model: np.ndarray, iteration: int, counts: np.ndarray
             t, j = current[k, w, 0], current[k, w, 1]
             if t == iteration and flow[k, t, w, j, 1] > model[k, t, w]:
                 flow[k, t, w, j, 1] = np.inf
-                busy[k, w] = False
+                current[k, w] = -1
             else:
                 join_at[k, kept] = join_at[k, i]
                 join_worker[k, kept] = w
@@ -343,8 +333,7 @@ def drop(flow: np.ndarray, model: np.ndarray, iteration: int, counts: np.ndarray
 
 @_jit
 def abort(flow: np.ndarray, end: np.ndarray, clocks: np.ndarray, counts: np.ndarray,
-          join_worker: np.ndarray, current: np.ndarray, freed: np.ndarray,
-          busy: np.ndarray) -> None:
+          join_worker: np.ndarray, current: np.ndarray, freed: np.ndarray) -> None:
     """Under ``cancel_transfers = abort``: at ``end[k]`` every flow of the iterations
     ended stops and every message of theirs not begun is dropped, which leaves each
     realization's link and uplinks idle."""
@@ -357,5 +346,5 @@ def abort(flow: np.ndarray, end: np.ndarray, clocks: np.ndarray, counts: np.ndar
         clocks[k, :2] = 0.0
         clocks[k, 2:] = np.inf
         counts[k] = 0
+        current[k] = -1
         freed[k] = -np.inf
-        busy[k] = False
