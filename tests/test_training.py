@@ -127,10 +127,10 @@ def test_iterations_follow_each_other_and_the_first_is_the_single_iteration() ->
 
 
 def test_which_engine_runs_a_training_run() -> None:
-    fair = {"network": "fair", "message_size": 1e6, "master_bandwidth": 1e9}
+    tcp = {"network": "tcp", "message_size": 1e5, "master_bandwidth": 1e9}
     with pytest.raises(ConfigError, match="training runs only where messages never wait"):
-        pssim.run("LCC", 4, 2, reps=1, iterations=2, engine="vectorized", **fair)
-    assert len(pssim.run("LCC", 4, 2, reps=2, iterations=3, **fair)) == 6  # auto: des
+        pssim.run("LCC", 4, 2, reps=1, iterations=2, engine="vectorized", **tcp)
+    assert len(pssim.run("LCC", 4, 2, reps=2, iterations=3, **tcp)) == 6  # auto: des
     pd.testing.assert_frame_equal(pssim.run("LCC", 4, 2, reps=2, iterations=3),
                                   pssim.run("LCC", 4, 2, reps=2, iterations=3, engine="des"),
                                   check_exact=False, rtol=1e-9)
