@@ -74,14 +74,14 @@ def test_auto_is_the_default_and_falls_back_to_des(monkeypatch: pytest.MonkeyPat
         pd.testing.assert_frame_equal(run(**options), run(**options, engine="des"))
         assert calls == ["vectorized"]  # the default run only
     calls.clear()
-    run(**fair, iterations=2)
+    run(**{**fifo, "network": "tcp", "message_size": "100kB"}, iterations=2)
     with_trace = simulate(**base, trace=True)
     assert calls == []
     assert with_trace.trace is not None and len(with_trace.trace) > 0
 
 
 @pytest.mark.parametrize(("options", "reason"), [
-    ({"network": "fair", "message_size": 1, "iterations": 2}, "fair"),
+    ({"network": "tcp", "message_size": 1, "iterations": 2}, "tcp"),
     ({"trace": True}, "trace"),
 ])
 def test_vectorized_refuses_what_it_cannot_do(options: dict, reason: str) -> None:
