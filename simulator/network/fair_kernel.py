@@ -220,13 +220,29 @@ def _begin(flow: np.ndarray, model: np.ndarray, iteration: int, latency: float,
            counts: np.ndarray, join_at: np.ndarray, join_worker: np.ndarray,
            current: np.ndarray, freed: np.ndarray, now_worker: np.ndarray) -> None:
     """Each idle uplink begins its first message of ``iteration``, now known: it joins
-    the heap (the link has not reached its instant yet)."""
-    waiting = counts[2]
+    the heap (the link has not reached its instant yet), built at once if it was
+    empty."""
+    # Gathered first (as if they all joined now), then put in the heap.
+    begun = 0
     for w in range(current.shape[0]):
         if current[w, 0] < 0:
-            waiting, _ = _next(flow, model, w, iteration, 0, freed[w], -np.inf, iteration,
-                               latency, current, freed, join_at, join_worker, waiting,
-                               now_worker, 0)
+            _, begun = _next(flow, model, w, iteration, 0, freed[w], np.inf, iteration,
+                             latency, current, freed, join_at, join_worker, 0, now_worker,
+                             begun)
+    waiting = counts[2]
+    if waiting == 0:
+        for i in range(begun):
+            w = now_worker[i]
+            join_at[i] = flow[iteration, w, 0, 1] + latency
+            join_worker[i] = w
+        for i in range(begun // 2 - 1, -1, -1):
+            _sift(join_at, join_worker, begun, i, join_at[i], join_worker[i])
+        waiting = begun
+    else:
+        for i in range(begun):
+            w = now_worker[i]
+            waiting = _push(join_at, join_worker, waiting, flow[iteration, w, 0, 1] + latency,
+                            w)
     counts[2] = waiting
 
 
