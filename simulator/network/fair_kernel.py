@@ -107,7 +107,7 @@ def _next(flow: np.ndarray, model: np.ndarray, w: int, t: int, j: int, x: float,
     return waiting, joining
 
 
-@_jit
+@numba.njit(cache=True, inline="always")
 def _run(flow: np.ndarray, model: np.ndarray, iteration: int, size: float,
          latency: float, rates: np.ndarray, pieces: np.ndarray, distinct: bool,
          threshold: int, seen: np.ndarray, halt: float, clocks: np.ndarray,
