@@ -3,8 +3,9 @@ all realizations at once (docs/model.md, "Engines").
 
 Exact where the network discipline has a recursion (its ``arrays``): order statistics of
 the ready times without a network, the Lindley recursion under ``fifo``, the link's events
-in time order under ``fair``. Training runs: under ``none``, and under ``fifo`` and ``fair``, whose
-links carry their state from one iteration into the next (``Discipline.links``).
+in time order under ``fair``. Training runs: under ``none``, and under ``fifo`` and
+``fair``, whose links carry their state from one iteration into the next
+(``Discipline.links``).
 Times come from the same float expressions as in the SimPy engine, so the two agree
 realization by realization.
 """

@@ -98,8 +98,9 @@ class Links(Protocol):
 
     def send(self, ready: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Send-start and reception times (shape (reps, N, messages per worker)) of the
-        next iteration's messages, ready at ``ready``; the receptions are per message,
-        final at or before the iteration's end, and may be revised later after it."""
+        next iteration's messages, ready at ``ready``; both are per message, final at or
+        before the iteration's end, and may be revised later after it (the arrays
+        returned are then updated in place)."""
 
     def end(self, end: np.ndarray, aborts: bool, model: np.ndarray | None) -> None:
         """The iteration last sent ended at ``end`` (per realization): its transmissions

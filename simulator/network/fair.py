@@ -11,7 +11,9 @@ of updating every flow's bytes left at every change of rate. The arithmetic is w
 once, in the functions below (:func:`share_rate`, :func:`advance`, :func:`finish_time`,
 :func:`sent_bytes`): the SimPy processes call them, and the vectorized form
 (:mod:`pssim.network.fair_kernel`, compiled) calls their compiled copies, so that both
-engines compute every instant with the same floating-point operations.
+engines compute every instant with the same floating-point operations. Training runs
+carry the link's state from one iteration into the next (:class:`Flows`), through the same
+compiled loop.
 """
 
 from __future__ import annotations
