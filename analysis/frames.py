@@ -108,7 +108,21 @@ def load_sweep(folder: str | Path, columns: list[str] | None = None) -> pd.DataF
         raise ConfigError("folder", str(folder), "must hold a sweep's data/*.parquet files")
     frame = _concat(files, None if columns is None else
                     list(dict.fromkeys(["point", "scheme", "rep", *columns])))
-    return frame.sort_values(["point", "scheme", "rep"], kind="stable").reset_index(drop=True)
+    # A stable sort on integer codes: sorting the strings themselves takes most of the
+    # time of a large sweep's reading (docs/performance.md, "make run").
+    order = np.lexsort((frame["rep"].to_numpy(), sorted_codes(frame["scheme"]),
+                        frame["point"].to_numpy()))
+    return frame.take(order).reset_index(drop=True)
+
+
+def sorted_codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of ``values`` that sort as the values do (missing ones last): keys for
+    :func:`numpy.lexsort` in place of the strings themselves.
+
+    >>> sorted_codes(pd.Series(["b", "a", "b"])).tolist()
+    [1, 0, 1]
+    """
+    return pd.factorize(values, sort=True, use_na_sentinel=False)[0]
 
 
 def _own_chunks(folder: Path) -> tuple[list[Path], list[str]]:
@@ -344,21 +358,35 @@ def merge_identical(data: pd.DataFrame, by: str | Sequence[str],
     keys = _keys(by)
     if not keys:
         raise ValueError("by: give at least one column to group by")
-    names: dict[tuple[Any, ...], str | None] = {}
-    for group, part in data.groupby(keys, sort=False, dropna=False):
-        at = group if isinstance(group, tuple) else (group,)
-        alike: dict[bytes, list[Any]] = {}
-        for name, rows in part.groupby(label, sort=False):
-            values = rows.sort_values(pair, kind="mergesort")[[pair, *columns]]
-            alike.setdefault(values.to_numpy(dtype=float).tobytes(), []).append(name)
-        for same in alike.values():
-            joined = SAME.join(map(str, same))
-            names.update({(*at, name): joined if name == same[0] else None
-                          for name in same})
-    merged = [names[(*at, name)] for at, name in
-              zip(data[keys].itertuples(index=False, name=None), data[label], strict=True)]
-    out = data.assign(**{label: pd.Series(merged, index=data.index)})
-    return out[out[label].notna()].reset_index(drop=True)
+    # Each (group, label) numbered in order of first appearance from integer codes (a
+    # group-by of the strings themselves takes seconds on millions of rows), its rows
+    # brought together by rep; the names are decided per number and set by indexing,
+    # never row by row in Python.
+    within = data.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    labels = pd.factorize(data[label], use_na_sentinel=False)[0]
+    pairs, first, ids = np.unique(within * (labels.max(initial=0) + 1) + labels,
+                                  return_index=True, return_inverse=True)
+    renumber = np.empty(len(pairs), dtype=np.int64)
+    renumber[np.argsort(first, kind="stable")] = np.arange(len(pairs))
+    ids = renumber[ids.reshape(-1)]
+    order = np.lexsort((data[pair].to_numpy(), ids))
+    values = data[[pair, *columns]].to_numpy(dtype=float)[order]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(ids))])
+    first = order[bounds[:-1]]
+    groups = within[first]
+    alike: dict[int, dict[bytes, list[int]]] = {}
+    for g, at in enumerate(groups.tolist()):
+        rows = values[bounds[g]:bounds[g + 1]]
+        alike.setdefault(at, {}).setdefault(rows.tobytes(), []).append(g)
+    label_of = data[label].to_numpy()[first]
+    names = np.full(len(first), None, dtype=object)
+    for same_at in alike.values():
+        for same in same_at.values():
+            names[same[0]] = SAME.join(str(label_of[g]) for g in same)
+    keep = np.array([name is not None for name in names])[ids]
+    out = data[keep].reset_index(drop=True)
+    out[label] = pd.Series(names[ids[keep]].tolist(), index=out.index)
+    return out
 
 
 def _completion_times(trace: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,15 @@ from pssim.analysis.frames import (
 )
 from pssim.analysis.summary import ci_method, summarize
 from pssim.config import Config
-from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, bandwidths, register
+from pssim.scenarios.common import (
+    GRADIENT_NETWORK,
+    ITERATION_COLUMNS,
+    Output,
+    Scenario,
+    Study,
+    bandwidths,
+    register,
+)
 from pssim.schemes import PAPER_SCHEMES, feasible
 
 SUMMARY_KEYS = ["load", "master_bandwidth", "scheme"]
@@ -112,5 +120,6 @@ SCENARIO = register(Scenario(
                              "frontier_bandwidth": FRONTIER_BANDWIDTH,
                              "summary_interval": ci_method(),
                              "tie": TIE_LABEL.removeprefix("hatched: ")},
+    columns=ITERATION_COLUMNS,
     report=report,
 ))

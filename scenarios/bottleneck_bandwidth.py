@@ -17,7 +17,15 @@ import pandas as pd
 from pssim.analysis.frames import best_by_group
 from pssim.analysis.summary import summarize
 from pssim.config import Config
-from pssim.scenarios.common import GRADIENT_NETWORK, Output, Scenario, Study, bandwidths, register
+from pssim.scenarios.common import (
+    GRADIENT_NETWORK,
+    ITERATION_COLUMNS,
+    Output,
+    Scenario,
+    Study,
+    bandwidths,
+    register,
+)
 
 #: The swept networks; network none (B → ∞) is drawn beside them as a reference.
 NETWORKS = ["fifo", "fair", "tcp"]
@@ -219,7 +227,11 @@ def scenario(tcp_bandwidths: list[float] = TCP_BANDWIDTHS) -> Scenario:
                        "uplink_bandwidth": math.inf, "latency": 0.0}),
         point_reps=point_reps,
         chunk_size=500,
+        # tcp's realizations take seconds each on the SimPy engine: a point per scheme
+        # lets both processes share them.
+        split_schemes=lambda point: point.network == "tcp",
         settings=lambda config: {"reps_per_network": reps_per_network(config.reps)},
+        columns=ITERATION_COLUMNS,
         report=report,
     )
 

@@ -13,7 +13,7 @@ import pandas as pd
 from pssim.analysis.plots import plot_summary_vs
 from pssim.analysis.summary import summarize
 from pssim.config import Config
-from pssim.scenarios.common import Output, Scenario, Study, register
+from pssim.scenarios.common import ITERATION_COLUMNS, Output, Scenario, Study, register
 from pssim.schemes import PAPER_SCHEMES, feasible, make_scheme
 
 
@@ -52,6 +52,7 @@ SCENARIO = register(Scenario(
           "pg_tolerance": 0.05, "network": "none"},
     factors={"load": list(range(2, 11))},
     schemes=feasible_schemes,
+    columns=ITERATION_COLUMNS,
     report=report,
 ))
 
