@@ -15,9 +15,10 @@ import pytest
 
 import pssim
 from pssim.analysis import load_sweep
+from pssim.config import Config
 from pssim.scenarios import best_scheme_map, bottleneck_bandwidth
 from pssim.scenarios.common import _REGISTRY as scenario_registry
-from pssim.scenarios.common import execute
+from pssim.scenarios.common import Scenario, execute
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_COLUMNS = ["n", "mean_completion_time", "ci_low", "ci_high", "mean_messages",
@@ -291,3 +292,29 @@ def test_stragglers_scenario(tmp_path: Path) -> None:
     pd.testing.assert_series_equal(base.sort_index(), ends.sort_index(), check_names=False)
     assert not fastest[keys].duplicated().any()
     assert "multi-message schemes" in (tmp_path / "finding.txt").read_text()
+
+
+
+def test_a_point_split_by_scheme_gives_the_same_rows(tmp_path: Path) -> None:
+    """split_schemes runs each scheme of a point as a point of its own: its rows are those
+    of the point run whole (a training run under fair, on common random numbers: a
+    scheme's realizations draw the same numbers whatever the other schemes)."""
+    frames = {}
+    for split in (False, True):
+        scenario = Scenario(
+            name="split", description="", default_reps=3, report=lambda study, out: None,
+            base={"scheme": ["all"], "workers": 8, "load": 2, "network": "fair",
+                  "master_bandwidth": 1e8, "message_size": 4e6, "iterations": 3},
+            factors={"late_policy": ["cancel", "drain"]}, chunk_size=4,
+            split_schemes=(lambda point: point.late_policy == "drain") if split else None)
+        points = scenario.points(Config(**scenario.base))
+        assert len(points) == (1 + 6 if split else 2)
+        folder = tmp_path / str(split)
+        scenario.run(3, 5, folder, executor="serial")
+        frames[split] = load_sweep(folder)
+    # The drain point's six schemes are points 1 to 6 of the split run.
+    assert frames[True].groupby("point")["scheme"].nunique().tolist() == [6] + [1] * 6
+    keys = ["late_policy", "scheme", "rep", "iteration"]
+    whole, split = (frames[s].drop(columns="point").sort_values(keys).reset_index(drop=True)
+                    for s in (False, True))
+    pd.testing.assert_frame_equal(split, whole, check_exact=True)
