@@ -229,6 +229,11 @@ class Scenario:
             raise ConfigError("scenario", self.name, f"failed at {len(report.failures)} "
                               f"point(s), first {first['parameters']}: {first['error']}")
         output.config({**described, **provenance.stamp()})
+        if progress:
+            # Reading a large study's realizations and drawing its figures take seconds
+            # after the bar has ended: say so, rather than fall silent.
+            print(f"{self.name}: {sum(p['reps'] for p in points)} realizations simulated; "
+                  "tables and figures", file=sys.stderr)
         columns = list(dict.fromkeys([*self.varied() - {"scheme", "reps"}, *self.columns]))
         data = _in_scheme_order(load_sweep(output.folder, columns), points)
         self.report(Study(config, points, data, progress), output)
