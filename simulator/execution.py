@@ -29,7 +29,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,8 +338,18 @@ def _run(plan: list[tuple[_Chunk, _Point]], failed: dict[int, str], folder: Path
     # of execution never changes a result.
     todo = slow + tasks
     pending: dict[cf.Future[pd.DataFrame | None], _Chunk] = {}
-    with tqdm(total=sum(c.stop - c.start for c in todo), unit="rep", disable=not progress,
-              desc=label, smoothing=0.1) as bar:
+    with ExitStack() as stack:
+        # The SimPy engine's realizations take thousands of times longer than the
+        # vectorized engine's: where a run has both, each gets a bar of its own, whose
+        # rate, and so whose estimate of the time left, holds for what remains of it.
+        parts = ([(f"{label} (SimPy engine)", slow), (label, tasks)] if slow and tasks
+                 else [(label, todo)])
+        bar_of: dict[int, Any] = {}
+        for i, (name, chunks) in enumerate(parts):
+            bar = stack.enter_context(tqdm(
+                total=sum(c.stop - c.start for c in chunks), unit="rep",
+                disable=not progress, desc=name, smoothing=0.1, position=i))
+            bar_of.update({id(c): bar for c in chunks})
         # Finished chunks are written and released as they come, with a bounded number of
         # tasks in flight (two per worker; the serial executor runs each as it is
         # submitted), so memory does not grow with the size of the run.
@@ -376,7 +386,7 @@ def _run(plan: list[tuple[_Chunk, _Point]], failed: dict[int, str], folder: Path
                         continue
                     report.chunks_run += 1
                     report.realizations += chunk.stop - chunk.start
-                    bar.update(chunk.stop - chunk.start)
+                    bar_of[id(chunk)].update(chunk.stop - chunk.start)
         except KeyboardInterrupt:
             raise Interrupted(report) from None
         except BrokenProcessPool:

@@ -269,3 +269,19 @@ def test_gallery_copies_are_half_size_and_leave_no_temporary_file(tmp_path: Path
     with Image.open(copy) as small:
         assert small.size == (414, 263)
     assert [p.name for p in (tmp_path / "small").iterdir()] == ["figure.png"]
+
+
+def test_simpy_points_have_a_bar_of_their_own(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A run with points on both engines shows two bars, so that the vectorized points'
+    rate does not set the estimate of the SimPy points' time, nor the other way round."""
+    from pssim.execution import run_points
+
+    base = {"scheme": ["LCC"], "workers": 6, "load": 2, "reps": 30}
+    report = run_points([{**base, "engine": "des"}, {**base, "engine": "auto"}],
+                        tmp_path, description={"test": "bars"}, seed=0, chunk_size=10,
+                        executor="serial", progress=True, label="both")
+    assert report.realizations == 60
+    err = capsys.readouterr().err
+    assert "both (SimPy engine): 100%" in err and "30/30" in err
+    assert "both: 100%" in err
