@@ -106,8 +106,8 @@ def claims(data: pd.DataFrame, config: Config) -> pd.DataFrame:
     standard error where it is a random quantity (0 where it is exact), the ``rule`` that
     decides from the measured value whether it ``holds`` (a :class:`Rule`: "> 0.5",
     "= 9 (all r)"), and ``holds``."""
-    t = {(s, r): g["completion_time"].to_numpy() for (s, r), g in
-         data.groupby(["scheme", "load"], sort=False)}
+    t = {(s, r): g.to_numpy() for (s, r), g in
+         data.groupby(["scheme", "load"], sort=False)["completion_time"]}
     msg = data.groupby(["scheme", "load"], sort=False)["messages"].mean()
     loads = sorted(data["load"].unique().tolist())
     even = [r for r in loads if ("LCC-MMC-2", r) in t]
