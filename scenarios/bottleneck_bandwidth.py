@@ -176,8 +176,8 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     reference = summary[summary["network"] == REFERENCE]
     for net in NETWORKS:
         part = summary[summary["network"] == net]
-        setting = (f"N = {c.workers}, r = {c.load}, {size:g} MB, {counts[net]} realizations "
-                   "per point")
+        setting = (f"N = {c.workers}, r = {c.load}, {size:g} MB, {counts[net]} "
+                   f"realization{'s' if counts[net] != 1 else ''} per point")
         numbers = pd.concat([part, reference], ignore_index=True)
         part = output.shown(part)
         output.figure(_plot(part, reference, "mean_completion_time",
@@ -195,8 +195,10 @@ def _plot(table: pd.DataFrame, reference: pd.DataFrame, y: str, ylabel: str, log
           title: str) -> Any:
     from pssim.analysis.plots import plot_summary_vs
 
+    # One realization a point has no interval: no band, nor a legend entry for one.
+    band = y == "mean_completion_time" and bool(table["ci_low"].notna().any())
     return plot_summary_vs(
-        table, "master_bandwidth", y, band=y == "mean_completion_time", log_x=True,
+        table, "master_bandwidth", y, band=band, log_x=True,
         log_y=log_y, ylabel=ylabel, title=title,
         reference=reference.groupby("scheme", sort=False)[y].first().astype(float).to_dict(),
         reference_label="network none (B → ∞)")

@@ -318,3 +318,17 @@ def test_a_point_split_by_scheme_gives_the_same_rows(tmp_path: Path) -> None:
     whole, split = (frames[s].drop(columns="point").sort_values(keys).reset_index(drop=True)
                     for s in (False, True))
     pd.testing.assert_frame_equal(split, whole, check_exact=True)
+
+
+def test_a_network_of_one_realization_a_point_draws_no_interval(bottleneck: Path) -> None:
+    """tcp's points have one realization here, as in make run: no interval, so neither a
+    band nor a legend entry saying there is one; fifo's have both."""
+    import matplotlib.text
+
+    summary = pd.read_csv(bottleneck / "summary.csv")
+    reference = summary[summary["network"] == "none"]
+    for net, shown in (("tcp", False), ("fifo", True)):
+        fig = bottleneck_bandwidth._plot(summary[summary["network"] == net], reference,
+                                         "mean_completion_time", "T", log_y=True, title=net)
+        texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+        assert any(t.startswith("band:") for t in texts) == shown, net
