@@ -4,7 +4,11 @@ alpha = 0.01) with a realistic gradient (10^6 float32 parameters, 4 MB per messa
 the fifo, the fair and the tcp network. Which scheme is fastest changes with the
 bandwidth: schemes that send many messages (UC-MMC-PG) win when the link is fast and lose
 to those that send fewer (LCC-MMC-2, then LCC) as it slows; and where the disciplines
-disagree on the winner, the study says so."""
+disagree on the winner, the study says so.
+
+tcp, on the SimPy engine alone, runs one realization per point (``TCP_REPS``): enough
+where the link decides the ranking (the schemes' times part by their message counts), not
+where it does not, which two realizations did not settle either."""
 
 from __future__ import annotations
 
