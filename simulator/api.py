@@ -215,19 +215,26 @@ def memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
+def fitting_chunk(config: Config, schemes: int, trace: bool,
+                  policies: list[Policy] | None = None) -> int:
     """Realizations per chunk within :data:`CHUNK_BUDGET`; a run whose results could not
-    fit in this machine's memory is refused with the estimate."""
+    fit in this machine's memory is refused with the estimate. Under server ``policies``
+    a realization holds the draws of every round a worker may begin, which can be many
+    more than the updates (k-batch-async at K > N)."""
+    rounds = config.iterations if policies is None else max(
+        p.max_rounds(config.iterations) for p in policies)
     # A training run keeps each iteration's reception times until its end (late messages).
     per_realization = (config.workers * config.load * 8
-                       * (ARRAYS_PER_REALIZATION + config.iterations))
+                       * (ARRAYS_PER_REALIZATION + rounds))
     available = memory()
     gib = 2.0**30
     if per_realization > available / 4:
         # Blame what makes the realization large: its iterations, or its N·r cells.
         culprit, value, beside = (
-            ("iterations", config.iterations, f"at N={config.workers}, r={config.load}")
-            if config.iterations > ARRAYS_PER_REALIZATION
+            ("iterations", config.iterations, f"at N={config.workers}, r={config.load}"
+             + ("" if rounds == config.iterations else
+                f" and {rounds} rounds per worker under server {config.server}"))
+            if rounds > ARRAYS_PER_REALIZATION
             else ("workers", config.workers, f"with load {config.load}"))
         raise ConfigError(culprit, value, f"{beside}, one realization needs about "
                           f"{per_realization / gib:.3g} GiB, more than a quarter of this "
@@ -243,8 +250,10 @@ def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
                           "a time (in Python, simulate(first_rep=K) starts a part at "
                           "realization K), or use pssim sweep, which writes as it goes")
     if trace:
-        events = config.reps * config.iterations * schemes * (
-            3 * config.workers * config.load + config.workers + 1)
+        # Under a policy the trace holds the gradients received; else every event.
+        events = config.reps * schemes * (
+            config.iterations * (3 * config.workers * config.load + config.workers + 1)
+            if policies is None else max(p.max_gradients(config.iterations) for p in policies))
         if events * TRACE_ROW_BYTES > available / 4:
             raise ConfigError("trace", f"{events:.3g} events", f"would need about "
                               f"{events * TRACE_ROW_BYTES / gib:.3g} GiB; trace fewer "
@@ -308,7 +317,7 @@ def _simulate_policies(prepared: Prepared, trace: bool, progress: bool,
         raise ConfigError("engine", cfg.engine, f"does not run server policies (server "
                           f"{cfg.server}); use des or auto")
     choose("des", net, trace, training)  # the discipline's SimPy processes
-    fitting = fitting_chunk(cfg, len(policies), trace)
+    fitting = fitting_chunk(cfg, len(policies), trace, policies)
     chunk_size = fitting if chunk_size is None else integer("chunk_size", chunk_size, low=1)
     parts: list[list[server_engine.Updates]] = [[] for _ in policies]
     rows: list[list[server_engine.GradientRow]] = [[] for _ in policies]
