@@ -231,9 +231,12 @@ def fitting_chunk(config: Config, schemes: int, trace: bool,
     if per_realization > available / 4:
         # Blame what makes the realization large: its iterations, or its N·r cells.
         culprit, value, beside = (
-            ("iterations", config.iterations, f"at N={config.workers}, r={config.load}"
-             + ("" if rounds == config.iterations else
-                f" and {rounds} rounds per worker under server {config.server}"))
+            # More rounds than updates come from the policy's K (k-batch-async).
+            ("server_k", config.server_k, f"under server {config.server} gives up to "
+             f"{rounds:.3g} rounds per worker in {config.iterations} update(s): at "
+             f"N={config.workers}, r={config.load}")
+            if rounds > config.iterations
+            else ("iterations", config.iterations, f"at N={config.workers}, r={config.load}")
             if rounds > ARRAYS_PER_REALIZATION
             else ("workers", config.workers, f"with load {config.load}"))
         raise ConfigError(culprit, value, f"{beside}, one realization needs about "
@@ -374,8 +377,8 @@ def build_schemes(config: Config) -> list[Scheme]:
     """The schemes of a run, all at the same N and r (each checks N and r as it is built).
 
     ``all`` stands for the paper's schemes that can run here: the others are skipped with
-    a :class:`~pssim.errors.Note` (LCC-MMC-2 at an odd r, say); a scheme named on its own
-    that cannot run is an error.
+    a :class:`~pssim.errors.Note` (LCC-MMC-2 at an odd r, say, or the coded schemes under
+    a server policy); a scheme named on its own that cannot run is an error.
     """
     # Each scheme takes the fields its constructor names (polynomials, pg_tolerance, …), so
     # a scheme's new parameter needs only its Config field.
@@ -389,9 +392,14 @@ def build_schemes(config: Config) -> list[Scheme]:
             continue
         for name in PAPER_SCHEMES:
             try:
-                named.append((name, make_scheme(name, config.workers, config.load, **options)))
+                scheme = make_scheme(name, config.workers, config.load, **options)
             except ConfigError as err:
                 skipped.append(f"{name} ({err.allowed})")
+                continue
+            if servers.accepts(config.server, scheme):
+                named.append((name, scheme))
+            else:
+                skipped.append(f"{name} (not under server {servers.resolve(config.server)})")
     if not named:
         raise ConfigError("scheme", ",".join(config.scheme),
                           f"has no scheme that can run at N={config.workers}, "

@@ -8,10 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import pssim
 import pssim.api
+from pssim.cli import app
 from pssim.compute import ComputeModel
+from pssim.errors import Note
 
 
 class Recording(ComputeModel):
@@ -61,3 +64,60 @@ def test_the_chunks_hold_every_round_a_worker_draws(
         assert max(rounds) + 1 == drawn <= policy.max_rounds(4)
     per_rep = run.trace.groupby("rep").size()
     assert (per_rep <= policy.max_gradients(4)).all()
+
+
+# -- a new user's runs ---------------------------------------------------------------------
+
+def one_line_error(args: list[str]) -> str:
+    """The one line of a refused command (exit 2, no traceback)."""
+    result = CliRunner().invoke(app, args)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(("server", "k", "schemes"), [
+    ("k-sync", "2", {"UC-MMC"}),
+    ("adaptive", "1", {"UC-MMC", "UC-MMC-PG"}),
+])
+def test_all_schemes_under_a_policy_are_those_it_can_run(server: str, k: str,
+                                                         schemes: set[str]) -> None:
+    # The default scheme is all: under a policy it runs the paper's schemes whose messages
+    # stand alone, and says which it skipped, as it does for a scheme that cannot run at
+    # this N and r.
+    result = CliRunner().invoke(app, ["run", "--workers", "4", "--load", "2", "--server",
+                                      server, "--server-k", k, "--iterations", "3",
+                                      "--reps", "4"])
+    assert result.exit_code == 0, result.output
+    shown = {line.split()[0] for line in result.output.splitlines()[1:]
+             if line.split() and line.split()[0].startswith("UC-")}
+    assert shown == schemes
+    assert "skipped" in result.output and "GC" in result.output
+    with pytest.warns(Note, match=f"server {server}"):
+        summary = pssim.run("all", 4, 2, server=server, server_k=int(k), iterations=3,
+                            reps=2)
+    assert set(summary["scheme"]) == schemes
+
+
+@pytest.mark.parametrize(("args", "parameter", "value"), [
+    # The summary's columns are int64: a K or a period beyond it is refused where it
+    # enters, never after the run.
+    (["--server", "adaptive", "--server-period", str(2**63)], "server_period", str(2**63)),
+    (["--server", "k-batch-async", "--server-k", str(2**63)], "server_k", str(2**63)),
+    # K·iterations rounds per worker are too many for any machine: K is to blame.
+    (["--server", "k-batch-async", "--server-k", str(10**15)], "server_k", str(10**15)),
+])
+def test_a_k_or_period_too_large_is_one_line(args: list[str], parameter: str,
+                                             value: str) -> None:
+    line = one_line_error(["run", "--scheme", "UC-MMC", "--workers", "3", "--load", "1",
+                           "--iterations", "3", "--reps", "2", *args])
+    assert line.startswith(f"Error: invalid {parameter}="), line
+    assert value in line, line
+
+
+def test_a_period_beyond_the_run_keeps_the_first_k() -> None:
+    summary = pssim.run("UC-MMC", 3, 1, server="adaptive", server_k=2,
+                        server_period=2**63 - 1, iterations=3, reps=2)
+    assert summary["server_k"].tolist() == [2] * 6
+    assert set(summary["server_period"]) == {2**63 - 1}

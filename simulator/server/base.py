@@ -118,6 +118,12 @@ def resolve(name: str) -> str:
     raise ConfigError("server", name, f"must be one of {', '.join(names())}{hint}")
 
 
+def accepts(name: str, scheme: Scheme) -> bool:
+    """Whether server ``name`` can run ``scheme`` (every scheme runs under ``sync``)."""
+    key = resolve(name)
+    return key == SYNC or scheme.name in _REGISTRY[key].schemes
+
+
 def build(name: str, scheme: Scheme, k: int | None, period: int) -> Policy | None:
     """The policy ``name`` for ``scheme`` (None for ``sync``), every check done."""
     key = resolve(name)
