@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 import pssim
 import pssim.api
+from pssim.analysis import load_sweep
 from pssim.cli import app
 from pssim.compute import ComputeModel
-from pssim.analysis import load_sweep
 from pssim.errors import Note
 from pssim.sweep import run_sweep
 
