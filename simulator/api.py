@@ -304,6 +304,11 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
                       f"effect with network {net.name}", Note, stacklevel=3)
     policies = [servers.build(config.server, s, config.server_k, config.server_period)
                 for s in built]
+    if (config.server_period != Config.model_fields["server_period"].default
+            and not any(p is not None and "server_period" in p.parameters()
+                        for p in policies)):
+        warnings.warn(f"server_period={config.server_period} has no effect with server "
+                      f"{servers.resolve(config.server)}", Note, stacklevel=3)
     return Prepared(config, built, net, model, training,
                     None if policies[0] is None else [p for p in policies if p is not None])
 

@@ -283,8 +283,9 @@ def test_the_trace_gives_each_updates_gradients(server: str, k: int,
     # What the learning side reads: the gradients with update u are the summary's, with
     # its staleness; version u + 1 is the result of update u, so no gradient is newer
     # than its update.
-    run = pssim.simulate("UC-MMC", 6, 2, server=server, server_k=k, server_period=3,
-                         iterations=15, reps=3, seed=2, trace=True, **options)
+    period = {"server_period": 3} if server == "adaptive" else {}
+    run = pssim.simulate("UC-MMC", 6, 2, server=server, server_k=k, iterations=15, reps=3,
+                         seed=2, trace=True, **period, **options)
     used = run.trace[run.trace["update"] >= 0].assign(
         staleness=lambda t: t["update"] - t["version"])
     per = used.groupby(["rep", "update"])["staleness"].agg(["size", "mean", "max"])

@@ -142,8 +142,8 @@ BUSY = {"network": "fifo", "message_size": "1MB", "master_bandwidth": "100MB/s",
 @pytest.mark.parametrize(("server", "k"), POLICIES)
 def test_a_policys_summary_and_trace_are_the_same_whatever_the_chunks(server: str,
                                                                       k: int) -> None:
-    options = {"server": server, "server_k": k, "server_period": 2, "iterations": 8,
-               "seed": 5, "trace": True, **BUSY}
+    options = {"server": server, "server_k": k, "iterations": 8, "seed": 5, "trace": True,
+               **({"server_period": 2} if server == "adaptive" else {}), **BUSY}
     whole = pssim.simulate("UC-MMC", 4, 2, reps=5, **options)
     single = pssim.simulate("UC-MMC", 4, 2, reps=5, chunk_size=1, **options)
     head = pssim.simulate("UC-MMC", 4, 2, reps=2, **options)
@@ -161,8 +161,7 @@ def test_a_sweep_of_policies_is_the_same_whatever_the_executor_chunks_or_resume(
         tmp_path: Path) -> None:
     sweep = {"sweep": {"seed": 3, "reps": 4, "schemes": ["UC-MMC"]},
              "grid": {"server": [s for s, _ in POLICIES if s != "k-batch-sync"]},
-             "fixed": {"workers": 4, "load": 2, "iterations": 6, "server_k": 2,
-                       "server_period": 2, **BUSY}}
+             "fixed": {"workers": 4, "load": 2, "iterations": 6, "server_k": 2, **BUSY}}
     # 6 realization-updates a chunk: one realization each; then 18: three.
     run_sweep(sweep, tmp_path / "serial", executor="serial", chunk_size=6)
     run_sweep(sweep, tmp_path / "processes", executor="processes", workers_per_host=2,
@@ -182,5 +181,14 @@ def test_a_sweep_of_policies_is_the_same_whatever_the_executor_chunks_or_resume(
     # without a period, the sweep's server_period column holds floats).
     first = serial[serial["point"] == 3].drop(columns="point").reset_index(drop=True)
     direct = pssim.run("UC-MMC", 4, 2, reps=4, seed=int(first["seed"].iloc[0]),
-                       server="adaptive", server_k=2, server_period=2, iterations=6, **BUSY)
+                       server="adaptive", server_k=2, iterations=6, **BUSY)
     pd.testing.assert_frame_equal(first[direct.columns], direct, check_dtype=False)
+
+
+@pytest.mark.parametrize(("server", "k"), [("sync", None), ("k-sync", 2)])
+def test_a_period_without_adaptive_gets_a_note(server: str, k: int | None) -> None:
+    # server_period is adaptive's alone: elsewhere it changes nothing, and says so.
+    with pytest.warns(Note, match=f"server_period=3 has no effect with server {server}"):
+        summary = pssim.run("UC-MMC", 3, 1, server=server, server_k=k, server_period=3,
+                            iterations=2, reps=2)
+    assert len(summary) == 4
