@@ -231,11 +231,13 @@ def fitting_chunk(config: Config, schemes: int, trace: bool,
     if per_realization > available / 4:
         # Blame what makes the realization large: its iterations, or its N·r cells.
         culprit, value, beside = (
-            # More rounds than updates come from the policy's K (k-batch-async).
+            # More rounds than updates come from the policy's K (k-batch-async): K is to
+            # blame when the updates alone would fit.
             ("server_k", config.server_k, f"under server {config.server} gives up to "
              f"{rounds:.3g} rounds per worker in {config.iterations} update(s): at "
              f"N={config.workers}, r={config.load}")
-            if rounds > config.iterations
+            if config.workers * config.load * 8 * (ARRAYS_PER_REALIZATION + config.iterations)
+            <= available / 4
             else ("iterations", config.iterations, f"at N={config.workers}, r={config.load}")
             if rounds > ARRAYS_PER_REALIZATION
             else ("workers", config.workers, f"with load {config.load}"))
