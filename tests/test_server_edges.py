@@ -120,6 +120,13 @@ def test_a_k_or_period_too_large_is_one_line(args: list[str], parameter: str,
     assert value in line, line
 
 
+def test_too_many_updates_are_blamed_on_iterations_not_k() -> None:
+    line = one_line_error(["run", "--scheme", "UC-MMC", "--workers", "3", "--load", "1",
+                           "--iterations", str(10**12), "--reps", "2", "--server",
+                           "k-batch-async", "--server-k", "3"])
+    assert line.startswith(f"Error: invalid iterations={10**12}"), line
+
+
 def test_a_period_beyond_the_run_keeps_the_first_k() -> None:
     summary = pssim.run("UC-MMC", 3, 1, server="adaptive", server_k=2,
                         server_period=2**63 - 1, iterations=3, reps=2)
