@@ -215,19 +215,31 @@ def memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
+def fitting_chunk(config: Config, schemes: int, trace: bool,
+                  policies: list[Policy] | None = None) -> int:
     """Realizations per chunk within :data:`CHUNK_BUDGET`; a run whose results could not
-    fit in this machine's memory is refused with the estimate."""
+    fit in this machine's memory is refused with the estimate. Under server ``policies``
+    a realization holds the draws of every round a worker may begin, which can be many
+    more than the updates (k-batch-async at K > N)."""
+    rounds = config.iterations if policies is None else max(
+        p.max_rounds(config.iterations) for p in policies)
     # A training run keeps each iteration's reception times until its end (late messages).
     per_realization = (config.workers * config.load * 8
-                       * (ARRAYS_PER_REALIZATION + config.iterations))
+                       * (ARRAYS_PER_REALIZATION + rounds))
     available = memory()
     gib = 2.0**30
     if per_realization > available / 4:
         # Blame what makes the realization large: its iterations, or its N·r cells.
         culprit, value, beside = (
-            ("iterations", config.iterations, f"at N={config.workers}, r={config.load}")
-            if config.iterations > ARRAYS_PER_REALIZATION
+            # More rounds than updates come from the policy's K (k-batch-async): K is to
+            # blame when the updates alone would fit.
+            ("server_k", config.server_k, f"under server {config.server} gives up to "
+             f"{rounds:.3g} rounds per worker in {config.iterations} update(s): at "
+             f"N={config.workers}, r={config.load}")
+            if config.workers * config.load * 8 * (ARRAYS_PER_REALIZATION + config.iterations)
+            <= available / 4
+            else ("iterations", config.iterations, f"at N={config.workers}, r={config.load}")
+            if rounds > ARRAYS_PER_REALIZATION
             else ("workers", config.workers, f"with load {config.load}"))
         raise ConfigError(culprit, value, f"{beside}, one realization needs about "
                           f"{per_realization / gib:.3g} GiB, more than a quarter of this "
@@ -243,8 +255,10 @@ def fitting_chunk(config: Config, schemes: int, trace: bool) -> int:
                           "a time (in Python, simulate(first_rep=K) starts a part at "
                           "realization K), or use pssim sweep, which writes as it goes")
     if trace:
-        events = config.reps * config.iterations * schemes * (
-            3 * config.workers * config.load + config.workers + 1)
+        # Under a policy the trace holds the gradients received; else every event.
+        events = config.reps * schemes * (
+            config.iterations * (3 * config.workers * config.load + config.workers + 1)
+            if policies is None else max(p.max_gradients(config.iterations) for p in policies))
         if events * TRACE_ROW_BYTES > available / 4:
             raise ConfigError("trace", f"{events:.3g} events", f"would need about "
                               f"{events * TRACE_ROW_BYTES / gib:.3g} GiB; trace fewer "
@@ -292,6 +306,11 @@ def prepare(config: Config, first_rep: int = 0) -> Prepared:
                       f"effect with network {net.name}", Note, stacklevel=3)
     policies = [servers.build(config.server, s, config.server_k, config.server_period)
                 for s in built]
+    if (config.server_period != Config.model_fields["server_period"].default
+            and not any(p is not None and "server_period" in p.parameters()
+                        for p in policies)):
+        warnings.warn(f"server_period={config.server_period} has no effect with server "
+                      f"{servers.resolve(config.server)}", Note, stacklevel=3)
     return Prepared(config, built, net, model, training,
                     None if policies[0] is None else [p for p in policies if p is not None])
 
@@ -308,7 +327,7 @@ def _simulate_policies(prepared: Prepared, trace: bool, progress: bool,
         raise ConfigError("engine", cfg.engine, f"does not run server policies (server "
                           f"{cfg.server}); use des or auto")
     choose("des", net, trace, training)  # the discipline's SimPy processes
-    fitting = fitting_chunk(cfg, len(policies), trace)
+    fitting = fitting_chunk(cfg, len(policies), trace, policies)
     chunk_size = fitting if chunk_size is None else integer("chunk_size", chunk_size, low=1)
     parts: list[list[server_engine.Updates]] = [[] for _ in policies]
     rows: list[list[server_engine.GradientRow]] = [[] for _ in policies]
@@ -365,8 +384,8 @@ def build_schemes(config: Config) -> list[Scheme]:
     """The schemes of a run, all at the same N and r (each checks N and r as it is built).
 
     ``all`` stands for the paper's schemes that can run here: the others are skipped with
-    a :class:`~pssim.errors.Note` (LCC-MMC-2 at an odd r, say); a scheme named on its own
-    that cannot run is an error.
+    a :class:`~pssim.errors.Note` (LCC-MMC-2 at an odd r, say, or the coded schemes under
+    a server policy); a scheme named on its own that cannot run is an error.
     """
     # Each scheme takes the fields its constructor names (polynomials, pg_tolerance, …), so
     # a scheme's new parameter needs only its Config field.
@@ -380,9 +399,14 @@ def build_schemes(config: Config) -> list[Scheme]:
             continue
         for name in PAPER_SCHEMES:
             try:
-                named.append((name, make_scheme(name, config.workers, config.load, **options)))
+                scheme = make_scheme(name, config.workers, config.load, **options)
             except ConfigError as err:
                 skipped.append(f"{name} ({err.allowed})")
+                continue
+            if servers.accepts(config.server, scheme):
+                named.append((name, scheme))
+            else:
+                skipped.append(f"{name} (not under server {servers.resolve(config.server)})")
     if not named:
         raise ConfigError("scheme", ",".join(config.scheme),
                           f"has no scheme that can run at N={config.workers}, "

@@ -44,6 +44,11 @@ def _optional_count(name: str, value: Any) -> int | None:
     return None if value is None else integer(name, value, low=1)
 
 
+def _column_count(name: str, value: Any) -> int | None:
+    # A summary column (int64): refused where it enters, not after the run.
+    return None if value is None else integer(name, value, low=1, high=MAX_SEED)
+
+
 def _tolerance(name: str, value: Any) -> float:
     tau = finite(name, value, low=0.0)
     if tau >= 1:
@@ -240,8 +245,8 @@ class Config(BaseModel):
     master_flops: Annotated[float, _checked(
         lambda n, v: finite(n, v, low=0.0, low_open=True))] = _field("master_flops")
     server: Annotated[str, _checked(lambda n, v: _name(n, v).lower())] = _field("server")
-    server_k: Annotated[int | None, _checked(_optional_count)] = _field("server_k")
-    server_period: Annotated[int, _count(1)] = _field("server_period")
+    server_k: Annotated[int | None, _checked(_column_count)] = _field("server_k")
+    server_period: Annotated[int, _count(1, MAX_SEED)] = _field("server_period")
     reps: Annotated[int, _count(1)] = _field("reps")
     seed: Annotated[int, _count(0, MAX_SEED)] = _field("seed")
     engine: Annotated[str, _checked(_choice(ENGINES))] = _field("engine")

@@ -5,12 +5,12 @@ engine by :mod:`pssim.server.engine`."""
 
 from __future__ import annotations
 
-from pssim.server.base import SYNC, Policy, build, names, register, resolve
+from pssim.server.base import SYNC, Policy, accepts, build, names, register, resolve
 
 # Registered in the order users are shown them: the synchronous family first.
 # isort: off
 from pssim.server import k_sync, k_batch_sync, k_async, k_batch_async, adaptive
 # isort: on
 
-__all__ = ["SYNC", "Policy", "adaptive", "build", "k_async", "k_batch_async", "k_batch_sync",
-           "k_sync", "names", "register", "resolve"]
+__all__ = ["SYNC", "Policy", "accepts", "adaptive", "build", "k_async", "k_batch_async",
+           "k_batch_sync", "k_sync", "names", "register", "resolve"]

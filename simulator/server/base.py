@@ -74,6 +74,18 @@ class Policy(ABC):
         """The K that update ``update`` uses."""
         return self.first
 
+    def max_rounds(self, updates: int) -> int:
+        """The most rounds one worker can begin in a run of ``updates`` updates: how many
+        rounds of draws a realization may hold. Round policies run round u for update u;
+        a k-async worker runs one per version it takes, 0 … updates − 1 (the last
+        update's model is never sent)."""
+        return updates
+
+    def max_gradients(self, updates: int) -> int:
+        """The most gradients the master can receive in a run of ``updates`` updates: the
+        trace's rows of a realization. A round gives each worker at most r."""
+        return self.workers * self.load * self.max_rounds(updates)
+
     @abstractmethod
     def enough(self, update: int, gradients: int, workers: int, partitions: int) -> bool:
         """Whether update ``update`` happens once the master holds ``gradients`` gradients
@@ -104,6 +116,12 @@ def resolve(name: str) -> str:
     close = difflib.get_close_matches(key, list(names()), n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     raise ConfigError("server", name, f"must be one of {', '.join(names())}{hint}")
+
+
+def accepts(name: str, scheme: Scheme) -> bool:
+    """Whether server ``name`` can run ``scheme`` (every scheme runs under ``sync``)."""
+    key = resolve(name)
+    return key == SYNC or scheme.name in _REGISTRY[key].schemes
 
 
 def build(name: str, scheme: Scheme, k: int | None, period: int) -> Policy | None:
