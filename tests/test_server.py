@@ -149,10 +149,10 @@ def test_k_batch_async_goes_round_its_partitions() -> None:
 def test_a_pull_waits_for_the_decode_and_crosses_the_downlink() -> None:
     # One worker, 1 s per gradient, K = 1: update 0 at 1; version 1 is ready at 1.25
     # (decode) and takes 0.5 s down: the worker begins at 1.75, and update 1 comes at
-    # 2.75, starting at 1.25.
+    # 2.75, starting at 1.25. Update 0 starts at U_{−1} + decode = 0.25.
     run = policy("k-batch-async", 1, 1, 1, 2, compute_times=durations([1]),
                  decode_time=0.25, downlink_bandwidth="2MB/s", model_size="1MB")
-    assert updates(run.summary) == [(0, 1, 0.0, 1.0, 1, 0.0, 0, 1, 0, 0),
+    assert updates(run.summary) == [(0, 1, 0.25, 1.0, 1, 0.0, 0, 1, 0, 0),
                                     (1, 1, 1.25, 2.75, 1, 0.0, 0, 1, 0, 0)]
 
 
@@ -192,8 +192,16 @@ def test_k_sync_at_k_n_and_r_1_is_synchronous_uc_mmc(options: dict[str, Any]) ->
     common = {"iterations": 12, "reps": 40, "seed": 7, "engine": "des", **options}
     sync = pssim.run("UC-MMC", 5, 1, **common)
     k_sync = pssim.run("UC-MMC", 5, 1, server="k-sync", server_k=5, **common)
-    for column in ("start", "end", "completion_time", "messages", "late_messages"):
+    for column in ("end", "messages", "late_messages"):
         assert k_sync[column].tolist() == sync[column].tolist(), column
+    # Every update after the first starts where the iteration does; the first starts at
+    # U_{−1} + decode_time = decode_time, where a training run's first iteration starts at 0.
+    decode = float(common.get("decode_time", 0.0))
+    first = k_sync["update"] == 0
+    assert k_sync.loc[~first, "start"].tolist() == sync.loc[~first, "start"].tolist()
+    assert (k_sync.loc[first, "start"] == decode).all()
+    assert (sync.loc[first, "start"] == 0).all()
+    assert np.array_equal(k_sync["completion_time"], k_sync["end"] - k_sync["start"])
     assert (k_sync["gradients"] == k_sync["messages"]).all()
     assert (k_sync["staleness_max"] == 0).all()
 

@@ -285,6 +285,9 @@ def simulate(policy: Policy, network: Discipline, draws: Draws, first_rep: int, 
             _tidy()
             where = slice(k * updates, (k + 1) * updates)
             out.start[where] = sim.start_t
+            # S_0 = U_{−1} + decode_time with U_{−1} = 0 (docs/model.md, "Server
+            # policies"): a policy's first update is charged the decode as every other.
+            out.start[k * updates] = training.decode_time
             out.end[where] = sim.end_t
             out.gradients[where] = sim.used_t
             out.staleness_sum[where] = sim.stale_sum_t
