@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 #: most MAX_PRIMES of them (a modulus of about 2^126).
 PRIME_BITS = 21
 MAX_PRIMES = 6
+#: Bytes a residue takes on the network: a word of 32 bits (residues are below 2^21).
+RESIDUE_BYTES = 4
 #: Fraction bits of the fixed-point data and model unless given (docs/model.md).
 DEFAULT_QUANTIZATION = 16
 #: Integers up to 2^53 are exact in float64: a chunk of products summed stays below it.
@@ -157,10 +159,7 @@ class PrimeLagrangeCode(Code):
         xq = quantize(x, bits)
         yq = quantize(y, bits) * (1 << bits)
         self._absolute = _absolute_moments(xq, yq)
-        self.bound = gradient_bound(xq, yq, radius * 2.0**bits + math.sqrt(d) / 2)
-        self.moduli = _moduli(self.bound, lambda b: gradient_bound(
-            quantize(x, b), quantize(y, b) * (1 << b), radius * 2.0**b + math.sqrt(d) / 2),
-            bits)
+        self.bound, self.moduli = choose_moduli(x, y, bits, radius)
         if len(self.points) + k >= self.moduli[-1]:
             raise ConfigError("workers", scheme.workers, f"needs {len(self.points) + k} "
                               f"distinct field elements, more than F_{self.moduli[-1]} has")
@@ -304,6 +303,21 @@ def gradient_bound(xq: np.ndarray, yq: np.ndarray, model_norm: float) -> float:
     flat_x = xq.reshape(-1, xq.shape[-1]).astype(float)
     reach = np.linalg.norm(flat_x, axis=1) * model_norm + np.abs(yq.reshape(-1))
     return float((np.abs(flat_x).T @ reach).max(initial=0.0)) * _BOUND_SLACK + 1.0
+
+
+def choose_moduli(x: np.ndarray, y: np.ndarray, bits: int, radius: float
+                  ) -> tuple[float, list[int]]:
+    """The bound on the integer gradient of data ``x`` (…, d) and ``y`` at ``bits``
+    fraction bits over models with ‖w‖₂ ≤ ``radius``, and the moduli that hold it (a
+    ConfigError naming ``quantization`` when too many are needed)."""
+    d = x.shape[-1]
+
+    def bound_at(b: int) -> float:
+        return gradient_bound(quantize(x, b), quantize(y, b) * (1 << b),
+                              radius * 2.0**b + math.sqrt(d) / 2)
+
+    bound = bound_at(bits)
+    return bound, _moduli(bound, bound_at, bits)
 
 
 def _moduli(bound: float, bound_at: Callable[[int], float], bits: int) -> list[int]:

@@ -31,8 +31,13 @@ from pssim.errors import ConfigError, Note, finite, integer
 from pssim.files import is_parquet
 from pssim.schemes import Scheme
 from pssim.schemes.coding import Code, Logistic, pieces_of
-from pssim.schemes.lagrange import BASES, POINT_SETS
-from pssim.schemes.prime import DEFAULT_QUANTIZATION
+from pssim.schemes.lagrange import BASES, LCC, POINT_SETS, CircleCode
+from pssim.schemes.prime import (
+    DEFAULT_QUANTIZATION,
+    RESIDUE_BYTES,
+    PrimeLagrangeCode,
+    choose_moduli,
+)
 from pssim.server import build as build_policy
 
 #: The arithmetic of the LCC family's codes (docs/model.md, "LCC over a prime field").
@@ -387,13 +392,14 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
                       "gradient is computed on the model it updates", Note, stacklevel=2)
     arithmetic = ({} if field == "real" else
                   _prime_options(problem, geometry, eta, quantization or DEFAULT_QUANTIZATION))
+    _recheck_size(cfg, problem, built, arithmetic, points)
     # Under a server policy every message is one partition's gradient (UC-MMC's).
     pieces = pieces_of(x, y, problem.kind) if cfg.server != "sync" else None
     summaries, weights, described = [], [], ""
     for scheme, code in _codes(cfg, built, x, y, problem.kind, points=points, basis=basis,
                                **arithmetic):
         seconds = decode_seconds(cfg, code, problem.features, scheme)
-        timed = cfg.replace(scheme=(scheme.label,), decode_time=seconds)
+        timed = cfg.replace(scheme=(scheme.label,), decode_time=seconds, **_wire(cfg, code))
         if pieces is None:
             received, timing = _clock(timed, scheme)
             loss, error, cond, models, quantized = descend(code, geometry, received, eta)
@@ -439,6 +445,43 @@ def _prime_options(problem: Problem, geometry: Geometry, step: float, bits: int
     return {"field": "prime", "quantization": bits, "radius": radius}
 
 
+def _wire(config: Config, code: Code) -> dict[str, float]:
+    """A message's size on the network in the code's arithmetic, where a real message
+    carries d float64s (``message_size``): over a prime field c·d residues below 2^21,
+    each in a 32-bit word, so ``message_size`` times c/2; at roots of unity d complex
+    numbers, twice it. The model sent stays d numbers of 8 bytes (fixed-point int64s over
+    a prime field), ``model_size`` (by default the real message's size). Nothing changes
+    without a ``message_size``, or for a real code."""
+    if isinstance(code, PrimeLagrangeCode):
+        factor = len(code.moduli) * RESIDUE_BYTES / 8
+    elif isinstance(code, CircleCode):
+        factor = 2.0
+    else:
+        return {}
+    if config.message_size is None:
+        return {}
+    model = config.message_size if config.model_size is None else config.model_size
+    return {"message_size": config.message_size * factor, "model_size": model}
+
+
+def _recheck_size(config: Config, problem: Problem, schemes: list[Scheme],
+                  arithmetic: dict[str, Any], points: str) -> None:
+    """The memory check again, once the arithmetic is known (over a prime field its
+    moduli are chosen from the optimum, which the first check's XᵀX gives), before any
+    code is built: over a prime field c copies of every LCC piece and message and c Gram
+    matrices of the uncoded data, at roots of unity complex ones."""
+    if arithmetic and problem.kind == "least_squares":
+        x, y = problem.partitions(config.workers)
+        c = len(choose_moduli(x, y, arithmetic["quantization"], arithmetic["radius"])[1])
+        check_size(config, problem, schemes, copies=c, references=c,
+                   arithmetic=f" (the LCC family's {c} times over, one copy per prime of "
+                   "field prime)")
+    elif points == "circle":
+        check_size(config, problem, schemes, copies=2,
+                   arithmetic=" (the LCC family's complex, of twice the size, at points "
+                   "circle)")
+
+
 def _step(lipschitz: float) -> float:
     """The default step 1/L, or a ConfigError when L gives none (all-zero features)."""
     eta = 1.0 / lipschitz if lipschitz > 0 else math.inf
@@ -449,21 +492,28 @@ def _step(lipschitz: float) -> float:
     return eta
 
 
-def check_size(config: Config, problem: Problem, schemes: list[Scheme]) -> None:
+def check_size(config: Config, problem: Problem, schemes: list[Scheme], copies: int = 1,
+               references: int = 0, arithmetic: str = "") -> None:
     """Refuse, with the estimate, a training run whose arrays could not fit in memory: XᵀX
     and, for least squares, the Gram matrices of every scheme's pieces (all codes are
     built before the first run; at most one piece per message), then one scheme at a time
-    an iteration's messages and gradients and the iterates kept."""
+    an iteration's messages and gradients and the iterates kept. A piece of the LCC family
+    and its messages take ``copies`` times a real one's numbers (c over a prime field,
+    one per prime; 2 at roots of unity, complex), and each LCC code keeps ``references``
+    Gram matrices of the uncoded data (c over a prime field), as ``arithmetic`` says."""
     d, reps = problem.features, config.reps
-    pieces = [s.workers * s.messages_per_worker for s in schemes]
-    grams = ((sum(pieces) if problem.kind == "least_squares" else 0) + 1) * d * d * 8
+    family = [isinstance(s, LCC) for s in schemes]
+    pieces = [s.workers * s.messages_per_worker * (copies if lcc else 1)
+              for s, lcc in zip(schemes, family, strict=True)]
+    grams = ((sum(pieces) + references * sum(family) if problem.kind == "least_squares"
+              else 0) + 1) * d * d * 8
     arrays = (ARRAYS_PER_ITERATION * max(pieces) + config.iterations) * reps * d * 8
     available = memory()
     if grams + arrays <= available / 4:
         return
     parameter, value, what = (
         ("data", problem.name, f"its {d} features need {grams / 2**30:.3g} GiB of Gram "
-         "matrices") if grams >= arrays else
+         f"matrices{arithmetic}") if grams >= arrays else
         ("reps", reps, f"{reps} realizations of {d} features need {arrays / 2**30:.3g} "
          "GiB of messages and iterates"))
     raise ConfigError(parameter, value, f"{what}, about {(grams + arrays) / 2**30:.3g} GiB "

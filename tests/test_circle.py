@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pssim.errors import ConfigError
-from pssim.learning import Problem
+from pssim.learning import Problem, train
 from pssim.schemes import make_scheme
 
 PROBLEM = Problem.synthetic(480, 6, noise=0.5, seed=3)
@@ -50,3 +50,18 @@ def test_the_circle_needs_its_own_basis(points: str, basis: str) -> None:
     scheme = make_scheme("LCC", 8, 4)
     with pytest.raises(ConfigError, match=f"^invalid basis='{basis}': must be laurent"):
         scheme.code(*PROBLEM.partitions(8), points=points, basis=basis)
+
+
+def test_messages_at_roots_of_unity_are_complex_on_the_network() -> None:
+    # d complex numbers where a real message carries d float64s: twice message_size on
+    # the wire; the model sent keeps the real message's size.
+    from pssim.api import simulate
+
+    config = {"scheme": ["LCC"], "workers": 4, "load": 2, "reps": 2, "iterations": 3,
+              "network": "fifo", "message_size": 800.0, "master_bandwidth": 8e4,
+              "downlink_bandwidth": 1e5}
+    summary = train(problem=Problem.synthetic(480, 6, noise=0.5, seed=3), points="circle",
+                    basis="laurent", **config).summary
+    assert (summary["bytes"] == summary["messages"] * 1600.0).all()
+    timing = simulate(**{**config, "message_size": 1600.0, "model_size": 800.0}).summary
+    assert summary["end"].tolist() == timing["end"].tolist()

@@ -257,3 +257,45 @@ def test_the_convergence_scenario_compares_the_fields_per_n() -> None:
     assert text.count("N = 12:") == 1
     assert "LCC-MMC real " in text and ", circle " in text
     assert f"prime {row['median_final_excess_loss']:.3g} (" in text
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    ({"field": "prime"}, "one copy per prime of field prime"),
+    ({"points": "circle", "basis": "laurent"}, "complex, of twice the size")])
+def test_the_memory_check_counts_the_copies_of_each_arithmetic(
+        monkeypatch: pytest.MonkeyPatch, options: dict[str, str], said: str) -> None:
+    # Over the reals LCC-MMC at N = 4, r = 4 keeps N·r + 1 Gram matrices of d² numbers,
+    # and an iteration's messages and gradients (4·R·N·r·d) and iterates (R·K·d); a prime
+    # field keeps c ≥ 3 times the pieces' (and c Gram matrices of the uncoded data),
+    # roots of unity twice (complex). With a machine of 1.5 times what the reals need,
+    # the reals run and the others are refused, naming data.
+    problem, reps, iterations = Problem.synthetic(400, 40, noise=0.5, seed=1), 1, 2
+    d, pieces = problem.features, 16
+    real = ((pieces + 1) * d * d + (4 * pieces + iterations) * reps * d) * 8
+    monkeypatch.setattr(learning, "memory", lambda: 4 * 1.5 * real)
+    config = {"scheme": ["LCC-MMC"], "workers": 4, "load": 4, "reps": reps,
+              "iterations": iterations}
+    train(problem=problem, **config)
+    with pytest.raises(ConfigError) as err:
+        train(problem=problem, **config, **options)
+    assert err.value.parameter == "data" and said in str(err.value)
+
+
+def test_a_prime_fields_messages_are_its_residues_on_the_network() -> None:
+    # A message carries c·d residues in 32-bit words where a real one carries d float64s:
+    # c/2 times message_size on the wire; the model sent keeps the real message's size.
+    import re
+
+    from pssim.api import simulate
+
+    config = {"scheme": ["LCC"], "workers": 4, "load": 2, "reps": 2, "iterations": 3,
+              "network": "fifo", "message_size": 800.0, "master_bandwidth": 8e4,
+              "downlink_bandwidth": 1e5}
+    result = train(problem=PROBLEM, field="prime", **config)
+    match = re.search(r"(\d+) primes", result.arithmetic)
+    assert match is not None
+    c = int(match.group(1))
+    summary = result.summary
+    assert c >= 2 and (summary["bytes"] == summary["messages"] * 400.0 * c).all()
+    timing = simulate(**{**config, "message_size": 400.0 * c, "model_size": 800.0}).summary
+    assert summary["end"].tolist() == timing["end"].tolist()
