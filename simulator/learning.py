@@ -29,7 +29,7 @@ from pssim.config import Config
 from pssim.engines import choose
 from pssim.errors import ConfigError, Note, finite, integer
 from pssim.files import is_parquet
-from pssim.schemes import Scheme
+from pssim.schemes import PAPER_SCHEMES, Scheme
 from pssim.schemes.coding import Code, Logistic, pieces_of
 from pssim.schemes.lagrange import BASES, LCC, POINT_SETS, CircleCode
 from pssim.schemes.prime import (
@@ -38,7 +38,10 @@ from pssim.schemes.prime import (
     PrimeLagrangeCode,
     choose_moduli,
 )
+from pssim.schemes.registry import feasible
+from pssim.server import SYNC
 from pssim.server import build as build_policy
+from pssim.server import resolve as resolve_server
 
 #: The arithmetic of the LCC family's codes (docs/model.md, "LCC over a prime field").
 FIELDS = ("real", "prime")
@@ -379,6 +382,8 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
             warnings.warn("quantization: has no effect over the real numbers (it is the "
                           "fixed point of field prime)", Note, stacklevel=2)
     cfg = configure(config, **options)
+    if field == "prime":
+        _prime_runs(cfg)
     problem = problem if problem is not None else Problem.parse_synthetic(DEFAULT_SYNTHETIC)
     x, y = problem.partitions(cfg.workers)
     built = build_schemes(cfg)
@@ -427,6 +432,24 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     summary.attrs = summaries[0].attrs
     return Learning(summary, pd.concat(weights, ignore_index=True), initial,
                     geometry.optimal_loss, eta, described)
+
+
+def _prime_runs(config: Config) -> None:
+    """Refuse, naming ``field``, before anything is built (so in one line, without the
+    notes of skipped schemes), a prime-field run with no scheme to run: under a server
+    policy (the LCC family runs under sync only), or ``all`` alone at an N and r where no
+    scheme of the family is feasible."""
+    if resolve_server(config.server) != SYNC:
+        raise ConfigError("field", "prime", f"runs the LCC family, which runs under server "
+                          f"sync only (its coded messages need every piece of a round), not "
+                          f"server {config.server}: use field real")
+    family = [name for name in PAPER_SCHEMES if name.startswith("LCC")]
+    if (all(s.strip().lower() == "all" for s in config.scheme)
+            and not any(feasible(name, config.workers, config.load) for name in family)):
+        raise ConfigError("field", "prime", f"runs the LCC family, and none of "
+                          f"{', '.join(family)} can run at N={config.workers}, "
+                          f"r={config.load} (LCC needs 2⌈N/r⌉ − 1 ≤ N, LCC-MMC N·r ≥ "
+                          "2N − 1, LCC-MMC-2 an even r): raise the load")
 
 
 def _prime_options(problem: Problem, geometry: Geometry, step: float, bits: int

@@ -299,3 +299,20 @@ def test_a_prime_fields_messages_are_its_residues_on_the_network() -> None:
     assert c >= 2 and (summary["bytes"] == summary["messages"] * 400.0 * c).all()
     timing = simulate(**{**config, "message_size": 400.0 * c, "model_size": 800.0}).summary
     assert summary["end"].tolist() == timing["end"].tolist()
+
+
+@pytest.mark.parametrize("args", [
+    # No scheme of the LCC family is feasible at N = 8, r = 1 (it was a traceback).
+    ["--scheme", "all", "--load", "1"],
+    # The LCC family runs under server sync only (it was a note, then an error).
+    ["--scheme", "all", "--load", "2", "--server", "k-async", "--server-k", "2"],
+    ["--scheme", "LCC", "--load", "2", "--server", "k-sync", "--server-k", "2"],
+])
+def test_a_prime_field_with_no_scheme_to_run_is_refused_in_one_line(args: list[str]
+                                                                     ) -> None:
+    result = CliRunner().invoke(app, ["train", "--field", "prime", "--workers", "8",
+                                      "--synthetic", "480,6,0.5", "--reps", "1", *args])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: invalid field='prime': runs the "
+                                                   "LCC family")

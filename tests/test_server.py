@@ -396,3 +396,16 @@ def test_receptions_are_refused_under_a_policy() -> None:
     with pytest.raises(ConfigError, match="no reception times"):
         pssim.simulate("UC-MMC", 4, 1, server="k-sync", server_k=2, reps=1,
                        receptions=True)
+
+
+def test_all_under_a_server_policy_is_the_schemes_it_can_run() -> None:
+    from pssim.errors import Note
+
+    with pytest.warns(Note, match=r"skipped GC \(not under server k-async\)"):
+        summary = pssim.simulate(scheme=["all"], workers=4, load=2, server="k-async",
+                                 server_k=2, iterations=3, reps=2, seed=1).summary
+    assert set(summary["scheme"]) == {"UC-MMC"}
+    with pytest.warns(Note, match=r"skipped GC \(not under server adaptive\)"):
+        summary = pssim.simulate(scheme=["all"], workers=4, load=2, server="adaptive",
+                                 iterations=3, reps=2, seed=1).summary
+    assert list(dict.fromkeys(summary["scheme"])) == ["UC-MMC", "UC-MMC-PG"]
