@@ -34,7 +34,8 @@ RESIDUE_BYTES = 4
 DEFAULT_QUANTIZATION = 16
 #: Integers up to 2^53 are exact in float64: a chunk of products summed stays below it.
 _EXACT = float(2**53)
-#: Quantized values must fit in int64 with room for the scaling of y.
+#: Quantized values must fit in int64 with room for the scaling of y; so must 2^b itself.
+MAX_QUANTIZATION = 62
 _INT_LIMIT = float(2**62)
 #: Float operations that one modular multiply-add costs on this machine's numpy, measured
 #: by benchmarks/bench_field.py (docs/model.md, "Decode cost").
@@ -69,6 +70,20 @@ def quantize(values: np.ndarray, bits: int, parameter: str = "quantization") -> 
         raise ConfigError(parameter, bits, f"gives fixed-point values beyond 2^62 (the "
                           f"largest |value| is {np.abs(values).max():.3g}): use fewer bits")
     return np.rint(scaled).astype(np.int64)
+
+
+def target_bits(values: np.ndarray) -> int:
+    """The most fraction bits b at which the target's term of the integer gradient,
+    2^b·round(2^b·y), stays below 2^62 (int64 would wrap it without a word)."""
+    largest = float(np.abs(values).max(initial=0.0))
+    if largest == 0:
+        return MAX_QUANTIZATION
+    return max(0, min(MAX_QUANTIZATION, math.ceil((62 - math.log2(largest)) / 2) - 1))
+
+
+def scaled_target(values: np.ndarray, bits: int) -> np.ndarray:
+    """2^bits·round(2^bits·y) as int64, for bits up to :func:`target_bits`."""
+    return quantize(values, bits) * (1 << bits)
 
 
 def mod_matmul(a: np.ndarray, b: np.ndarray, q: int) -> np.ndarray:
@@ -156,10 +171,10 @@ class PrimeLagrangeCode(Code):
                                     dtype=np.int64)
         parts, rows, d = x.shape
         self.dimension = d
-        xq = quantize(x, bits)
-        yq = quantize(y, bits) * (1 << bits)
-        self._absolute = _absolute_moments(xq, yq)
         self.bound, self.moduli = choose_moduli(x, y, bits, radius)
+        xq = quantize(x, bits)
+        yq = scaled_target(y, bits)
+        self._absolute = _absolute_moments(xq, yq)
         if len(self.points) + k >= self.moduli[-1]:
             raise ConfigError("workers", scheme.workers, f"needs {len(self.points) + k} "
                               f"distinct field elements, more than F_{self.moduli[-1]} has")
@@ -309,15 +324,29 @@ def choose_moduli(x: np.ndarray, y: np.ndarray, bits: int, radius: float
                   ) -> tuple[float, list[int]]:
     """The bound on the integer gradient of data ``x`` (…, d) and ``y`` at ``bits``
     fraction bits over models with ‖w‖₂ ≤ ``radius``, and the moduli that hold it (a
-    ConfigError naming ``quantization`` when too many are needed)."""
+    ConfigError naming ``quantization``, with the most bits that fit, when too many are
+    needed or the target's fixed point would pass int64)."""
     d = x.shape[-1]
 
     def bound_at(b: int) -> float:
-        return gradient_bound(quantize(x, b), quantize(y, b) * (1 << b),
+        return gradient_bound(quantize(x, b), scaled_target(y, b),
                               radius * 2.0**b + math.sqrt(d) / 2)
 
+    top = target_bits(y)
+    if bits > top:
+        raise ConfigError("quantization", bits, f"gives fixed-point targets 2^b·round(2^b·y) "
+                          f"beyond 2^62 (the largest |y| is {np.abs(y).max():.3g}): use at "
+                          f"most {_most_bits(bound_at, top + 1)} bits, or scale the target "
+                          "down")
     bound = bound_at(bits)
     return bound, _moduli(bound, bound_at, bits)
+
+
+def _most_bits(bound_at: Callable[[int], float], below: int) -> int:
+    """The most fraction bits under ``below`` whose gradient bound the MAX_PRIMES primes
+    hold (0 if none)."""
+    product = math.prod(primes(MAX_PRIMES))
+    return next((b for b in range(below - 1, 0, -1) if 2 * bound_at(b) + 1 < product), 0)
 
 
 def _moduli(bound: float, bound_at: Callable[[int], float], bits: int) -> list[int]:
@@ -330,7 +359,7 @@ def _moduli(bound: float, bound_at: Callable[[int], float], bits: int) -> list[i
         product *= q
         if product > 2 * bound + 1:
             return candidates[:count]
-    fits = next((b for b in range(bits - 1, 0, -1) if 2 * bound_at(b) + 1 < product), 0)
+    fits = _most_bits(bound_at, bits)
     raise ConfigError("quantization", bits, f"fraction bits let the gradient reach "
                       f"{bound:.3g} (about 2^{math.log2(bound):.0f}), beyond what "
                       f"{MAX_PRIMES} primes below 2^{PRIME_BITS} (a modulus of about "

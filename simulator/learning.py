@@ -34,6 +34,7 @@ from pssim.schemes.coding import Code, Logistic, pieces_of
 from pssim.schemes.lagrange import BASES, LCC, POINT_SETS, CircleCode
 from pssim.schemes.prime import (
     DEFAULT_QUANTIZATION,
+    MAX_QUANTIZATION,
     RESIDUE_BYTES,
     PrimeLagrangeCode,
     choose_moduli,
@@ -377,7 +378,7 @@ def train(config: Config | None = None, problem: Problem | None = None, *,
     if field not in FIELDS:
         raise ConfigError("field", field, f"must be one of {', '.join(FIELDS)}")
     if quantization is not None:
-        quantization = integer("quantization", quantization, low=1)
+        quantization = integer("quantization", quantization, low=1, high=MAX_QUANTIZATION)
         if field == "real":
             warnings.warn("quantization: has no effect over the real numbers (it is the "
                           "fixed point of field prime)", Note, stacklevel=2)

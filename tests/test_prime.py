@@ -154,15 +154,17 @@ def test_a_configuration_that_would_wrap_is_refused_before_any_run(
 
     monkeypatch.setattr(learning, "_clock", no_run)
     config = pssim.Config(scheme="LCC", workers=8, load=4, iterations=2, reps=1)
-    with pytest.raises(ConfigError, match=r"^invalid quantization=40: .*without wrapping: "
+    # A zero target, so that the moduli, not the target's fixed point, limit the bits.
+    untargeted = Problem(PROBLEM.x, np.zeros_like(PROBLEM.y), "zero target")
+    with pytest.raises(ConfigError, match=r"^invalid quantization=58: .*without wrapping: "
                        r"use at most \d+ bits") as err:
-        train(config, PROBLEM, field="prime", quantization=40)
+        train(config, untargeted, field="prime", quantization=58)
     assert err.value.parameter == "quantization"
     # The most bits it offers do fit.
     fits = int(str(err.value).rsplit("at most ", 1)[1].split()[0])
     scheme = make_scheme("LCC", 8, 4)
-    radius = RADIUS * float(np.linalg.norm(PROBLEM.geometry.optimum))
-    code = scheme.code(*PROBLEM.partitions(8), field="prime", quantization=fits,
+    radius = RADIUS * float(np.linalg.norm(untargeted.geometry.optimum))
+    code = scheme.code(*untargeted.partitions(8), field="prime", quantization=fits,
                        radius=radius)
     assert len(code.moduli) == MAX_PRIMES
     with pytest.raises(ConfigError, match=r"^invalid step=") as step:
@@ -188,6 +190,8 @@ def test_a_model_outside_the_radius_is_refused_before_the_workers_compute() -> N
     (["--scheme", "GC"], "field"), (["--quantization", "40"], "quantization"),
     (["--problem", "logistic"], "field"), (["--field", "complex"], "field"),
     (["--quantization", "0"], "quantization"),
+    # 2^b must be an int64 (it was an OverflowError's traceback).
+    (["--quantization", "99999999999999999999"], "quantization"),
 ])
 def test_the_cli_refuses_in_one_line(args: list[str], parameter: str) -> None:
     result = CliRunner().invoke(app, ["train", "--field", "prime", "--workers", "8",
@@ -316,3 +320,19 @@ def test_a_prime_field_with_no_scheme_to_run_is_refused_in_one_line(args: list[s
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: invalid field='prime': runs the "
                                                    "LCC family")
+
+
+def test_bits_whose_scaled_target_passes_int64_are_refused() -> None:
+    # The gradient takes 2^b·ȳ = 2^b·round(2^b·y): at 31 bits |y| ≈ 10 gives about 2^65,
+    # which wrapped in int64 and trained on the wrapped target without a word.
+    largest = float(np.abs(PROBLEM.y).max())
+    fits = math.ceil((62 - math.log2(largest)) / 2) - 1
+    assert fits < 31 and largest * 4.0**fits < 2.0**62
+    config = {"scheme": ["LCC"], "workers": 4, "load": 2, "reps": 1, "iterations": 2}
+    with pytest.raises(ConfigError, match=r"^invalid quantization=31: gives fixed-point "
+                       r"targets .* use at most (\d+) bits") as err:
+        train(problem=PROBLEM, field="prime", quantization=31, **config)
+    # The bits offered fit both the target and the moduli.
+    offered = int(str(err.value).rsplit("at most ", 1)[1].split()[0])
+    assert 1 <= offered <= fits
+    train(problem=PROBLEM, field="prime", quantization=offered, **config)
