@@ -235,7 +235,9 @@ def _session(sid: int) -> list[int]:
 
 
 def _slow_sweep(tmp_path: Path) -> tuple[Path, Path]:
-    config = small(reps=400, chunk_size=20)
+    # Seconds of work after the first chunk, so that a signal sent once it appears always
+    # finds the sweep running, even on a loaded machine.
+    config = small(reps=2000, chunk_size=100)
     config["fixed"]["engine"] = "des"
     config["fixed"]["workers"] = 30
     config["grid"]["load"] = [4, 6, 10]
