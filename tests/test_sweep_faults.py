@@ -250,7 +250,10 @@ def _start(sweep: Path, out: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-m", "pssim", "sweep", str(sweep), "--out",
                              str(out), "--executor", "processes", "--workers-per-host", "2",
                              "--no-progress"], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # Ctrl-C's default, whatever this process inherited or an
+                            # earlier test left: an ignored SIGINT is inherited by children.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not chunks(out) and time.monotonic() < deadline:
         time.sleep(0.05)
