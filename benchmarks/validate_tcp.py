@@ -86,11 +86,42 @@ def ready_instants(finish: np.ndarray, group: int) -> np.ndarray:
 
 
 def errors(model: np.ndarray, kernel: np.ndarray) -> tuple[float, float]:
-    """(median |(model − kernel)/kernel|, bias = (mean model − mean kernel)/mean kernel)."""
+    """(median |(model − kernel)/kernel|, bias = (mean model − mean kernel)/mean kernel).
+    ``kernel`` may hold several replays of each realization (reps, replays): every replay
+    is an error of its own and counts in the kernel's mean."""
     model, kernel = np.asarray(model, float), np.asarray(kernel, float)
+    if kernel.ndim == 2:
+        model = np.broadcast_to(model[:, None], kernel.shape)
     rel = (model - kernel) / kernel
     return float(np.median(np.abs(rel))), float((model.mean() - kernel.mean())
                                                 / kernel.mean())
+
+
+def bias_se(model: np.ndarray, kernel: np.ndarray) -> float:
+    """The standard error of the bias: the spread over realizations of model T less the
+    kernel's (its replays' mean), over √reps and the kernel's mean T; nan for one rep."""
+    model, kernel = np.asarray(model, float), np.asarray(kernel, float)
+    if kernel.ndim == 2:
+        kernel = kernel.mean(axis=1)
+    if model.size < 2:
+        return math.nan
+    diff = model - kernel
+    return float(diff.std(ddof=1) / math.sqrt(diff.size) / kernel.mean())
+
+
+def kernel_floor(kernel: np.ndarray) -> tuple[float, float]:
+    """The kernel against itself: every later replay (reps, replays) scored as a model
+    against the first, as (median error, bias); nan with one replay. A deterministic
+    model cannot be expected to err much less than the kernel varies on the same input: one
+    that gave each realization's mean kernel T would score about 1/√2 of this median
+    error, were the replays' spread normal."""
+    kernel = np.asarray(kernel, float)
+    if kernel.ndim != 2 or kernel.shape[1] < 2:
+        return math.nan, math.nan
+    first, later = kernel[:, :1], kernel[:, 1:]
+    rel = (later - first) / first
+    return float(np.median(np.abs(rel))), float((later.mean() - first.mean())
+                                                / first.mean())
 
 
 def wire_bytes(size: float, mtu: int) -> float:
@@ -156,6 +187,7 @@ class Options:
     out: Path
     max_load: float
     burst: float = 0.005
+    replays: int = 1
     labels: dict[float, str] = field(default_factory=dict)
 
 
@@ -167,6 +199,9 @@ def parse_options(argv: Sequence[str]) -> Options:
     p.add_argument("--size", default="256KB,1MB,4MB")
     p.add_argument("--schemes", default="all")
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--replays", type=int, default=1,
+                   help="times each realization is replayed (2 or more: the kernel's own "
+                        "spread on the same input)")
     p.add_argument("--mu", type=float, default=10.0)
     p.add_argument("--alpha", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=1)
@@ -197,6 +232,8 @@ def parse_options(argv: Sequence[str]) -> Options:
             raise Usage(f"--schemes {s!r}: {err.allowed}") from None
     if a.reps < 1:
         raise Usage(f"--reps {a.reps}: must be >= 1")
+    if a.replays < 1:
+        raise Usage(f"--replays {a.replays}: must be >= 1")
     if not 576 <= a.mtu <= 65535:
         raise Usage(f"--mtu {a.mtu}: must be between 576 and 65535")
     if a.buffer < a.mtu + ETHERNET_HEADER:
@@ -216,7 +253,8 @@ def parse_options(argv: Sequence[str]) -> Options:
     return Options(int_list("workers", a.workers), int_list("load", a.load), bandwidths,
                    [parse_size(t) for t in a.size.split(",") if t.strip()], schemes,
                    a.reps, a.mu, a.alpha, a.seed, a.buffer, a.mtu, a.cc, Path(a.out),
-                   a.max_load, burst, dict(zip(bandwidths, bw_texts, strict=True)))
+                   a.max_load, burst, a.replays,
+                   dict(zip(bandwidths, bw_texts, strict=True)))
 
 
 def parse_rescore(argv: Sequence[str]) -> tuple[Path, float | None]:
@@ -731,29 +769,32 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     low = []
     for s in schemes:
         labels = s.labels()
-        times = []
+        times = np.empty((opt.reps, opt.replays))
         for rep in range(opt.reps):
             r = ready[s.label][rep]
-            arr, started = bed.replay(r, cell.size, labels, s.threshold)
-            t = completion_from_arrivals(arr, labels, s.threshold)
-            times.append(t)
-            got = np.isfinite(arr) & (arr <= t)
-            # Bound: what arrived by T must have crossed the link after the first ready
-            # instant, less the shaper's bucket, which a fresh realization finds full.
-            bound = float(r.min()) + (wire_bytes(cell.size * got.sum(), bed.mtu)
-                                      - bed.burst_bytes) / cell.rate
-            if t < bound:
-                low.append(f"{s.label} rep {rep}: T={t:.6f} < bound {bound:.6f}")
-            for w in range(r.shape[0]):
-                for j in range(r.shape[1]):
-                    records.append((s.label, rep, w, j + 1, r[w, j], started[w, j],
-                                    arr[w, j]))
-        kernel[s.label] = np.array(times)
+            for again in range(opt.replays):
+                arr, started = bed.replay(r, cell.size, labels, s.threshold)
+                t = completion_from_arrivals(arr, labels, s.threshold)
+                times[rep, again] = t
+                got = np.isfinite(arr) & (arr <= t)
+                # Bound: what arrived by T must have crossed the link after the first
+                # ready instant, less the shaper's bucket, which a fresh realization
+                # finds full.
+                bound = float(r.min()) + (wire_bytes(cell.size * got.sum(), bed.mtu)
+                                          - bed.burst_bytes) / cell.rate
+                if t < bound:
+                    low.append(f"{s.label} rep {rep} replay {again}: T={t:.6f} < bound "
+                               f"{bound:.6f}")
+                for w in range(r.shape[0]):
+                    for j in range(r.shape[1]):
+                        records.append((s.label, rep, again, w, j + 1, r[w, j],
+                                        started[w, j], arr[w, j]))
+        kernel[s.label] = times
     load_after = os.getloadavg()[0]
     drops = bed.counters()["drops"] - drops_before
     rows = score(cell, schemes, models, kernel, drops, max(load_before, load_after))
-    raw = pd.DataFrame(records, columns=["scheme", "rep", "worker", "message", "ready",
-                                         "sent", "arrival"])
+    raw = pd.DataFrame(records, columns=["scheme", "rep", "replay", "worker", "message",
+                                         "ready", "sent", "arrival"])
     raw.insert(0, "workers", cell.workers)
     raw.insert(1, "load", cell.load)
     raw.insert(2, "bandwidth", cell.rate)
@@ -765,14 +806,19 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
 def score(cell: Cell, schemes: Sequence[Any], models: dict[str, dict[str, np.ndarray]],
           kernel: dict[str, np.ndarray], drops: int, loadavg: float) -> list[dict[str, Any]]:
     """The table's rows of a cell: per scheme and discipline, the median |error| and the
-    bias of the model's T against the kernel's."""
+    bias of the model's T against the kernel's (reps, replays), the bias's standard error,
+    and the kernel against itself (nan with one replay)."""
     rows = []
     for s in schemes:
+        floor_error, floor_bias = kernel_floor(kernel[s.label])
         for disc, by_scheme in models.items():
             med, bias = errors(by_scheme[s.label], kernel[s.label])
             rows.append({"scheme": s.label, "workers": cell.workers, "load": cell.load,
                          "bandwidth": cell.rate, "size": cell.size, "discipline": disc,
                          "median_error": med, "bias": bias,
+                         "bias_se": bias_se(by_scheme[s.label], kernel[s.label]),
+                         "kernel_self_error": floor_error,
+                         "kernel_self_bias": floor_bias,
                          "kernel_mean": float(kernel[s.label].mean()),
                          "model_mean": float(by_scheme[s.label].mean()),
                          "drops": drops, "loadavg": loadavg})
@@ -812,13 +858,18 @@ def rescore(folder: Path, out: Path, base_rtt: float | None) -> int:
         for s in schemes:
             labels_s = s.labels()
             mine = part[part["scheme"] == s.label]
-            times = []
-            for _, g in mine.groupby("rep", sort=True):
-                arrivals = np.full(labels_s.shape, np.inf)
-                arrivals[g["worker"].to_numpy(), g["message"].to_numpy() - 1] = (
-                    g["arrival"].to_numpy())
-                times.append(completion_from_arrivals(arrivals, labels_s, s.threshold))
-            kernel[s.label] = np.array(times)
+            if "replay" not in mine.columns:  # a run from before replays: one each
+                mine = mine.assign(replay=0)
+            replays = int(mine["replay"].max()) + 1
+            times = np.empty((mine["rep"].nunique(), replays))
+            for i, (_, by_rep) in enumerate(mine.groupby("rep", sort=True)):
+                for again, g in by_rep.groupby("replay", sort=True):
+                    arrivals = np.full(labels_s.shape, np.inf)
+                    arrivals[g["worker"].to_numpy(), g["message"].to_numpy() - 1] = (
+                        g["arrival"].to_numpy())
+                    times[i, int(again)] = completion_from_arrivals(arrivals, labels_s,
+                                                                    s.threshold)
+            kernel[s.label] = times
         rows += score(cell, schemes, models, kernel, int(drops.get(cell.name(labels), 0)),
                       math.nan)
     table = pd.DataFrame(rows)
@@ -849,9 +900,11 @@ def format_table(table: pd.DataFrame, labels: dict[float, str]) -> str:
                  in zip(t.workers, t.load, t.bandwidth, t["size"], strict=True)]
     t["median_error"] = t.median_error.map(lambda v: f"{100 * v:.1f}%")
     t["bias"] = t.bias.map(lambda v: f"{100 * v:+.1f}%")
+    t["bias_se"] = t.bias_se.map(lambda v: f"{100 * v:.1f}%")
+    t["kernel_self_error"] = t.kernel_self_error.map(lambda v: f"{100 * v:.1f}%")
     t["kernel_mean"] = t.kernel_mean.map(lambda v: f"{v:.4f}")
-    return t[["scheme", "cell", "discipline", "median_error", "bias", "kernel_mean",
-              "drops", "loadavg"]].to_string(index=False)
+    return t[["scheme", "cell", "discipline", "median_error", "bias", "bias_se",
+              "kernel_self_error", "kernel_mean", "drops", "loadavg"]].to_string(index=False)
 
 
 def condensed(table: pd.DataFrame) -> pd.DataFrame:
@@ -861,6 +914,7 @@ def condensed(table: pd.DataFrame) -> pd.DataFrame:
     g = table.groupby(keys, sort=True)
     out = g.agg(median_error=("median_error", "median"), bias_min=("bias", "min"),
                 bias_max=("bias", "max"), kernel_mean=("kernel_mean", "mean"),
+                kernel_self_error=("kernel_self_error", "median"),
                 drops=("drops", "first"), schemes=("scheme", "nunique"))
     return out.reset_index()
 
@@ -912,7 +966,7 @@ def measure(opt: Options) -> int:
             for s in skipped:
                 note(f"note: {s}")
             note(f"cell {i} of {len(cells)}: {cell.name(opt.labels)} "
-                 f"({len(schemes)} schemes × {opt.reps} reps)")
+                 f"({len(schemes)} schemes × {opt.reps} reps × {opt.replays} replays)")
             if not schemes:
                 continue
             got = run_cell(bed, cell, schemes, opt)

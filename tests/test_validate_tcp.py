@@ -81,6 +81,32 @@ def test_median_error_and_bias_on_a_hand_computed_case() -> None:
     assert bias == pytest.approx(1 / 9)
 
 
+def test_every_replay_is_an_error_of_its_own_and_counts_in_the_kernels_mean() -> None:
+    # Model 1.0 and 2.0 against replays (1.0, 1.25) and (2.5, 2.0): errors 0, −0.2, −0.2,
+    # 0, median 0.1; means 1.5 and 1.6875: bias −1/9.
+    median, bias = vt.errors(np.array([1.0, 2.0]), np.array([[1.0, 1.25], [2.5, 2.0]]))
+    assert median == pytest.approx(0.1)
+    assert bias == pytest.approx(1.5 / 1.6875 - 1)
+
+
+def test_bias_standard_error_on_a_hand_computed_case() -> None:
+    # Differences from the replays' means: 0.1, −0.1, 0.3 (sd 0.2), over √3 and the
+    # kernel's mean 1.2.
+    model = np.array([1.1, 0.9, 1.9])
+    kernel = np.array([[1.0, 1.0], [0.9, 1.1], [1.5, 1.7]])
+    assert vt.bias_se(model, kernel) == pytest.approx(0.2 / math.sqrt(3) / 1.2)
+    assert math.isnan(vt.bias_se(np.array([1.0]), np.array([[1.0, 2.0]])))
+
+
+def test_kernel_floor_scores_later_replays_against_the_first() -> None:
+    # Later replays 1.1 against 1.0 and 1.8, 2.2 against 2.0: errors 0.1, 0.1, 0.1.
+    kernel = np.array([[1.0, 1.1, 1.1], [2.0, 1.8, 2.2]])
+    median, bias = vt.kernel_floor(kernel)
+    assert median == pytest.approx(0.1)
+    assert bias == pytest.approx((6.2 / 4) / 1.5 - 1)
+    assert all(math.isnan(v) for v in vt.kernel_floor(np.array([[1.0], [2.0]])))
+
+
 def test_wire_bytes_count_headers_of_full_segments() -> None:
     assert vt.wire_bytes(1448, 1500) == pytest.approx(1514)
     assert vt.wire_bytes(1448 * 1000, 9000) == pytest.approx(1448 * 1000 * 9014 / 8948)
@@ -119,7 +145,7 @@ def test_without_tc_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 @pytest.mark.parametrize("args", [["--bandwidth", "fast"], ["--size", "-1MB"],
                                   ["--workers", "8,x"], ["--schemes", "XYZ"],
-                                  ["--reps", "0"], ["--nonsense"]])
+                                  ["--reps", "0"], ["--replays", "0"], ["--nonsense"]])
 def test_bad_options_one_line_and_exit_2(args: list[str],
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert vt.main(args) == 2
@@ -141,8 +167,8 @@ kernel = pytest.mark.skipif(not _can_run_kernel(), reason="needs root, ip netns 
 
 @kernel
 def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--replays", "2",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "table.csv")
     assert set(table.scheme) == set(vt.SCHEMES)
@@ -150,6 +176,9 @@ def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) ->
     assert (table.kernel_mean > 0).all()
     raw = pd.read_parquet(tmp_path / "records.parquet")
     assert {"scheme", "rep", "worker", "message", "ready", "arrival"} <= set(raw.columns)
+    assert set(raw.replay) == {0, 1}
+    # Two replays of the same input: the kernel against itself is a finite figure.
+    assert np.isfinite(table.kernel_self_error).all()
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert settings["self_checks"][0]["bulk_ok"] is True
     assert settings["namespace"].startswith("pssim-val-")
@@ -165,7 +194,8 @@ def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) ->
     keys = ["scheme", "discipline"]
     before = table.sort_values(keys).reset_index(drop=True)
     after = redone.sort_values(keys).reset_index(drop=True)
-    for column in ("kernel_mean", "model_mean", "median_error", "bias"):
+    for column in ("kernel_mean", "model_mean", "median_error", "bias", "bias_se",
+                   "kernel_self_error", "kernel_self_bias"):
         np.testing.assert_array_equal(after[column], before[column])
 
 
@@ -195,9 +225,11 @@ def test_sigterm_deletes_the_namespace(tmp_path: Path) -> None:
 def test_condensed_takes_the_median_over_schemes_and_the_range_of_the_bias() -> None:
     base = {"workers": 4, "load": 2, "bandwidth": 1.0, "size": 10, "discipline": "fifo",
             "kernel_mean": 1.0, "drops": 3}
-    table = pd.DataFrame([{**base, "scheme": s, "median_error": e, "bias": b}
-                          for s, e, b in (("GC", 0.1, -0.2), ("LCC", 0.3, 0.1),
-                                          ("UC-MMC", 0.2, 0.05))])
+    table = pd.DataFrame([{**base, "scheme": s, "median_error": e, "bias": b,
+                           "kernel_self_error": f}
+                          for s, e, b, f in (("GC", 0.1, -0.2, 0.01), ("LCC", 0.3, 0.1, 0.05),
+                                             ("UC-MMC", 0.2, 0.05, 0.02))])
     row = vt.condensed(table).iloc[0]
     assert (row.median_error, row.bias_min, row.bias_max) == (0.2, -0.2, 0.1)
+    assert row.kernel_self_error == 0.02
     assert (row.drops, row.schemes) == (3, 3)
