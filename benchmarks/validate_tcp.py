@@ -49,6 +49,10 @@ ETHERNET_HEADER = 14
 #: Settle time after the connections are up, before a realization's clock starts, so that
 #: handshakes and their ACKs are not part of T.
 SETTLE = 0.02
+#: A replay is disturbed when a first message began later than both of these: seconds,
+#: and the share of its T (docs/validation.md, "Senders on time").
+LATE_FLOOR = 0.001
+LATE_SHARE = 0.01
 #: Tolerance of the bulk goodput self-check (relative).
 GOODPUT_TOLERANCE = 0.02
 SCHEMES = ["GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG"]
@@ -124,6 +128,22 @@ def kernel_floor(kernel: np.ndarray) -> tuple[float, float]:
                                                 / first.mean())
 
 
+def lateness(ready: np.ndarray, started: np.ndarray, t: float) -> float:
+    """How late the testbed began the workers' first messages (seconds): the most, over
+    the workers whose first message was ready before T, of its begin (T at the latest)
+    less its ready instant. A later message waits for the one before it on its socket,
+    so only first messages tell the testbed's own delay."""
+    first, begun = ready[:, 0], np.minimum(started[:, 0], t)
+    due = first < t
+    return float((begun[due] - first[due]).max()) if due.any() else 0.0
+
+
+def disturbed(late: float, t: float) -> bool:
+    """A replay whose first messages began later than 1 ms and 1% of its T: the host
+    (its CPUs busy moving packets) did not send when pssim's ready instants say."""
+    return late > max(LATE_FLOOR, LATE_SHARE * t)
+
+
 def wire_bytes(size: float, mtu: int) -> float:
     """Bytes on the wire (as the qdisc counts them) of ``size`` payload bytes in full
     segments: size·(mtu+14)/(mtu−52)."""
@@ -188,6 +208,7 @@ class Options:
     max_load: float
     burst: float = 0.005
     replays: int = 1
+    attempts: int = 3
     labels: dict[float, str] = field(default_factory=dict)
 
 
@@ -199,6 +220,8 @@ def parse_options(argv: Sequence[str]) -> Options:
     p.add_argument("--size", default="256KB,1MB,4MB")
     p.add_argument("--schemes", default="all")
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--attempts", type=int, default=3,
+                   help="tries of a replay whose senders began late (the least late kept)")
     p.add_argument("--replays", type=int, default=1,
                    help="times each realization is replayed (2 or more: the kernel's own "
                         "spread on the same input)")
@@ -234,6 +257,8 @@ def parse_options(argv: Sequence[str]) -> Options:
         raise Usage(f"--reps {a.reps}: must be >= 1")
     if a.replays < 1:
         raise Usage(f"--replays {a.replays}: must be >= 1")
+    if a.attempts < 1:
+        raise Usage(f"--attempts {a.attempts}: must be >= 1")
     if not 576 <= a.mtu <= 65535:
         raise Usage(f"--mtu {a.mtu}: must be between 576 and 65535")
     if a.buffer < a.mtu + ETHERNET_HEADER:
@@ -253,7 +278,7 @@ def parse_options(argv: Sequence[str]) -> Options:
     return Options(int_list("workers", a.workers), int_list("load", a.load), bandwidths,
                    [parse_size(t) for t in a.size.split(",") if t.strip()], schemes,
                    a.reps, a.mu, a.alpha, a.seed, a.buffer, a.mtu, a.cc, Path(a.out),
-                   a.max_load, burst, a.replays,
+                   a.max_load, burst, a.replays, a.attempts,
                    dict(zip(bandwidths, bw_texts, strict=True)))
 
 
@@ -765,17 +790,33 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     load_before = os.getloadavg()[0]
     drops_before = bed.counters()["drops"]
     kernel: dict[str, np.ndarray] = {}
+    late_by: dict[str, np.ndarray] = {}
     records = []
     low = []
+    retried = 0
     for s in schemes:
         labels = s.labels()
         times = np.empty((opt.reps, opt.replays))
+        lates = np.empty((opt.reps, opt.replays))
         for rep in range(opt.reps):
             r = ready[s.label][rep]
             for again in range(opt.replays):
-                arr, started = bed.replay(r, cell.size, labels, s.threshold)
-                t = completion_from_arrivals(arr, labels, s.threshold)
+                best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+                tries = 0
+                while tries < opt.attempts:
+                    tries += 1
+                    arr, started = bed.replay(r, cell.size, labels, s.threshold)
+                    t = completion_from_arrivals(arr, labels, s.threshold)
+                    late = lateness(r, started, t)
+                    if best is None or late < best[0]:
+                        best = (late, t, arr, started)
+                    if not disturbed(late, t):
+                        break
+                assert best is not None
+                late, t, arr, started = best
+                retried += tries > 1
                 times[rep, again] = t
+                lates[rep, again] = late
                 got = np.isfinite(arr) & (arr <= t)
                 # Bound: what arrived by T must have crossed the link after the first
                 # ready instant, less the shaper's bucket, which a fresh realization
@@ -790,9 +831,11 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
                         records.append((s.label, rep, again, w, j + 1, r[w, j],
                                         started[w, j], arr[w, j]))
         kernel[s.label] = times
+        late_by[s.label] = lates
     load_after = os.getloadavg()[0]
     drops = bed.counters()["drops"] - drops_before
-    rows = score(cell, schemes, models, kernel, drops, max(load_before, load_after))
+    rows = score(cell, schemes, models, kernel, late_by, drops,
+                 max(load_before, load_after))
     raw = pd.DataFrame(records, columns=["scheme", "rep", "replay", "worker", "message",
                                          "ready", "sent", "arrival"])
     raw.insert(0, "workers", cell.workers)
@@ -800,17 +843,24 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     raw.insert(2, "bandwidth", cell.rate)
     raw.insert(3, "size", cell.size)
     return rows, raw, {"loadavg": max(load_before, load_after), "below_bound": low,
+                       "replays_tried_again": retried,
                        "drops": drops}
 
 
 def score(cell: Cell, schemes: Sequence[Any], models: dict[str, dict[str, np.ndarray]],
-          kernel: dict[str, np.ndarray], drops: int, loadavg: float) -> list[dict[str, Any]]:
+          kernel: dict[str, np.ndarray], late: dict[str, np.ndarray], drops: int,
+          loadavg: float) -> list[dict[str, Any]]:
     """The table's rows of a cell: per scheme and discipline, the median |error| and the
     bias of the model's T against the kernel's (reps, replays), the bias's standard error,
-    and the kernel against itself (nan with one replay)."""
+    the kernel against itself (nan with one replay), and how late the testbed began first
+    messages: the most over the replays, and the number of replays it disturbed."""
     rows = []
     for s in schemes:
         floor_error, floor_bias = kernel_floor(kernel[s.label])
+        late_max = float(late[s.label].max())
+        upset = int(sum(disturbed(v, t) for v, t in zip(late[s.label].ravel(),
+                                                        kernel[s.label].ravel(),
+                                                        strict=True)))
         for disc, by_scheme in models.items():
             med, bias = errors(by_scheme[s.label], kernel[s.label])
             rows.append({"scheme": s.label, "workers": cell.workers, "load": cell.load,
@@ -819,6 +869,7 @@ def score(cell: Cell, schemes: Sequence[Any], models: dict[str, dict[str, np.nda
                          "bias_se": bias_se(by_scheme[s.label], kernel[s.label]),
                          "kernel_self_error": floor_error,
                          "kernel_self_bias": floor_bias,
+                         "late_max": late_max, "disturbed": upset,
                          "kernel_mean": float(kernel[s.label].mean()),
                          "model_mean": float(by_scheme[s.label].mean()),
                          "drops": drops, "loadavg": loadavg})
@@ -854,7 +905,7 @@ def rescore(folder: Path, out: Path, base_rtt: float | None) -> int:
         burst = max(4 * frame, int(cell.rate * burst_time))
         print(f"{cell.name(labels)}", file=sys.stderr, flush=True)
         models = model_times(schemes, cell, opt, opt.mtu, opt.buffer, burst, rtt / 2)
-        kernel = {}
+        kernel, late_by = {}, {}
         for s in schemes:
             labels_s = s.labels()
             mine = part[part["scheme"] == s.label]
@@ -862,16 +913,22 @@ def rescore(folder: Path, out: Path, base_rtt: float | None) -> int:
                 mine = mine.assign(replay=0)
             replays = int(mine["replay"].max()) + 1
             times = np.empty((mine["rep"].nunique(), replays))
+            lates = np.empty_like(times)
             for i, (_, by_rep) in enumerate(mine.groupby("rep", sort=True)):
                 for again, g in by_rep.groupby("replay", sort=True):
-                    arrivals = np.full(labels_s.shape, np.inf)
-                    arrivals[g["worker"].to_numpy(), g["message"].to_numpy() - 1] = (
-                        g["arrival"].to_numpy())
-                    times[i, int(again)] = completion_from_arrivals(arrivals, labels_s,
-                                                                    s.threshold)
+                    where = g["worker"].to_numpy(), g["message"].to_numpy() - 1
+                    arrivals, ready, started = (np.full(labels_s.shape, np.inf)
+                                                for _ in range(3))
+                    arrivals[where] = g["arrival"].to_numpy()
+                    ready[where] = g["ready"].to_numpy()
+                    started[where] = g["sent"].to_numpy()
+                    t = completion_from_arrivals(arrivals, labels_s, s.threshold)
+                    times[i, int(again)] = t
+                    lates[i, int(again)] = lateness(ready, started, t)
             kernel[s.label] = times
-        rows += score(cell, schemes, models, kernel, int(drops.get(cell.name(labels), 0)),
-                      math.nan)
+            late_by[s.label] = lates
+        rows += score(cell, schemes, models, kernel, late_by,
+                      int(drops.get(cell.name(labels), 0)), math.nan)
     table = pd.DataFrame(rows)
     _write(table, out / "table.csv")
     _write(condensed(table), out / "condensed.csv")
@@ -903,8 +960,10 @@ def format_table(table: pd.DataFrame, labels: dict[float, str]) -> str:
     t["bias_se"] = t.bias_se.map(lambda v: f"{100 * v:.1f}%")
     t["kernel_self_error"] = t.kernel_self_error.map(lambda v: f"{100 * v:.1f}%")
     t["kernel_mean"] = t.kernel_mean.map(lambda v: f"{v:.4f}")
+    t["late_max"] = t.late_max.map(lambda v: f"{1e3 * v:.1f}ms")
     return t[["scheme", "cell", "discipline", "median_error", "bias", "bias_se",
-              "kernel_self_error", "kernel_mean", "drops", "loadavg"]].to_string(index=False)
+              "kernel_self_error", "kernel_mean", "drops", "late_max", "disturbed",
+              "loadavg"]].to_string(index=False)
 
 
 def condensed(table: pd.DataFrame) -> pd.DataFrame:
@@ -915,6 +974,7 @@ def condensed(table: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(median_error=("median_error", "median"), bias_min=("bias", "min"),
                 bias_max=("bias", "max"), kernel_mean=("kernel_mean", "mean"),
                 kernel_self_error=("kernel_self_error", "median"),
+                disturbed=("disturbed", "sum"),
                 drops=("drops", "first"), schemes=("scheme", "nunique"))
     return out.reset_index()
 

@@ -107,6 +107,23 @@ def test_kernel_floor_scores_later_replays_against_the_first() -> None:
     assert all(math.isnan(v) for v in vt.kernel_floor(np.array([[1.0], [2.0]])))
 
 
+def test_lateness_counts_first_messages_ready_before_t() -> None:
+    ready = np.array([[0.10, 0.20], [0.30, 0.40], [0.90, 1.00]])
+    started = np.array([[0.102, 0.35], [0.3005, 0.60], [np.inf, np.inf]])
+    # Worker 0 began 2 ms late, worker 1 0.5 ms; its second message waited for its first
+    # (0.2 s), which is the socket's doing; worker 2's was ready after T = 0.8.
+    assert vt.lateness(ready, started, 0.8) == pytest.approx(0.002)
+    # Ready before T and not begun by it: late by T less its ready instant.
+    assert vt.lateness(ready, started, 0.95) == pytest.approx(0.05)
+
+
+def test_a_replay_is_disturbed_beyond_1ms_and_1_percent_of_t() -> None:
+    assert not vt.disturbed(0.0009, 0.05)
+    assert vt.disturbed(0.0011, 0.05)
+    assert not vt.disturbed(0.019, 2.0)  # 1% of 2 s is 20 ms
+    assert vt.disturbed(0.021, 2.0)
+
+
 def test_wire_bytes_count_headers_of_full_segments() -> None:
     assert vt.wire_bytes(1448, 1500) == pytest.approx(1514)
     assert vt.wire_bytes(1448 * 1000, 9000) == pytest.approx(1448 * 1000 * 9014 / 8948)
@@ -145,7 +162,8 @@ def test_without_tc_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 @pytest.mark.parametrize("args", [["--bandwidth", "fast"], ["--size", "-1MB"],
                                   ["--workers", "8,x"], ["--schemes", "XYZ"],
-                                  ["--reps", "0"], ["--replays", "0"], ["--nonsense"]])
+                                  ["--reps", "0"], ["--replays", "0"], ["--attempts", "0"],
+                                  ["--nonsense"]])
 def test_bad_options_one_line_and_exit_2(args: list[str],
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert vt.main(args) == 2
@@ -195,7 +213,7 @@ def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) ->
     before = table.sort_values(keys).reset_index(drop=True)
     after = redone.sort_values(keys).reset_index(drop=True)
     for column in ("kernel_mean", "model_mean", "median_error", "bias", "bias_se",
-                   "kernel_self_error", "kernel_self_bias"):
+                   "kernel_self_error", "kernel_self_bias", "late_max", "disturbed"):
         np.testing.assert_array_equal(after[column], before[column])
 
 
@@ -226,10 +244,11 @@ def test_condensed_takes_the_median_over_schemes_and_the_range_of_the_bias() -> 
     base = {"workers": 4, "load": 2, "bandwidth": 1.0, "size": 10, "discipline": "fifo",
             "kernel_mean": 1.0, "drops": 3}
     table = pd.DataFrame([{**base, "scheme": s, "median_error": e, "bias": b,
-                           "kernel_self_error": f}
+                           "kernel_self_error": f, "disturbed": 1}
                           for s, e, b, f in (("GC", 0.1, -0.2, 0.01), ("LCC", 0.3, 0.1, 0.05),
                                              ("UC-MMC", 0.2, 0.05, 0.02))])
     row = vt.condensed(table).iloc[0]
     assert (row.median_error, row.bias_min, row.bias_max) == (0.2, -0.2, 0.1)
     assert row.kernel_self_error == 0.02
+    assert row.disturbed == 3
     assert (row.drops, row.schemes) == (3, 3)
