@@ -117,3 +117,20 @@ def test_abort_frees_the_link_for_the_next_iteration() -> None:
                                                             rel=1e-9)
     # Completed instead, the late message still shares the link with it.
     assert kept.completion_time.iloc[1] > aborted.completion_time.iloc[1]
+
+
+def test_cubic_keeps_to_its_curve_across_idle_time() -> None:
+    """Linux's CA_EVENT_TX_START: a connection in congestion avoidance that sent nothing
+    for a while moves its CUBIC epoch on by that time, so that the window does not jump
+    along the cubic as if it had been sending; slow start has no epoch to move."""
+    from pssim.network.tcp import Stack
+
+    stack = Stack(2, 4 * 1448, 1500, 1.5e6, B, math.inf, 0.0, lambda w, m: True)
+    ca, ss = stack.conns
+    for c in (ca, ss):
+        c.cwnd, c.last_send = 20.0, 1.0
+    ca.ssthresh, ca.epoch = 10.0, 0.5
+    stack.write(1.3, 0, 0)
+    assert ca.epoch == pytest.approx(0.8, abs=1e-15)
+    stack.write(1.3, 1, 0)
+    assert ss.epoch == -1.0

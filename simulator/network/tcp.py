@@ -288,6 +288,10 @@ class Stack:
         halves for each RTO of idle time, down to the initial window."""
         if not c.flight and c.last_send > -math.inf:
             idle = self.now - c.last_send
+            # CUBIC keeps to its curve across idle time: its epoch moves on by the time
+            # the connection sent nothing (Linux's CA_EVENT_TX_START).
+            if c.epoch >= 0 and idle > 0:
+                c.epoch = min(c.epoch + idle, self.now)
             restart = min(float(INITIAL_WINDOW), c.cwnd)
             if idle > c.rto:
                 c.ssthresh = max(c.ssthresh, 0.75 * c.cwnd)
