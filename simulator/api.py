@@ -518,18 +518,20 @@ def _summary(built: list[Scheme], network: Discipline, model: ComputeModel,
     iterations = training.iterations
     rows = results[0].completion_time.shape[0]
     reps = rows // iterations
+    scheme_keys = {k for s in built for k in s.parameters()}
     params = [{**s.parameters(), **model.parameters(), **network.parameters(), "seed": seed,
                **training.parameters()} for s in built]
     # The documented columns first, then whatever a scheme or model adds of its own.
     keys = PARAMETER_COLUMNS + [k for p in params for k in p if k not in PARAMETER_COLUMNS]
+    out = Outcome.concat(results)
+    # The parts are copied into ``out``: freed before any column is built, a million
+    # realizations of six schemes never hold them beside the columns (a third of a GiB).
+    results.clear()
     columns: dict[str, Any] = {}
     for key in dict.fromkeys(keys):
         columns[key] = _parameter_column([p.get(key) for p in params], rows,
-                                         nullable_integer=key == "polynomials")
-    out = Outcome.concat(results)
-    # The parts are copied into ``out``: freed now, a million realizations of six schemes
-    # leave a third of a GiB more for the columns below.
-    results.clear()
+                                         nullable_integer=key == "polynomials",
+                                         run_level=key not in scheme_keys)
     columns["rep"] = np.tile(np.repeat(np.arange(first_rep, first_rep + reps, dtype=np.int64),
                                        iterations), len(built))
     columns["iteration"] = np.tile(np.arange(iterations, dtype=np.int64), reps * len(built))
@@ -555,13 +557,15 @@ def _updates_summary(policies: list[Policy], network: Discipline, model: Compute
     updates = training.iterations
     rows = sum(p.start.shape[0] for p in parts[0])
     reps = rows // updates
+    scheme_keys = {k for p in policies for k in {**p.scheme.parameters(), **p.parameters()}}
     params = [{**p.scheme.parameters(), **model.parameters(), **network.parameters(),
                "seed": seed, **training.parameters(), **p.parameters()} for p in policies]
     keys = PARAMETER_COLUMNS + [k for p in params for k in p if k not in PARAMETER_COLUMNS]
     columns: dict[str, Any] = {}
     for key in dict.fromkeys(keys):
         columns[key] = _parameter_column([p.get(key) for p in params], rows,
-                                         nullable_integer=key == "polynomials")
+                                         nullable_integer=key == "polynomials",
+                                         run_level=key not in scheme_keys)
 
     def joined(name: str) -> np.ndarray:
         return np.concatenate([getattr(u, name) for done in parts for u in done])
@@ -594,11 +598,20 @@ def _gradient_frame(rows: list[server_engine.GradientRow], label: str) -> pd.Dat
                          "time": table[:, 5]})
 
 
-def _parameter_column(values: list[Any], reps: int, nullable_integer: bool = False) -> Any:
+def _parameter_column(values: list[Any], reps: int, nullable_integer: bool = False,
+                      run_level: bool = False) -> Any:
     """One parameter's column: each scheme's value repeated over its realizations, with
-    a missing value where a scheme has no such parameter (LCC's polynomials for GC)."""
+    a missing value where a scheme has no such parameter (LCC's polynomials for GC);
+    ``run_level`` when the value is the run's, not a scheme's."""
     given = [v for v in values if v is not None]
     if given and all(isinstance(v, str) for v in given):
+        if run_level and len(given) == len(values) and len(set(given)) == 1:
+            # The model's or the network's name, one for the whole run: categorical, one
+            # byte a row instead of twenty, its one category the same whichever schemes
+            # are run together (docs/model.md, "Outputs").
+            return pd.Categorical.from_codes(np.zeros(len(values) * reps, dtype=np.int8),
+                                             dtype=pd.CategoricalDtype(pd.Index(given[:1],
+                                                                                dtype="str")))
         return pd.Series(np.repeat(np.array(values, dtype=object), reps), dtype="str")
     if nullable_integer or (given and all(isinstance(v, int | np.integer)
                                           and not isinstance(v, bool) for v in given)):
