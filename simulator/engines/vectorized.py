@@ -84,15 +84,20 @@ class Vectorized(Engine):
         links = (None if network.independent_messages
                  else network.links(reps, iterations, DecodingRule(
                      scheme.labels(), scheme.threshold, scheme.count_rule)))
+        completion = _Completion(scheme, reps)
         out = Outcome.empty(reps * iterations)
         start = np.zeros(reps)
         begin = np.zeros((reps, n))
+        # Every iteration's computations in one allocation, which the system backs with
+        # large pages: as many small fresh arrays cost more in page faults than in
+        # arithmetic.
+        computed = np.empty((iterations, *finish[0].shape))
         sent_by: list[np.ndarray] = []
         received_by: list[np.ndarray] = []
         ends: list[np.ndarray] = []
         models: list[np.ndarray] = []  # when each worker receives the model of t + 1
         for t in range(iterations):
-            finished = begin[:, :, None] + finish[t]
+            finished = np.add(begin[:, :, None], finish[t], out=computed[t])
             last = finished[:, :, -1]
             ready = finished if g == 1 else finished[:, :, g - 1 :: g]
             if links is None:
@@ -100,7 +105,7 @@ class Vectorized(Engine):
                     ready, identify=receptions is not None or not scheme.count_rule)
             else:
                 sent, received = links.send(ready)
-            end = _completion(scheme, received.reshape(reps, -1))
+            end = completion(received.reshape(reps, -1))
             bound = end[:, None]
             rows = slice(t, None, iterations)
             out.start[rows] = start
@@ -162,7 +167,7 @@ class Vectorized(Engine):
             DecodingRule(scheme.labels(), scheme.threshold, scheme.count_rule))
         if receptions is not None:
             receptions.append(received[:, None])
-        t = _completion(scheme, received.reshape(reps, -1))
+        t = _Completion(scheme, reps)(received.reshape(reps, -1))
         bound = t[:, None]
         counts: dict[int, np.ndarray] = {}
         # Without a network the three arrays are often one and the same: count each once.
@@ -182,21 +187,35 @@ def _in_order(per_message: np.ndarray) -> np.ndarray:
     return np.cumsum(per_message.reshape(per_message.shape[0], -1), axis=1)[:, -1]
 
 
-def _completion(scheme: Scheme, flat: np.ndarray) -> np.ndarray:
-    """The instant the master holds ``threshold`` distinct pieces; ``flat`` holds the
-    reception times of each realization, per message in (worker, message) order unless
-    the scheme is a count rule."""
-    if scheme.count_rule:
-        first = flat
-    else:
-        # Earliest reception of each piece, gathering one copy of every piece at a time
-        # (pieces with fewer copies repeat their first one, which leaves the minimum alone).
-        copies = _copies(scheme.labels().ravel())
-        first = flat[:, copies[0]]
-        for column in copies[1:]:
-            np.minimum(first, flat[:, column], out=first)
-    k = scheme.threshold - 1
-    return np.partition(first, k, axis=1)[:, k]
+class _Completion:
+    """The instant the master holds ``threshold`` distinct pieces, for ``reps``
+    realizations at a time; one working array serves every call (a training run's
+    iterations), for fresh memory costs more than the ranking itself."""
+
+    def __init__(self, scheme: Scheme, reps: int) -> None:
+        labels = scheme.labels().ravel()
+        # Row c: for each piece, the index of its c-th message; none under a count rule,
+        # where every message counts.
+        self.copies = None if scheme.count_rule else _copies(labels)
+        self.k = scheme.threshold - 1
+        self.first = np.empty((reps, labels.size if self.copies is None
+                                     else self.copies.shape[1]))
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        """``flat`` holds the reception times of each realization, per message in
+        (worker, message) order."""
+        first = self.first
+        if self.copies is None:
+            np.copyto(first, flat)
+        else:
+            # Earliest reception of each piece, gathering one copy of every piece at a
+            # time (pieces with fewer copies repeat their first one, which leaves the
+            # minimum alone).
+            np.take(flat, self.copies[0], axis=1, out=first)
+            for column in self.copies[1:]:
+                np.minimum(first, flat[:, column], out=first)
+        first.partition(self.k, axis=1)
+        return first[:, self.k].copy()
 
 
 def _copies(labels: np.ndarray) -> np.ndarray:
