@@ -14,6 +14,8 @@ field")."""
 from __future__ import annotations
 
 import functools
+import sys
+import warnings
 from typing import Any
 
 import pandas as pd
@@ -25,6 +27,7 @@ from pssim.analysis.convergence import (
     rising,
 )
 from pssim.config import Config
+from pssim.errors import Note
 from pssim.learning import Problem, train
 from pssim.scenarios.common import Output, Scenario, Study, in_parallel, register
 from pssim.schemes.prime import DEFAULT_QUANTIZATION
@@ -78,14 +81,21 @@ def _problem(spec: tuple[int, int, float, int]) -> Problem:
 
 
 def _train(fields: dict[str, Any], points: str, basis: str, field: str = "real",
-           spec: tuple[int, int, float, int] = PROBLEM) -> tuple[pd.DataFrame, float, float]:
-    """One training run (a process of the pool): its summary, f(0) and f(w*)."""
-    result = train(Config(**fields), _problem(spec), points=points, basis=basis, field=field)
+           spec: tuple[int, int, float, int] = PROBLEM
+           ) -> tuple[pd.DataFrame, float, float, list[str]]:
+    """One training run (a process of the pool): its summary, f(0), f(w*) and the notes
+    it raised, kept for the study's own file (printed by the pool's processes, each would
+    come with a line of source)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Note)
+        result = train(Config(**fields), _problem(spec), points=points, basis=basis,
+                       field=field)
+    notes = [str(w.message) for w in caught if issubclass(w.category, Note)]
     keep = ["scheme", "workers", "network", "rep", "iteration", "start", "end",
             "completion_time", "decode_time", "loss", "gradient_error", "condition_number"]
     if field != "real":
         keep.append("quantization_error")
-    return result.summary[keep], result.initial_loss, result.optimal_loss
+    return result.summary[keep], result.initial_loss, result.optimal_loss, notes
 
 
 Job = tuple[dict[str, Any], str, str, str, tuple[int, int, float, int]]
@@ -98,7 +108,8 @@ def _runs(c: Config) -> dict[str, Any]:
 def report(study: Study, output: Output) -> pd.DataFrame:
     """loss_NETWORK.png (excess loss against wall-clock, median and 10–90% band),
     time_to_target.csv, decode_error.csv (per scheme, N and point set), fields.csv (the LCC
-    family over the reals and over prime fields per N) and the finding."""
+    family over the reals and over prime fields per N), the finding, and the runs' notes
+    (notes.txt)."""
     c = study.config
     schemes = ["GC", "LCC", "LCC-MMC", "LCC-MMC-2", "UC-MMC", "UC-MMC-PG"]
     training: list[Job] = [({**_runs(c), **changes, "scheme": s}, "chebyshev", "chebyshev",
@@ -151,10 +162,17 @@ def report(study: Study, output: Output) -> pd.DataFrame:
     fields = field_table(field_runs, field_jobs)
     output.table(fields, "fields")
     output.text(finding(times, decode, optimal) + " " + field_finding(fields), "finding.txt")
+    notes = [note for r in done for note in r[3]]
+    if notes:
+        # A note names its scheme first ("LCC-MMC: the loss diverges ...").
+        schemes_noted = ", ".join(dict.fromkeys(note.split(":")[0] for note in notes))
+        path = output.text("\n".join(notes) + "\n", "notes.txt")
+        print(f"convergence: {len(notes)} training runs gave a note ({schemes_noted}; most "
+              f"often a loss that diverges), listed in {path}", file=sys.stderr)
     return summary
 
 
-def field_table(runs: list[tuple[pd.DataFrame, float, float]], jobs: list[Job]
+def field_table(runs: list[tuple[pd.DataFrame, float, float, list[str]]], jobs: list[Job]
                 ) -> pd.DataFrame:
     """Per LCC scheme, mode (a name of :data:`MODES`, found from each job's field and
     points) and N: the time-to-target table's columns (target 1% above f(w*)), the median

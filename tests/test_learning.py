@@ -371,6 +371,22 @@ def test_the_convergence_scenario_names_where_lcc_fails() -> None:
                          "chebyshev") == "beyond N = 80"
 
 
+def test_a_convergence_training_run_keeps_its_notes_instead_of_printing_them() -> None:
+    import warnings
+
+    from pssim.scenarios.convergence import _train
+
+    # LCC at N = 80 on equispaced points: a decode so ill-conditioned that one step from
+    # w_0 overshoots f(w_0), which train() notes.
+    job = {"scheme": "LCC", "workers": 80, "load": 4, "iterations": 1, "reps": 5}
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        notes = _train(job, "equispaced", "monomial", "real", (480, 6, 0.5, 3))[3]
+    assert escaped == []
+    assert len(notes) == 1
+    assert notes[0].startswith("LCC: the loss diverges") and "5 of 5" in notes[0]
+
+
 def plain_logistic_descent(problem: Problem, step: float, iterations: int) -> np.ndarray:
     """Full-batch gradient descent on the logistic loss: the iterates (K, d)."""
     w = np.zeros(problem.features)

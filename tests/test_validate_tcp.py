@@ -89,6 +89,15 @@ def test_every_replay_is_an_error_of_its_own_and_counts_in_the_kernels_mean() ->
     assert bias == pytest.approx(1.5 / 1.6875 - 1)
 
 
+def test_the_error_against_the_replays_mean_on_a_hand_computed_case() -> None:
+    # Model 1.0 and 2.0 against replays (1.0, 1.25) and (2.5, 2.0), means 1.125 and 2.25:
+    # errors −1/9 and −1/9; one replay each: the median error itself.
+    kernel = np.array([[1.0, 1.25], [2.5, 2.0]])
+    assert vt.mean_error(np.array([1.0, 2.0]), kernel) == pytest.approx(1 / 9)
+    model, one = np.array([1.1, 0.9, 2.0]), np.array([[1.0], [1.0], [1.6]])
+    assert vt.mean_error(model, one) == vt.errors(model, one)[0]
+
+
 def test_bias_standard_error_on_a_hand_computed_case() -> None:
     # Differences from the replays' means: 0.1, −0.1, 0.3 (sd 0.2), over √3 and the
     # kernel's mean 1.2.
@@ -212,8 +221,9 @@ def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) ->
     keys = ["scheme", "discipline"]
     before = table.sort_values(keys).reset_index(drop=True)
     after = redone.sort_values(keys).reset_index(drop=True)
-    for column in ("kernel_mean", "model_mean", "median_error", "bias", "bias_se",
-                   "kernel_self_error", "kernel_self_bias", "late_max", "disturbed"):
+    for column in ("kernel_mean", "model_mean", "median_error", "mean_error", "bias",
+                   "bias_se", "kernel_self_error", "kernel_self_bias", "late_max",
+                   "disturbed"):
         np.testing.assert_array_equal(after[column], before[column])
 
 
@@ -243,12 +253,13 @@ def test_sigterm_deletes_the_namespace(tmp_path: Path) -> None:
 def test_condensed_takes_the_median_over_schemes_and_the_range_of_the_bias() -> None:
     base = {"workers": 4, "load": 2, "bandwidth": 1.0, "size": 10, "discipline": "fifo",
             "kernel_mean": 1.0, "drops": 3}
-    table = pd.DataFrame([{**base, "scheme": s, "median_error": e, "bias": b,
-                           "kernel_self_error": f, "disturbed": 1}
+    table = pd.DataFrame([{**base, "scheme": s, "median_error": e, "mean_error": e / 2,
+                           "bias": b, "kernel_self_error": f, "disturbed": 1}
                           for s, e, b, f in (("GC", 0.1, -0.2, 0.01), ("LCC", 0.3, 0.1, 0.05),
                                              ("UC-MMC", 0.2, 0.05, 0.02))])
     row = vt.condensed(table).iloc[0]
-    assert (row.median_error, row.bias_min, row.bias_max) == (0.2, -0.2, 0.1)
+    assert (row.median_error, row.mean_error) == (0.2, 0.1)
+    assert (row.bias_min, row.bias_max) == (-0.2, 0.1)
     assert row.kernel_self_error == 0.02
     assert row.disturbed == 3
     assert (row.drops, row.schemes) == (3, 3)
