@@ -796,8 +796,11 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     """Replay every scheme's realizations of a cell; rows of the table, raw records."""
     bed.shape(cell.rate)
     ready = cell_ready(schemes, cell, opt)
+    began = time.monotonic()
     models = model_times(schemes, cell, opt, bed.mtu, bed.buffer, bed.burst_bytes,
                          bed.latency)
+    # A cell can take many minutes: a line per stage, so that a run shows it is alive.
+    print(f"  models: {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
     load_before = os.getloadavg()[0]
     drops_before = bed.counters()["drops"]
     kernel: dict[str, np.ndarray] = {}
@@ -843,6 +846,8 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
                                         started[w, j], arr[w, j]))
         kernel[s.label] = times
         late_by[s.label] = lates
+        print(f"  {s.label}: {times.size} replays, kernel mean T {times.mean():.4f} s, "
+              f"{time.monotonic() - began:.0f} s into the cell", file=sys.stderr, flush=True)
     load_after = os.getloadavg()[0]
     drops = bed.counters()["drops"] - drops_before
     rows = score(cell, schemes, models, kernel, late_by, drops,
