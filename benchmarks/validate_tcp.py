@@ -459,12 +459,32 @@ def sender_agent() -> None:
 
 # --------------------------------------------------------------------------- namespace
 
+#: Per replay, the namespace's TCP counters that tell how its senders met losses: the
+#: table's name and the kernel's (group and field of /proc/net/netstat or snmp).
+TCP_COUNTERS = {"retransmitted": "TcpRetransSegs", "timeouts": "TcpExtTCPTimeouts",
+                "loss_probes": "TcpExtTCPLossProbes",
+                "recoveries": "TcpExtTCPSackRecovery",
+                "lost_retransmits": "TcpExtTCPLostRetransmit"}
+
+
 
 def _run(*args: str) -> str:
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip()}")
     return done.stdout
+
+
+def tcp_counters(text: str) -> dict[str, int]:
+    """:data:`TCP_COUNTERS` from the text of /proc/net/netstat and /proc/net/snmp, where
+    each group is a line of names and a line of values, both led by "Group:"."""
+    values: dict[str, int] = {}
+    lines = text.splitlines()
+    for names, numbers in zip(lines[::2], lines[1::2], strict=False):
+        group, _, keys = names.partition(":")
+        for key, value in zip(keys.split(), numbers.partition(":")[2].split(), strict=True):
+            values[f"{group}{key}"] = int(value)
+    return {name: values[source] for name, source in TCP_COUNTERS.items()}
 
 
 class _Agent:
@@ -610,6 +630,13 @@ class Testbed:
         root = json.loads(self.tc("-s", "-j", "qdisc", "show", "dev", self.ifb))[0]
         return {"bytes": int(root["bytes"]), "packets": int(root["packets"]),
                 "drops": int(root["drops"]), "backlog": int(root["backlog"])}
+
+    def tcp_counters(self) -> dict[str, int]:
+        """The namespace's own TCP counters (its /proc/net/netstat and snmp) that tell how
+        the senders recovered from losses: segments sent again, timeouts, loss probes,
+        recoveries."""
+        return tcp_counters(_run("ip", "netns", "exec", self.ns, "cat", "/proc/net/netstat",
+                                 "/proc/net/snmp"))
 
     def drain(self) -> None:
         """Wait until the bottleneck queue is empty (the last realization's leftovers)."""
@@ -792,8 +819,9 @@ def cell_ready(schemes: Sequence[Any], cell: Cell, opt: Options) -> dict[str, np
 
 
 def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
-             ) -> tuple[list[dict[str, Any]], pd.DataFrame, dict[str, Any]]:
-    """Replay every scheme's realizations of a cell; rows of the table, raw records."""
+             ) -> tuple[list[dict[str, Any]], pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Replay every scheme's realizations of a cell: rows of the table, the raw records,
+    each replay's T and TCP counters, and the cell's load, drops and checks."""
     bed.shape(cell.rate)
     ready = cell_ready(schemes, cell, opt)
     began = time.monotonic()
@@ -806,6 +834,7 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     kernel: dict[str, np.ndarray] = {}
     late_by: dict[str, np.ndarray] = {}
     records = []
+    replays: list[dict[str, Any]] = []
     low = []
     retried = 0
     for s in schemes:
@@ -815,19 +844,24 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
         for rep in range(opt.reps):
             r = ready[s.label][rep]
             for again in range(opt.replays):
-                best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+                best: tuple[float, float, np.ndarray, np.ndarray, dict[str, int]] | None = None
                 tries = 0
                 while tries < opt.attempts:
                     tries += 1
+                    before = bed.tcp_counters()
                     arr, started = bed.replay(r, cell.size, labels, s.threshold)
+                    after = bed.tcp_counters()
                     t = completion_from_arrivals(arr, labels, s.threshold)
                     late = lateness(r, started, t)
                     if best is None or late < best[0]:
-                        best = (late, t, arr, started)
+                        best = (late, t, arr, started,
+                                {k: after[k] - before[k] for k in TCP_COUNTERS})
                     if not disturbed(late, t):
                         break
                 assert best is not None
-                late, t, arr, started = best
+                late, t, arr, started, losses = best
+                replays.append({"scheme": s.label, "rep": rep, "replay": again, "t": t,
+                                "late": late, **losses})
                 retried += tries > 1
                 times[rep, again] = t
                 lates[rep, again] = late
@@ -858,9 +892,13 @@ def run_cell(bed: Testbed, cell: Cell, schemes: Sequence[Any], opt: Options
     raw.insert(1, "load", cell.load)
     raw.insert(2, "bandwidth", cell.rate)
     raw.insert(3, "size", cell.size)
-    return rows, raw, {"loadavg": max(load_before, load_after), "below_bound": low,
-                       "replays_tried_again": retried,
-                       "drops": drops}
+    counted = pd.DataFrame(replays)
+    for i, (key, value) in enumerate((("workers", cell.workers), ("load", cell.load),
+                                      ("bandwidth", cell.rate), ("size", cell.size))):
+        counted.insert(i, key, value)
+    return rows, raw, counted, {"loadavg": max(load_before, load_after),
+                                "below_bound": low, "replays_tried_again": retried,
+                                "drops": drops}
 
 
 def score(cell: Cell, schemes: Sequence[Any], models: dict[str, dict[str, np.ndarray]],
@@ -1009,6 +1047,7 @@ def measure(opt: Options) -> int:
              for b in opt.bandwidths for s in opt.sizes]
     rows: list[dict[str, Any]] = []
     raws: list[pd.DataFrame] = []
+    counts: list[pd.DataFrame] = []
     import pssim
     from pssim import provenance
 
@@ -1051,19 +1090,21 @@ def measure(opt: Options) -> int:
             if not schemes:
                 continue
             got = run_cell(bed, cell, schemes, opt)
-            if got[2]["loadavg"] > opt.max_load or got[2]["below_bound"]:
-                note(f"  repeating the cell once: load {got[2]['loadavg']:.2f}, "
-                     f"below bound: {got[2]['below_bound']}")
-                first = got[2]
+            if got[3]["loadavg"] > opt.max_load or got[3]["below_bound"]:
+                note(f"  repeating the cell once: load {got[3]['loadavg']:.2f}, "
+                     f"below bound: {got[3]['below_bound']}")
+                first = got[3]
                 got = run_cell(bed, cell, schemes, opt)
-                got[2]["repeated_after"] = first
-            cell_rows, raw, info = got
+                got[3]["repeated_after"] = first
+            cell_rows, raw, counted, info = got
             meta["cells"].append({"cell": cell.name(opt.labels), **info})
             rows += cell_rows
             raws.append(raw)
+            counts.append(counted)
             table = pd.DataFrame(rows)
             _write(table, opt.out / "table.csv")
             _write(pd.concat(raws, ignore_index=True), opt.out / "records.parquet")
+            _write(pd.concat(counts, ignore_index=True), opt.out / "replays.parquet")
             _write_json(meta, opt.out / "settings.json")
     if rows:
         print(format_table(pd.DataFrame(rows), opt.labels))
@@ -1071,7 +1112,7 @@ def measure(opt: Options) -> int:
         _write(short, opt.out / "condensed.csv")
         print(short.to_string(index=False))
     note(f"wrote {opt.out / 'table.csv'}, {opt.out / 'records.parquet'}, "
-         f"{opt.out / 'settings.json'}")
+         f"{opt.out / 'replays.parquet'}, {opt.out / 'settings.json'}")
     return 0
 
 

@@ -98,6 +98,15 @@ def test_the_error_against_the_replays_mean_on_a_hand_computed_case() -> None:
     assert vt.mean_error(model, one) == vt.errors(model, one)[0]
 
 
+def test_tcp_counters_are_read_by_group_and_name() -> None:
+    text = ("TcpExt: SyncookiesSent TCPLossProbes TCPLostRetransmit TCPSackRecovery "
+            "TCPTimeouts\nTcpExt: 0 7 2 5 3\n"
+            "Ip: Forwarding InReceives\nIp: 1 900\n"
+            "Tcp: RtoAlgorithm RetransSegs OutRsts\nTcp: 1 41 6\n")
+    assert vt.tcp_counters(text) == {"retransmitted": 41, "timeouts": 3, "loss_probes": 7,
+                                     "recoveries": 5, "lost_retransmits": 2}
+
+
 def test_bias_standard_error_on_a_hand_computed_case() -> None:
     # Differences from the replays' means: 0.1, −0.1, 0.3 (sd 0.2), over √3 and the
     # kernel's mean 1.2.
@@ -204,6 +213,14 @@ def test_quick_run_writes_its_table_and_deletes_its_namespace(tmp_path: Path) ->
     raw = pd.read_parquet(tmp_path / "records.parquet")
     assert {"scheme", "rep", "worker", "message", "ready", "arrival"} <= set(raw.columns)
     assert set(raw.replay) == {0, 1}
+    # A row per scheme, realization and replay: its T (the table's kernel mean is theirs)
+    # and the namespace's TCP counters over it, all moved forward or not at all.
+    counted = pd.read_parquet(tmp_path / "replays.parquet")
+    assert len(counted) == len(vt.SCHEMES) * 2
+    assert (counted[list(vt.TCP_COUNTERS)] >= 0).all().all()
+    means = counted.groupby("scheme")["t"].mean()
+    kernel_means = table.groupby("scheme")["kernel_mean"].first()
+    np.testing.assert_allclose(means.sort_index(), kernel_means.sort_index(), rtol=1e-12)
     # Two replays of the same input: the kernel against itself is a finite figure.
     assert np.isfinite(table.kernel_self_error).all()
     settings = json.loads((tmp_path / "settings.json").read_text())
