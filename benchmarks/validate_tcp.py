@@ -467,7 +467,6 @@ TCP_COUNTERS = {"retransmitted": "TcpRetransSegs", "timeouts": "TcpExtTCPTimeout
                 "lost_retransmits": "TcpExtTCPLostRetransmit"}
 
 
-
 def _run(*args: str) -> str:
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
